@@ -1,0 +1,561 @@
+//! The operations behind each command, over a ledger directory and a key directory.
+//!
+//! Each operation validates its input fully before opening the ledger for
+//! writing, and appends in one transaction, so a failed command leaves the
+//! ledger file byte-for-byte unchanged.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::governance::{
+    self, ContentRef, EntryRef, GitSource, KeyAdd, KeyRevoke, Lookup, Payload, SpecRelease,
+    clauses, kinds, policy,
+};
+use crate::keys::{self, ADMIN, KeyDir, KeyError, Passphrase};
+use crate::ledger::entry::{self, Entry};
+use crate::ledger::{Appended, Draft, Ledger, LedgerError, OpenOptions, Signer, verify};
+use crate::note;
+
+/// Largest spec text accepted, in bytes.
+pub const MAX_SPEC_BYTES: u64 = 32 << 20;
+/// Largest notes file accepted, in bytes.
+pub const MAX_NOTES_BYTES: u64 = 1 << 20;
+
+/// Asks for a passphrase (on a terminal); returns None if it cannot ask.
+pub type Prompt = dyn Fn(&str) -> Option<String>;
+
+/// A ledger directory and a key directory, with the options every command shares.
+pub struct Workspace {
+    pub ledger_dir: PathBuf,
+    pub keys: KeyDir,
+    pub passphrase: Passphrase,
+    /// Fixed entry time (RFC 3339 UTC), for backfilling and reproducible output.
+    pub time: Option<String>,
+    pub lock_timeout: Duration,
+    pub prompt: Option<Box<Prompt>>,
+}
+
+/// An entry decoded for display and JSON output.
+#[derive(Clone, Debug, Serialize)]
+pub struct EntryView {
+    pub seq: u64,
+    pub time: String,
+    pub kind: String,
+    pub subject: String,
+    pub signer: String,
+    pub signer_key: String,
+    pub hash: String,
+    pub prev: String,
+    pub payload: serde_json::Value,
+    pub signature: String,
+    pub size: usize,
+}
+
+impl EntryView {
+    /// Builds the view of an encoded entry.
+    pub fn from_bytes(bytes: &[u8]) -> Result<EntryView, Error> {
+        let e = Entry::decode(bytes).map_err(LedgerError::from)?;
+        let subject = Payload::decode(&e.kind, &e.payload)
+            .map(|p| p.subject())
+            .unwrap_or_default();
+        Ok(EntryView {
+            seq: e.seq,
+            time: e.time.clone(),
+            kind: e.kind.clone(),
+            subject,
+            signer: e.signer.clone(),
+            signer_key: hex::encode(e.signer_key),
+            hash: hex::encode(entry::entry_hash(bytes)),
+            prev: hex::encode(e.prev),
+            payload: e.payload_json(),
+            signature: hex::encode(e.signature),
+            size: bytes.len(),
+        })
+    }
+}
+
+/// What `key generate` / `key register` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeyResult {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub public_key: String,
+    pub private_file: Option<PathBuf>,
+    pub public_file: Option<PathBuf>,
+    pub seq: u64,
+}
+
+/// Reads and checks a spec text file: present, at most 32 MiB, UTF-8, no NUL, not empty.
+pub fn read_text(path: &Path, what: &str, max: u64) -> Result<String, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::input(
+            format!("cannot read {what} {}: {e}", path.display()),
+            "check the path",
+        )
+    })?;
+    if !meta.is_file() {
+        return Err(Error::input(
+            format!("{what} {} is not a regular file", path.display()),
+            "give the path of a Markdown file",
+        ));
+    }
+    if meta.len() > max {
+        return Err(Error::input(
+            format!(
+                "{what} {} is {} bytes, over the {} byte limit",
+                path.display(),
+                meta.len(),
+                max
+            ),
+            "split the document or remove embedded data; speclog stores text, not archives",
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::Io(path.display().to_string(), e))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::input(
+            format!(
+                "{what} {} is not valid UTF-8 (first bad byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ),
+            "convert it to UTF-8, e.g. `iconv -t UTF-8`",
+        )
+    })?;
+    if let Some(i) = text.find('\0') {
+        return Err(Error::input(
+            format!(
+                "{what} {} contains a NUL byte at offset {i}",
+                path.display()
+            ),
+            "remove the NUL bytes; a spec is text",
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(Error::input(
+            format!("{what} {} is empty", path.display()),
+            "give a file with the spec text",
+        ));
+    }
+    Ok(text)
+}
+
+impl Workspace {
+    /// A workspace with default options.
+    pub fn new(ledger_dir: impl Into<PathBuf>, keys_dir: impl Into<PathBuf>) -> Workspace {
+        Workspace {
+            ledger_dir: ledger_dir.into(),
+            keys: KeyDir::new(keys_dir),
+            passphrase: Passphrase::None,
+            time: None,
+            lock_timeout: Duration::from_secs(30),
+            prompt: None,
+        }
+    }
+
+    fn opts(&self, write: bool) -> OpenOptions {
+        OpenOptions {
+            write,
+            busy_timeout: self.lock_timeout,
+        }
+    }
+
+    /// Opens the ledger for reading.
+    pub fn open(&self) -> Result<Ledger, Error> {
+        Ok(Ledger::open(&self.ledger_dir, self.opts(false))?)
+    }
+
+    /// Opens the ledger for appending.
+    pub fn open_write(&self) -> Result<Ledger, Error> {
+        Ok(Ledger::open(&self.ledger_dir, self.opts(true))?)
+    }
+
+    /// Loads a private key, asking for a passphrase if needed and possible.
+    pub fn load_key(&self, name: &str) -> Result<SigningKey, Error> {
+        match self.keys.load(name, &self.passphrase) {
+            Err(KeyError::NeedPassphrase(p)) => {
+                let Some(ask) = &self.prompt else {
+                    return Err(KeyError::NeedPassphrase(p).into());
+                };
+                let Some(pw) = ask(&format!("Passphrase for {}: ", p.display())) else {
+                    return Err(KeyError::NeedPassphrase(p).into());
+                };
+                Ok(self.keys.load(name, &Passphrase::given(pw)?)?)
+            }
+            r => Ok(r?),
+        }
+    }
+
+    fn append(
+        &self,
+        ledger: &mut Ledger,
+        signer_name: &str,
+        drafts: Vec<Draft>,
+    ) -> Result<Appended, Error> {
+        let admin = self.load_key(ADMIN)?;
+        let signer = if signer_name == ADMIN {
+            admin.clone()
+        } else {
+            self.load_key(signer_name)?
+        };
+        Ok(ledger.append(
+            &Signer {
+                name: signer_name,
+                key: &signer,
+            },
+            &admin,
+            drafts,
+            self.time.as_deref(),
+        )?)
+    }
+
+    /// Creates the ledger and the admin (log) key. Refuses if either exists.
+    pub fn init(&self, origin: &str, encrypt_admin: bool) -> Result<Appended, Error> {
+        crate::ledger::check_origin(origin)?;
+        let db = Ledger::db_path(&self.ledger_dir);
+        if db.exists() {
+            return Err(
+                LedgerError::Store(crate::ledger::StoreError::AlreadyInitialised(db)).into(),
+            );
+        }
+        let key = keys::generate()?;
+        let pass = if encrypt_admin {
+            self.passphrase.clone()
+        } else {
+            Passphrase::None
+        };
+        if encrypt_admin && matches!(pass, Passphrase::None) {
+            return Err(KeyError::NeedPassphrase(self.keys.private_path(ADMIN)?).into());
+        }
+        let (priv_path, pub_path) = self.keys.write(ADMIN, origin, &key, &pass)?;
+        match Ledger::init(
+            &self.ledger_dir,
+            origin,
+            &key,
+            self.time.as_deref(),
+            self.opts(true),
+        ) {
+            Ok(l) => {
+                let cp = l.checkpoint()?;
+                let head = l.reader().head()?;
+                let h = entry::entry_hash(&l.reader().entry(0)?.unwrap_or_default());
+                Ok(Appended {
+                    entries: vec![(0, h)],
+                    head,
+                    checkpoint: cp,
+                })
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(priv_path);
+                let _ = std::fs::remove_file(pub_path);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Generates a key pair under NAME and registers it with `roles` (all author roles if empty).
+    pub fn key_generate(
+        &self,
+        name: &str,
+        roles: &[String],
+        encrypt: bool,
+    ) -> Result<KeyResult, Error> {
+        let roles = default_roles(roles)?;
+        let mut ledger = self.open_write()?;
+        let auth = ledger.authority()?;
+        if auth.active(name).is_some() {
+            return Err(Error::input(
+                format!("key {name:?} is already registered"),
+                "choose another name, or `speclog key rotate NAME` to replace it",
+            ));
+        }
+        let key = keys::generate()?;
+        let pass = if encrypt {
+            self.passphrase.clone()
+        } else {
+            Passphrase::None
+        };
+        if encrypt && matches!(pass, Passphrase::None) {
+            return Err(KeyError::NeedPassphrase(self.keys.private_path(name)?).into());
+        }
+        let public_key = note::verifier_key_string(name, &key.verifying_key());
+        let (priv_path, pub_path) = self.keys.write(name, name, &key, &pass)?;
+        let add = KeyAdd {
+            name: name.to_string(),
+            public_key: public_key.clone(),
+            roles: roles.clone(),
+            replaces: None,
+        };
+        match self.append(&mut ledger, ADMIN, vec![Draft::new(kinds::KEY_ADD, &add)]) {
+            Ok(a) => Ok(KeyResult {
+                name: name.into(),
+                roles,
+                public_key,
+                private_file: Some(priv_path),
+                public_file: Some(pub_path),
+                seq: a.entries[0].0,
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_file(priv_path);
+                let _ = std::fs::remove_file(pub_path);
+                Err(e)
+            }
+        }
+    }
+
+    /// Registers an existing public key (a `.pub` verifier-key file) under NAME.
+    pub fn key_register(
+        &self,
+        name: &str,
+        public_file: &Path,
+        roles: &[String],
+    ) -> Result<KeyResult, Error> {
+        let roles = default_roles(roles)?;
+        let vk = keys::read_verifier_key(public_file)?;
+        let public_key = note::verifier_key_string(
+            name,
+            &vk.verifying_key().map_err(|e| {
+                Error::input(
+                    format!("public key in {}: {e}", public_file.display()),
+                    "regenerate the key",
+                )
+            })?,
+        );
+        let mut ledger = self.open_write()?;
+        let add = KeyAdd {
+            name: name.to_string(),
+            public_key: public_key.clone(),
+            roles: roles.clone(),
+            replaces: None,
+        };
+        let a = self.append(&mut ledger, ADMIN, vec![Draft::new(kinds::KEY_ADD, &add)])?;
+        Ok(KeyResult {
+            name: name.into(),
+            roles,
+            public_key,
+            private_file: None,
+            public_file: Some(public_file.to_path_buf()),
+            seq: a.entries[0].0,
+        })
+    }
+
+    /// Revokes NAME's active key.
+    pub fn key_revoke(&self, name: &str, reason: Option<&str>) -> Result<Appended, Error> {
+        let mut ledger = self.open_write()?;
+        let auth = ledger.authority()?;
+        let k = auth.active(name).ok_or_else(|| {
+            Error::from(governance::GovError::Unknown {
+                what: "active key",
+                name: name.into(),
+            })
+        })?;
+        let rev = KeyRevoke {
+            name: name.into(),
+            public_key: k.verifier.clone(),
+            reason: reason.map(str::to_string),
+        };
+        self.append(
+            &mut ledger,
+            ADMIN,
+            vec![Draft::new(kinds::KEY_REVOKE, &rev)],
+        )
+    }
+
+    /// Replaces NAME's active key with a new one (same roles); the old files are
+    /// renamed `NAME.key.seqN` / `NAME.pub.seqN` so nothing is overwritten.
+    pub fn key_rotate(&self, name: &str, encrypt: bool) -> Result<KeyResult, Error> {
+        if name == ADMIN {
+            return Err(Error::input(
+                "the admin key is the log key and cannot be rotated in place",
+                "start a new log with a new origin, or keep the admin key offline",
+            ));
+        }
+        let mut ledger = self.open_write()?;
+        let auth = ledger.authority()?;
+        let old = auth
+            .active(name)
+            .ok_or_else(|| {
+                Error::from(governance::GovError::Unknown {
+                    what: "active key",
+                    name: name.into(),
+                })
+            })?
+            .clone();
+        let key = keys::generate()?;
+        let public_key = note::verifier_key_string(name, &key.verifying_key());
+        let add = KeyAdd {
+            name: name.to_string(),
+            public_key: public_key.clone(),
+            roles: old.roles.clone(),
+            replaces: Some(old.verifier.clone()),
+        };
+        let (p1, p2) = (self.keys.private_path(name)?, self.keys.public_path(name)?);
+        let suffix = format!("seq{}", old.added);
+        let (a1, a2) = (
+            p1.with_extension(format!("key.{suffix}")),
+            p2.with_extension(format!("pub.{suffix}")),
+        );
+        for (from, to) in [(&p1, &a1), (&p2, &a2)] {
+            if from.exists() {
+                if to.exists() {
+                    return Err(KeyError::Exists(to.clone()).into());
+                }
+                std::fs::rename(from, to).map_err(|e| Error::Io(from.display().to_string(), e))?;
+            }
+        }
+        let pass = if encrypt {
+            self.passphrase.clone()
+        } else {
+            Passphrase::None
+        };
+        let restore = || {
+            for (from, to) in [(&p1, &a1), (&p2, &a2)] {
+                if to.exists() {
+                    let _ = std::fs::remove_file(from);
+                    let _ = std::fs::rename(to, from);
+                }
+            }
+        };
+        let written = match self.keys.write(name, name, &key, &pass) {
+            Ok(w) => w,
+            Err(e) => {
+                restore();
+                return Err(e.into());
+            }
+        };
+        match self.append(&mut ledger, ADMIN, vec![Draft::new(kinds::KEY_ADD, &add)]) {
+            Ok(a) => Ok(KeyResult {
+                name: name.into(),
+                roles: old.roles,
+                public_key,
+                private_file: Some(written.0),
+                public_file: Some(written.1),
+                seq: a.entries[0].0,
+            }),
+            Err(e) => {
+                restore();
+                Err(e)
+            }
+        }
+    }
+
+    /// Builds the draft of a spec release from its text, without appending it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn release_draft(
+        &self,
+        ledger: &Ledger,
+        text: String,
+        label: &str,
+        notes: Option<String>,
+        revision: bool,
+        fixes: Vec<String>,
+        source: Option<GitSource>,
+    ) -> Result<Draft, Error> {
+        governance::check_label(label)?;
+        let cl = clauses::parse(&text).map_err(|e| {
+            Error::input(
+                e.to_string(),
+                "a spec is split into clauses at its headings; merge some sections",
+            )
+        })?;
+        let manifest = serde_json::to_vec(&cl).expect("clauses serialise");
+        let content = ContentRef::of(text.as_bytes(), governance::MEDIA_MARKDOWN);
+        let prior = ledger.reader().releases(label)?;
+        let supersedes = match (revision, prior.last()) {
+            (true, Some(last)) => Some(EntryRef::new(last.seq, &last.hash)),
+            (true, None) => {
+                return Err(Error::input(
+                    format!("--revision given, but version {label:?} was never released"),
+                    "drop --revision for a first release",
+                ));
+            }
+            (false, _) => None,
+        };
+        let mut blobs = vec![text.into_bytes(), manifest.clone()];
+        let notes_ref = notes.map(|n| {
+            let r = ContentRef::of(n.as_bytes(), governance::MEDIA_MARKDOWN);
+            blobs.push(n.into_bytes());
+            r
+        });
+        let rel = SpecRelease {
+            label: label.to_string(),
+            content,
+            clauses: ContentRef::of(&manifest, governance::MEDIA_CLAUSES),
+            notes: notes_ref,
+            supersedes,
+            fixes,
+            source,
+        };
+        let mut d = Draft::new(kinds::SPEC_RELEASE, &rel);
+        d.blobs = blobs;
+        Ok(d)
+    }
+
+    /// Signs a spec release from a file into the ledger.
+    pub fn release_spec(
+        &self,
+        file: &Path,
+        label: &str,
+        signer: &str,
+        notes: Option<&Path>,
+        revision: bool,
+        fixes: Vec<String>,
+    ) -> Result<Appended, Error> {
+        let text = read_text(file, "spec", MAX_SPEC_BYTES)?;
+        let notes = notes
+            .map(|p| read_text(p, "notes", MAX_NOTES_BYTES))
+            .transpose()?;
+        let mut ledger = self.open_write()?;
+        let draft = self.release_draft(&ledger, text, label, notes, revision, fixes, None)?;
+        self.append(&mut ledger, signer, vec![draft])
+    }
+
+    /// Every entry from `from`, decoded, via `f`.
+    pub fn for_each_entry(
+        &self,
+        from: u64,
+        mut f: impl FnMut(EntryView) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let l = self.open()?;
+        let size = l.reader().head()?.size;
+        l.reader()
+            .for_each_entry::<Error>(from, size, |row| f(EntryView::from_bytes(&row.data)?))
+    }
+
+    /// One entry, by sequence number or hash prefix.
+    pub fn show(&self, r: &str) -> Result<EntryView, Error> {
+        let l = self.open()?;
+        let seq = l.resolve(r)?;
+        let b = l
+            .reader()
+            .entry(seq)?
+            .ok_or_else(|| LedgerError::NoEntry(r.into()))?;
+        EntryView::from_bytes(&b)
+    }
+
+    /// Verifies the whole ledger.
+    pub fn verify(&self, progress: &dyn Fn(u64, u64)) -> Result<verify::Report, Error> {
+        let l = self.open()?;
+        Ok(verify::verify(&l, progress)?)
+    }
+
+    /// The latest checkpoint, with cosignatures.
+    pub fn checkpoint(&self) -> Result<String, Error> {
+        Ok(self.open()?.checkpoint()?)
+    }
+}
+
+fn default_roles(roles: &[String]) -> Result<Vec<String>, Error> {
+    let roles: Vec<String> = if roles.is_empty() {
+        policy::AUTHOR_ROLES.iter().map(|s| s.to_string()).collect()
+    } else {
+        roles.to_vec()
+    };
+    for r in &roles {
+        policy::check_role(r)?;
+    }
+    Ok(roles)
+}

@@ -1,0 +1,493 @@
+//! Command-line parsing and output. Each subcommand parses, calls
+//! [`speclog::app::Workspace`], prints the result, and explains errors.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use speclog::Error;
+use speclog::app::Workspace;
+use speclog::keys::Passphrase;
+
+mod output;
+
+use output::Out;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success; 1 verification failed; 2 usage or input error.
+
+Examples:
+  speclog init --origin example.org/model-spec
+  speclog key generate policy-team
+  speclog spec release spec.md --version 2025-09-12 --signer policy-team
+  speclog log
+  speclog verify";
+
+/// A signed, hash-chained, transparency-logged history of an AI model spec.
+#[derive(Parser, Debug)]
+#[command(name = "speclog", version, about, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Ledger directory (holds ledger.sqlite).
+    #[arg(long, global = true, env = "SPECLOG_LEDGER", default_value = "ledger")]
+    ledger: PathBuf,
+    /// Key directory (NAME.key private, NAME.pub public).
+    #[arg(long, global = true, env = "SPECLOG_KEYS", default_value = "keys")]
+    keys: PathBuf,
+    /// Read the key passphrase from the first line of FILE (else SPECLOG_PASSPHRASE, else a prompt).
+    #[arg(long, global = true, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// Record entries with this time (RFC 3339 UTC, e.g. 2025-09-12T17:00:00Z) instead of now.
+    #[arg(long, global = true, env = "SPECLOG_TIME", value_name = "TIME")]
+    time: Option<String>,
+    /// Seconds to wait for another writer's lock before giving up.
+    #[arg(
+        long,
+        global = true,
+        env = "SPECLOG_LOCK_TIMEOUT",
+        default_value_t = 30
+    )]
+    lock_timeout: u64,
+    /// Show the cause chain of errors.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a ledger and its admin key (which also signs the log's checkpoints).
+    #[command(after_help = "Example:\n  speclog init --origin example.org/model-spec")]
+    Init {
+        /// The log origin: the first line of every checkpoint, e.g. example.org/model-spec.
+        #[arg(long)]
+        origin: String,
+        /// Encrypt the admin key with the passphrase.
+        #[arg(long)]
+        encrypt: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Sign spec releases.
+    #[command(subcommand)]
+    Spec(SpecCmd),
+    /// List entries, one line each: seq, time, kind, subject, signer, hash.
+    #[command(
+        after_help = "Examples:\n  speclog log\n  speclog log --kind spec.release\n  speclog log --json | jq .payload"
+    )]
+    Log {
+        /// Only entries of this kind (a trailing '.' matches a family, e.g. `incident.`).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Start at this sequence number.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Show one entry, decoded: by sequence number or hash prefix.
+    #[command(after_help = "Examples:\n  speclog show 3\n  speclog show 9f2c41")]
+    Show {
+        /// Sequence number, or at least 4 hex digits of the entry hash.
+        reference: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Re-check every signature, chain link, content digest, tree hash and checkpoint.
+    #[command(after_help = "Examples:\n  speclog verify\n  speclog verify --json")]
+    Verify {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Print the latest signed checkpoint (C2SP tlog-checkpoint as a signed note).
+    Checkpoint {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+struct JsonFlag {
+    /// Machine-readable JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCmd {
+    /// Generate a key pair in the key directory and register it in the ledger.
+    #[command(
+        after_help = "Examples:\n  speclog key generate policy-team\n  speclog key generate evals --role evaluator"
+    )]
+    Generate {
+        name: String,
+        /// Role(s) of the key; default: spec-owner, evaluator, incident-responder.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Encrypt the private key with the passphrase.
+        #[arg(long)]
+        encrypt: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Register an existing public key (a .pub file from another machine).
+    #[command(
+        after_help = "Example:\n  speclog key register auditor --public auditor.pub --role auditor"
+    )]
+    Register {
+        name: String,
+        /// The verifier-key file (name+hexkeyid+base64key).
+        #[arg(long)]
+        public: PathBuf,
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Revoke a key: it can sign nothing after this.
+    #[command(after_help = "Example:\n  speclog key revoke policy-team --reason \"laptop lost\"")]
+    Revoke {
+        name: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Replace a key with a new one with the same roles; older entries stay verifiable.
+    #[command(after_help = "Example:\n  speclog key rotate policy-team")]
+    Rotate {
+        name: String,
+        #[arg(long)]
+        encrypt: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List registered keys and their roles.
+    List {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SpecCmd {
+    /// Sign a spec text into the ledger as a release of a version label.
+    #[command(
+        after_help = "Examples:\n  speclog spec release spec.md --version 2025-09-12 --signer policy-team\n  speclog spec release spec.md --version 2025-09-12 --revision --signer policy-team --notes why.md"
+    )]
+    Release {
+        /// The spec text (Markdown, UTF-8).
+        file: PathBuf,
+        /// The version label, e.g. 2025-09-12.
+        #[arg(long = "version")]
+        label: String,
+        /// Name of the signing key.
+        #[arg(long)]
+        signer: String,
+        /// Release notes (Markdown file).
+        #[arg(long)]
+        notes: Option<PathBuf>,
+        /// A deliberate re-release of an existing label with new content.
+        #[arg(long)]
+        revision: bool,
+        /// Incident id(s) this release fixes.
+        #[arg(long = "fixes")]
+        fixes: Vec<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+/// Runs the CLI and returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let verbose = cli.verbose;
+    let mut out = Out::stdout();
+    match run(cli, &mut out) {
+        Ok(()) => 0,
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "error: {e}");
+            if let Some(h) = e.hint() {
+                let _ = writeln!(err, "hint: {h}");
+            }
+            if verbose {
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    let _ = writeln!(err, "  caused by: {s}");
+                    src = s.source();
+                }
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn workspace(cli: &Cli) -> Result<Workspace, Error> {
+    let mut ws = Workspace::new(&cli.ledger, &cli.keys);
+    ws.passphrase = match &cli.passphrase_file {
+        Some(p) => Passphrase::from_file(p)?,
+        None => match std::env::var("SPECLOG_PASSPHRASE") {
+            Ok(s) => Passphrase::given(s)?,
+            Err(_) => Passphrase::None,
+        },
+    };
+    ws.time = cli.time.clone();
+    ws.lock_timeout = Duration::from_secs(cli.lock_timeout);
+    if std::io::stdin().is_terminal() {
+        ws.prompt = Some(Box::new(|msg: &str| rpassword::prompt_password(msg).ok()));
+    }
+    Ok(ws)
+}
+
+fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
+    let ws = workspace(&cli)?;
+    match cli.command {
+        Command::Init {
+            origin,
+            encrypt,
+            json,
+        } => {
+            let a = ws.init(&origin, encrypt)?;
+            if json.json {
+                out.json(&serde_json::json!({
+                    "origin": origin,
+                    "ledger": speclog::ledger::Ledger::db_path(&ws.ledger_dir),
+                    "admin_key": ws.keys.private_path("admin")?,
+                    "checkpoint": a.checkpoint,
+                }))
+            } else {
+                out.line(&format!(
+                    "created ledger {} for origin {origin}",
+                    speclog::ledger::Ledger::db_path(&ws.ledger_dir).display()
+                ));
+                out.line(&format!(
+                    "admin key: {} (keep it private; {} is public)",
+                    ws.keys.private_path("admin")?.display(),
+                    ws.keys.public_path("admin")?.display()
+                ));
+                out.line("next: speclog key generate NAME");
+                Ok(())
+            }
+        }
+        Command::Key(k) => run_key(&ws, k, out),
+        Command::Spec(SpecCmd::Release {
+            file,
+            label,
+            signer,
+            notes,
+            revision,
+            fixes,
+            json,
+        }) => {
+            let a = ws.release_spec(&file, &label, &signer, notes.as_deref(), revision, fixes)?;
+            let (seq, hash) = a.entries[0];
+            let v = ws.show(&seq.to_string())?;
+            if json.json {
+                out.json(&v)
+            } else {
+                out.line(&format!(
+                    "released {label} as entry {seq} ({}), content sha256 {}",
+                    &hex::encode(hash)[..16],
+                    v.payload["content"]["sha256"].as_str().unwrap_or("")
+                ));
+                if let Some(s) = v.payload.get("supersedes") {
+                    out.line(&format!(
+                        "this is a revision: it supersedes entry {}",
+                        s["seq"]
+                    ));
+                }
+                out.line(&format!(
+                    "log size {}, root {}",
+                    a.head.size,
+                    hex::encode(a.head.root)
+                ));
+                Ok(())
+            }
+        }
+        Command::Log { kind, from, json } => {
+            let mut err = None;
+            ws.for_each_entry(from, |v| {
+                if let Some(k) = &kind {
+                    let hit = match k.strip_suffix('.') {
+                        Some(p) => v.kind.starts_with(&format!("{p}.")),
+                        None => &v.kind == k,
+                    };
+                    if !hit {
+                        return Ok(());
+                    }
+                }
+                let r = if json.json {
+                    out.json_line(&v)
+                } else {
+                    out.line(&output::log_line(&v));
+                    Ok(())
+                };
+                if let Err(e) = r {
+                    err = Some(e);
+                }
+                Ok(())
+            })?;
+            match err {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }
+        Command::Show { reference, json } => {
+            let v = ws.show(&reference)?;
+            if json.json {
+                out.json(&v)
+            } else {
+                out.line(&output::show_text(&v));
+                Ok(())
+            }
+        }
+        Command::Verify { json } => {
+            let pb = output::progress("verifying");
+            let report = ws.verify(&|done, total| {
+                pb.set_length(total);
+                pb.set_position(done);
+            });
+            pb.finish_and_clear();
+            let report = report?;
+            if json.json {
+                out.json(&report)
+            } else {
+                out.line(&format!(
+                    "ok: {} entries, {} signatures, {} tree hashes, {} blobs, {} checkpoints verified",
+                    report.entries, report.signatures, report.tree_hashes, report.blobs, report.checkpoints
+                ));
+                out.line(&format!("origin {}\nroot {}", report.origin, report.root));
+                Ok(())
+            }
+        }
+        Command::Checkpoint { json } => {
+            let cp = ws.checkpoint()?;
+            if json.json {
+                out.json(&serde_json::json!({ "checkpoint": cp }))
+            } else {
+                out.raw(&cp)
+            }
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "speclog", &mut buf);
+            out.raw(&String::from_utf8_lossy(&buf))
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .map_err(|e| Error::Io("man page".into(), e))?;
+            out.raw(&String::from_utf8_lossy(&buf))
+        }
+    }
+}
+
+fn run_key(ws: &Workspace, k: KeyCmd, out: &mut Out) -> Result<(), Error> {
+    match k {
+        KeyCmd::Generate {
+            name,
+            roles,
+            encrypt,
+            json,
+        } => {
+            let r = ws.key_generate(&name, &roles, encrypt)?;
+            key_result(out, &r, json.json, "generated")
+        }
+        KeyCmd::Register {
+            name,
+            public,
+            roles,
+            json,
+        } => {
+            let r = ws.key_register(&name, &public, &roles)?;
+            key_result(out, &r, json.json, "registered")
+        }
+        KeyCmd::Rotate {
+            name,
+            encrypt,
+            json,
+        } => {
+            let r = ws.key_rotate(&name, encrypt)?;
+            key_result(out, &r, json.json, "rotated")
+        }
+        KeyCmd::Revoke { name, reason, json } => {
+            let a = ws.key_revoke(&name, reason.as_deref())?;
+            if json.json {
+                out.json(&serde_json::json!({"name": name, "seq": a.entries[0].0}))
+            } else {
+                out.line(&format!("revoked {name} in entry {}", a.entries[0].0));
+                Ok(())
+            }
+        }
+        KeyCmd::List { json } => {
+            let auth = ws.open()?.authority()?;
+            let rows: Vec<_> = auth
+                .keys
+                .iter()
+                .map(|k| {
+                    serde_json::json!({
+                        "name": k.name, "roles": k.roles, "public_key": k.verifier,
+                        "added": k.added, "revoked": k.revoked,
+                    })
+                })
+                .collect();
+            if json.json {
+                out.json(&rows)
+            } else {
+                for k in &auth.keys {
+                    let status = match k.revoked {
+                        Some(s) => format!("revoked at entry {s}"),
+                        None => "active".into(),
+                    };
+                    out.line(&format!(
+                        "{:<20} {:<40} added at entry {}, {status}\n    {}",
+                        k.name,
+                        k.roles.join(","),
+                        k.added,
+                        k.verifier
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn key_result(
+    out: &mut Out,
+    r: &speclog::app::KeyResult,
+    json: bool,
+    verb: &str,
+) -> Result<(), Error> {
+    if json {
+        return out.json(r);
+    }
+    out.line(&format!(
+        "{verb} key {} with roles {} (entry {})",
+        r.name,
+        r.roles.join(", "),
+        r.seq
+    ));
+    if let Some(p) = &r.private_file {
+        out.line(&format!(
+            "private: {} (mode 0600; never commit it)",
+            p.display()
+        ));
+    }
+    if let Some(p) = &r.public_file {
+        out.line(&format!("public:  {}", p.display()));
+    }
+    out.line(&format!("verifier key: {}", r.public_key));
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! The library's top-level error, with a hint for humans and an exit code.
+
+use thiserror::Error;
+
+use crate::governance::GovError;
+use crate::keys::KeyError;
+use crate::ledger::verify::VerifyError;
+use crate::ledger::{LedgerError, StoreError};
+
+/// Exit code for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code when verification found a problem.
+pub const EXIT_VERIFY: i32 = 1;
+/// Exit code for usage or input errors.
+pub const EXIT_INPUT: i32 = 2;
+
+/// Any error a speclog operation can return.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("verification failed: {0}")]
+    Verify(#[from] VerifyError),
+    #[error("{msg}")]
+    Input { msg: String, hint: Option<String> },
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+impl From<GovError> for Error {
+    fn from(e: GovError) -> Self {
+        Error::Ledger(LedgerError::Gov(e))
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Ledger(LedgerError::Store(e))
+    }
+}
+
+impl Error {
+    /// An input error with a hint.
+    pub fn input(msg: impl Into<String>, hint: impl Into<String>) -> Error {
+        Error::Input {
+            msg: msg.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Verify(_) => EXIT_VERIFY,
+            Error::Ledger(LedgerError::Store(StoreError::Corrupt(_))) => EXIT_VERIFY,
+            _ => EXIT_INPUT,
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::Input { hint, .. } => return hint.clone(),
+            Error::Verify(v) => match v.seq {
+                Some(s) => format!(
+                    "the ledger was changed outside speclog at entry {s}; restore it from a backup or a published copy and run `speclog verify` again"
+                ),
+                None => "the ledger was changed outside speclog; restore it from a backup or a published copy".into(),
+            },
+            Error::Key(k) => match k {
+                KeyError::Name(_) => "key names become file names: use letters, digits, '.', '_' and '-'".into(),
+                KeyError::Missing(p) => format!(
+                    "create it with `speclog key generate NAME`, or point --keys at the directory holding {}",
+                    p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+                ),
+                KeyError::Exists(_) => "choose another name, or move the old file away first; speclog never overwrites keys".into(),
+                KeyError::Permissions { path, .. } => format!("run `chmod 600 {}`", path.display()),
+                KeyError::NeedPassphrase(_) => "give --passphrase-file FILE or set SPECLOG_PASSPHRASE, or run on a terminal to be asked".into(),
+                KeyError::WrongPassphrase(_) => "check the passphrase (file, SPECLOG_PASSPHRASE or prompt) and try again".into(),
+                KeyError::EmptyPassphrase => "use a non-empty passphrase, or none at all for an unencrypted key".into(),
+                KeyError::Malformed(..) => "the key file is damaged; restore it from a backup".into(),
+                KeyError::BadPublic(..) => "a public key file holds one line: name+hexkeyid+base64key".into(),
+                _ => return None,
+            },
+            Error::Ledger(l) => match l {
+                LedgerError::Store(s) => match s {
+                    StoreError::NotInitialised(_) => "run `speclog init --origin example.org/model-spec` first, or point --ledger (SPECLOG_LEDGER) at an existing ledger directory".into(),
+                    StoreError::AlreadyInitialised(_) => "this directory already holds a ledger; use another --ledger directory".into(),
+                    StoreError::NotALedger(..) => "the file is not a speclog ledger or is damaged; run `speclog verify` on a backup, or point --ledger elsewhere".into(),
+                    StoreError::Busy(_) => "another speclog process is writing; retry, or raise --lock-timeout".into(),
+                    StoreError::Corrupt(_) => "run `speclog verify` to find the damaged entry".into(),
+                    StoreError::Conflict => "another writer appended at the same time; run the command again".into(),
+                    _ => return None,
+                },
+                LedgerError::Gov(g) => match g {
+                    GovError::UnknownSigner(n) => format!(
+                        "register the key first: `speclog key generate {n}` (or `speclog key register {n} --public FILE`)"
+                    ),
+                    GovError::Revoked(_) => "a revoked key can sign nothing; use another registered key".into(),
+                    GovError::Unauthorised { .. } => "use a key with that role, or have the admin register one with `speclog key generate NAME --role ROLE`".into(),
+                    GovError::WrongKey { .. } => "the private key file does not match the key registered under that name".into(),
+                    GovError::Unknown { .. } => "check the name with `speclog log`".into(),
+                    GovError::Rule(m) if m.contains("already released (entry") => {
+                        "to re-release a label with new content on purpose, add --revision; otherwise choose a new --version".into()
+                    }
+                    GovError::Rule(m) if m.contains("invalid version label") => "example: --version 2025-09-12".into(),
+                    _ => return None,
+                },
+                LedgerError::Origin(_) => "example: --origin example.org/model-spec".into(),
+                LedgerError::NoEntry(_) => "give a sequence number or at least 4 hex digits of an entry hash (see `speclog log`)".into(),
+                LedgerError::Ambiguous(_) => "give more hex digits of the hash".into(),
+                LedgerError::TimeBackwards(..) => "entry times never go backwards; give a later --time or none".into(),
+                _ => return None,
+            },
+            Error::Io(..) => return None,
+        })
+    }
+}

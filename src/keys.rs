@@ -1,0 +1,306 @@
+//! Key files: Ed25519 private keys as PKCS#8 PEM (optionally passphrase-encrypted
+//! with PBES2 scrypt + AES-256-CBC), public keys in the C2SP signed-note
+//! verifier-key form `name+hexkeyid+base64(0x01||pubkey)`.
+//!
+//! Private key files are created new-only with mode 0600 and refused when
+//! readable by group or others. Secret bytes live in zeroising buffers.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::ledger::entry::check_name;
+use crate::note::{self, VerifierKey};
+
+/// Name of the ledger's admin key, which also signs the log's checkpoints.
+pub const ADMIN: &str = "admin";
+
+/// Errors reading or writing key files.
+#[derive(Debug, Error)]
+pub enum KeyError {
+    #[error("invalid key name {0:?}: use 1-64 of A-Z a-z 0-9 . _ - (not starting with '.' or '-')")]
+    Name(String),
+    #[error("no private key {0}")]
+    Missing(PathBuf),
+    #[error("key file {0} already exists")]
+    Exists(PathBuf),
+    #[error("key file {path} is readable by group or others (mode {mode:o})")]
+    Permissions { path: PathBuf, mode: u32 },
+    #[error("key file {0} is encrypted and no passphrase was given")]
+    NeedPassphrase(PathBuf),
+    #[error("wrong passphrase for {0}")]
+    WrongPassphrase(PathBuf),
+    #[error("empty passphrase")]
+    EmptyPassphrase,
+    #[error("key file {0} is not a PKCS#8 Ed25519 private key: {1}")]
+    Malformed(PathBuf, String),
+    #[error("public key file {0} is not a verifier key: {1}")]
+    BadPublic(PathBuf, String),
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("random number generator failed: {0}")]
+    Rng(String),
+}
+
+/// Where a passphrase comes from, in the order the CLI tries them.
+#[derive(Clone, Debug, Default)]
+pub enum Passphrase {
+    /// No passphrase: keys are stored unencrypted; encrypted keys are refused.
+    #[default]
+    None,
+    /// The passphrase itself (from a file, the environment or a prompt).
+    Given(Zeroizing<String>),
+}
+
+impl Passphrase {
+    /// Reads a passphrase from the first line of a file.
+    pub fn from_file(path: &Path) -> Result<Passphrase, KeyError> {
+        let s = Zeroizing::new(fs::read_to_string(path).map_err(|e| KeyError::Io(path.into(), e))?);
+        let line = s.lines().next().unwrap_or("").to_string();
+        Passphrase::given(line)
+    }
+
+    /// Wraps a passphrase, refusing an empty one.
+    pub fn given(s: String) -> Result<Passphrase, KeyError> {
+        if s.is_empty() {
+            return Err(KeyError::EmptyPassphrase);
+        }
+        Ok(Passphrase::Given(Zeroizing::new(s)))
+    }
+}
+
+/// Generates a new Ed25519 key from the operating system's random source.
+pub fn generate() -> Result<SigningKey, KeyError> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut seed[..]).map_err(|e| KeyError::Rng(e.to_string()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// The directory of key files.
+#[derive(Clone, Debug)]
+pub struct KeyDir {
+    pub dir: PathBuf,
+}
+
+impl KeyDir {
+    pub fn new(dir: impl Into<PathBuf>) -> KeyDir {
+        KeyDir { dir: dir.into() }
+    }
+
+    /// Path of NAME's private key file.
+    pub fn private_path(&self, name: &str) -> Result<PathBuf, KeyError> {
+        check_name(name).map_err(|_| KeyError::Name(name.into()))?;
+        Ok(self.dir.join(format!("{name}.key")))
+    }
+
+    /// Path of NAME's public key file.
+    pub fn public_path(&self, name: &str) -> Result<PathBuf, KeyError> {
+        check_name(name).map_err(|_| KeyError::Name(name.into()))?;
+        Ok(self.dir.join(format!("{name}.pub")))
+    }
+
+    /// Writes NAME's key pair: the private key (new file only, mode 0600,
+    /// encrypted when a passphrase is given) and the public verifier key under
+    /// `note_name` (the log origin for the admin key, NAME otherwise).
+    /// Returns the two paths.
+    pub fn write(
+        &self,
+        name: &str,
+        note_name: &str,
+        key: &SigningKey,
+        pass: &Passphrase,
+    ) -> Result<(PathBuf, PathBuf), KeyError> {
+        let priv_path = self.private_path(name)?;
+        let pub_path = self.public_path(name)?;
+        for p in [&priv_path, &pub_path] {
+            if p.exists() {
+                return Err(KeyError::Exists(p.clone()));
+            }
+        }
+        fs::create_dir_all(&self.dir).map_err(|e| KeyError::Io(self.dir.clone(), e))?;
+        // PKCS#8 v1 (no public key inside), the form OpenSSL 3.0 reads.
+        let kp = KeypairBytes {
+            secret_key: key.to_bytes(),
+            public_key: None,
+        };
+        let pem: Zeroizing<String> = match pass {
+            Passphrase::None => kp.to_pkcs8_pem(pkcs8::LineEnding::LF),
+            Passphrase::Given(p) => kp.to_pkcs8_encrypted_pem(p.as_bytes(), pkcs8::LineEnding::LF),
+        }
+        .map_err(|e| KeyError::Malformed(priv_path.clone(), e.to_string()))?;
+        write_new(&priv_path, pem.as_bytes(), 0o600)?;
+        let line = format!(
+            "{}\n",
+            note::verifier_key_string(note_name, &key.verifying_key())
+        );
+        if let Err(e) = write_new(&pub_path, line.as_bytes(), 0o644) {
+            let _ = fs::remove_file(&priv_path);
+            return Err(e);
+        }
+        Ok((priv_path, pub_path))
+    }
+
+    /// Loads NAME's private key, checking permissions and decrypting when needed.
+    pub fn load(&self, name: &str, pass: &Passphrase) -> Result<SigningKey, KeyError> {
+        let path = self.private_path(name)?;
+        load_private(&path, pass)
+    }
+
+    /// Reads NAME's public verifier key.
+    pub fn load_public(&self, name: &str) -> Result<VerifierKey, KeyError> {
+        let path = self.public_path(name)?;
+        read_verifier_key(&path)
+    }
+
+    /// True if NAME has a private key file here.
+    pub fn has_private(&self, name: &str) -> bool {
+        self.private_path(name).map(|p| p.exists()).unwrap_or(false)
+    }
+}
+
+/// Loads a private key file, checking its permissions first.
+pub fn load_private(path: &Path, pass: &Passphrase) -> Result<SigningKey, KeyError> {
+    let meta = fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            KeyError::Missing(path.into())
+        } else {
+            KeyError::Io(path.into(), e)
+        }
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::Permissions {
+                path: path.into(),
+                mode,
+            });
+        }
+    }
+    let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| KeyError::Io(path.into(), e))?);
+    let bad = |e: String| KeyError::Malformed(path.into(), e);
+    let kp = if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        let Passphrase::Given(p) = pass else {
+            return Err(KeyError::NeedPassphrase(path.into()));
+        };
+        KeypairBytes::from_pkcs8_encrypted_pem(&text, p.as_bytes())
+            .map_err(|_| KeyError::WrongPassphrase(path.into()))?
+    } else {
+        KeypairBytes::from_pkcs8_pem(&text).map_err(|e| bad(e.to_string()))?
+    };
+    let key = SigningKey::from_bytes(&kp.secret_key);
+    if let Some(pk) = &kp.public_key {
+        if pk.to_bytes() != key.verifying_key().to_bytes() {
+            return Err(bad("public key does not match the private key".into()));
+        }
+    }
+    Ok(key)
+}
+
+/// Reads a verifier key (first non-empty line) from a file.
+pub fn read_verifier_key(path: &Path) -> Result<VerifierKey, KeyError> {
+    let meta = fs::metadata(path).map_err(|e| KeyError::Io(path.into(), e))?;
+    if meta.len() > 4096 {
+        return Err(KeyError::BadPublic(
+            path.into(),
+            "file is over 4 KiB".into(),
+        ));
+    }
+    let text = fs::read(path).map_err(|e| KeyError::Io(path.into(), e))?;
+    let text = String::from_utf8(text)
+        .map_err(|_| KeyError::BadPublic(path.into(), "not UTF-8".into()))?;
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    VerifierKey::parse(line.trim()).map_err(|e| KeyError::BadPublic(path.into(), e.to_string()))
+}
+
+/// Creates `path` with `mode`, failing if it exists, and writes `data` durably.
+pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), KeyError> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyError::Exists(path.into())
+        } else {
+            KeyError::Io(path.into(), e)
+        }
+    })?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| KeyError::Io(path.into(), e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_and_load_plain_and_encrypted() {
+        let d = tempfile::tempdir().unwrap();
+        let kd = KeyDir::new(d.path());
+        let k = generate().unwrap();
+        kd.write("alice", "alice", &k, &Passphrase::None).unwrap();
+        assert_eq!(
+            kd.load("alice", &Passphrase::None).unwrap().to_bytes(),
+            k.to_bytes()
+        );
+        let vk = kd.load_public("alice").unwrap();
+        assert_eq!(vk.name(), "alice");
+
+        let pass = Passphrase::given("correct horse".into()).unwrap();
+        kd.write("bob", "bob", &k, &pass).unwrap();
+        assert!(matches!(
+            kd.load("bob", &Passphrase::None),
+            Err(KeyError::NeedPassphrase(_))
+        ));
+        assert!(matches!(
+            kd.load("bob", &Passphrase::given("wrong".into()).unwrap()),
+            Err(KeyError::WrongPassphrase(_))
+        ));
+        assert_eq!(kd.load("bob", &pass).unwrap().to_bytes(), k.to_bytes());
+    }
+
+    #[test]
+    fn refuses_overwrite_traversal_and_loose_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let kd = KeyDir::new(d.path());
+        let k = generate().unwrap();
+        kd.write("a", "a", &k, &Passphrase::None).unwrap();
+        assert!(matches!(
+            kd.write("a", "a", &k, &Passphrase::None),
+            Err(KeyError::Exists(_))
+        ));
+        assert!(matches!(
+            kd.write("../x", "x", &k, &Passphrase::None),
+            Err(KeyError::Name(_))
+        ));
+        let p = kd.private_path("a").unwrap();
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            kd.load("a", &Passphrase::None),
+            Err(KeyError::Permissions { .. })
+        ));
+        assert!(matches!(
+            Passphrase::given(String::new()),
+            Err(KeyError::EmptyPassphrase)
+        ));
+    }
+}

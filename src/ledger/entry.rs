@@ -1,0 +1,408 @@
+//! The ledger entry: its deterministic binary encoding and its Ed25519 signature.
+//!
+//! An encoded entry is exactly the byte string that becomes a leaf of the
+//! transparency log (RFC 9162 section 2.1.1: leaf hash = SHA-256(0x00 || entry)),
+//! so the entry hash, the chain link and the Merkle leaf are one and the same
+//! value. The layout, all integers big-endian:
+//!
+//! ```text
+//! u8      version          = 0x01
+//! u64     seq              0-based position in the log
+//! u8+n    time             RFC 3339 UTC, "YYYY-MM-DDTHH:MM:SSZ" (20 bytes)
+//! u8+n    kind             [a-z0-9.-], e.g. "spec.release"
+//! [32]    prev             leaf hash of entry seq-1 (32 zero bytes for seq 0)
+//! u8+n    signer           key name, [A-Za-z0-9._-]
+//! [32]    signer_key       Ed25519 public key of the signer
+//! u32+n   payload          UTF-8 JSON object, kind-specific
+//! [64]    signature        Ed25519 over "speclog/entry/v1\n" || all bytes above
+//! ```
+//!
+//! The encoding is produced once, signed, and stored; decoding never
+//! re-serialises, so the signature is always checked over the stored bytes.
+
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::tlog::{Hash, leaf_hash};
+
+/// The only entry format version this code writes or reads.
+pub const ENTRY_VERSION: u8 = 1;
+/// Domain separation prefix of the signed message.
+pub const SIGNATURE_CONTEXT: &[u8] = b"speclog/entry/v1\n";
+/// Largest encoded entry: the C2SP tlog-tiles entry bundle length prefix is a uint16.
+pub const MAX_ENTRY_SIZE: usize = 65_535;
+/// Fixed overhead of an encoding besides the variable strings and payload.
+const FIXED: usize = 1 + 8 + 1 + 1 + 32 + 1 + 32 + 4 + 64;
+
+/// Errors from encoding, decoding or checking one entry.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum EntryError {
+    #[error("entry is truncated")]
+    Truncated,
+    #[error("entry has {0} trailing bytes")]
+    TrailingBytes(usize),
+    #[error("unsupported entry version {0}")]
+    Version(u8),
+    #[error("entry is {0} bytes, over the 65535-byte limit")]
+    TooLarge(usize),
+    #[error("invalid time {0:?}: want RFC 3339 UTC like 2025-01-31T12:00:00Z")]
+    Time(String),
+    #[error("invalid kind {0:?}: want lowercase letters, digits, '.' and '-'")]
+    Kind(String),
+    #[error(
+        "invalid key name {0:?}: want 1-64 of A-Z a-z 0-9 . _ - (not starting with '.' or '-')"
+    )]
+    Name(String),
+    #[error("payload is not a JSON object: {0}")]
+    Payload(String),
+    #[error("signer public key is not a valid Ed25519 point")]
+    PublicKey,
+    #[error("signature does not verify")]
+    Signature,
+}
+
+/// One ledger entry, decoded. `payload` holds the JSON bytes exactly as signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub seq: u64,
+    pub time: String,
+    pub kind: String,
+    pub prev: Hash,
+    pub signer: String,
+    pub signer_key: [u8; 32],
+    pub payload: Vec<u8>,
+    pub signature: [u8; 64],
+}
+
+/// An entry before signing: everything except the signature.
+#[derive(Clone, Debug)]
+pub struct UnsignedEntry<'a> {
+    pub seq: u64,
+    pub time: &'a str,
+    pub kind: &'a str,
+    pub prev: Hash,
+    pub signer: &'a str,
+    pub signer_key: [u8; 32],
+    pub payload: &'a [u8],
+}
+
+/// Checks an RFC 3339 UTC time in the one form speclog writes: `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn check_time(t: &str) -> Result<(), EntryError> {
+    let b = t.as_bytes();
+    let shape_ok = b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape_ok || t.parse::<jiff::Timestamp>().is_err() {
+        return Err(EntryError::Time(t.to_string()));
+    }
+    Ok(())
+}
+
+/// Checks an entry kind: 1-64 bytes of `[a-z0-9.-]`, starting with a letter.
+pub fn check_kind(k: &str) -> Result<(), EntryError> {
+    let ok = !k.is_empty()
+        && k.len() <= 64
+        && k.as_bytes()[0].is_ascii_lowercase()
+        && k.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(EntryError::Kind(k.to_string()))
+    }
+}
+
+/// Checks a key name: 1-64 bytes of `[A-Za-z0-9._-]`, not starting with `.` or `-`.
+/// Names become file names, so this also rules out path traversal.
+pub fn check_name(n: &str) -> Result<(), EntryError> {
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.as_bytes()[0].is_ascii_alphanumeric()
+        && n.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(EntryError::Name(n.to_string()))
+    }
+}
+
+fn check_payload(p: &[u8]) -> Result<(), EntryError> {
+    match serde_json::from_slice::<serde_json::Value>(p) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(EntryError::Payload("not an object".into())),
+        Err(e) => Err(EntryError::Payload(e.to_string())),
+    }
+}
+
+impl UnsignedEntry<'_> {
+    /// Validates the fields and returns the to-be-signed bytes (the encoding without the signature).
+    pub fn tbs(&self) -> Result<Vec<u8>, EntryError> {
+        check_time(self.time)?;
+        check_kind(self.kind)?;
+        check_name(self.signer)?;
+        check_payload(self.payload)?;
+        let total =
+            FIXED + self.time.len() + self.kind.len() + self.signer.len() + self.payload.len();
+        if total > MAX_ENTRY_SIZE {
+            return Err(EntryError::TooLarge(total));
+        }
+        let mut b = Vec::with_capacity(total);
+        b.push(ENTRY_VERSION);
+        b.extend_from_slice(&self.seq.to_be_bytes());
+        put_short(&mut b, self.time.as_bytes());
+        put_short(&mut b, self.kind.as_bytes());
+        b.extend_from_slice(&self.prev);
+        put_short(&mut b, self.signer.as_bytes());
+        b.extend_from_slice(&self.signer_key);
+        b.extend_from_slice(&(self.payload.len() as u32).to_be_bytes());
+        b.extend_from_slice(self.payload);
+        Ok(b)
+    }
+
+    /// Encodes and signs the entry with `key`, whose public half must be `signer_key`.
+    /// Returns the complete encoded entry.
+    pub fn sign(&self, key: &ed25519_dalek::SigningKey) -> Result<Vec<u8>, EntryError> {
+        use ed25519_dalek::Signer;
+        if key.verifying_key().to_bytes() != self.signer_key {
+            return Err(EntryError::PublicKey);
+        }
+        let mut b = self.tbs()?;
+        let sig = key.sign(&signed_message(&b));
+        b.extend_from_slice(&sig.to_bytes());
+        Ok(b)
+    }
+}
+
+fn put_short(b: &mut Vec<u8>, s: &[u8]) {
+    debug_assert!(s.len() <= 255);
+    b.push(s.len() as u8);
+    b.extend_from_slice(s);
+}
+
+/// The message an entry signature covers: the context string and the to-be-signed bytes.
+pub fn signed_message(tbs: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(SIGNATURE_CONTEXT.len() + tbs.len());
+    m.extend_from_slice(SIGNATURE_CONTEXT);
+    m.extend_from_slice(tbs);
+    m
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], EntryError> {
+        if self.b.len() < n {
+            return Err(EntryError::Truncated);
+        }
+        let (h, t) = self.b.split_at(n);
+        self.b = t;
+        Ok(h)
+    }
+    fn u8(&mut self) -> Result<u8, EntryError> {
+        Ok(self.take(1)?[0])
+    }
+    fn arr<const N: usize>(&mut self) -> Result<[u8; N], EntryError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+    fn short_str(&mut self) -> Result<String, EntryError> {
+        let n = self.u8()? as usize;
+        let s = self.take(n)?;
+        // Validated by the field checks; invalid UTF-8 maps to an invalid value.
+        Ok(String::from_utf8_lossy(s).into_owned())
+    }
+}
+
+impl Entry {
+    /// Decodes an entry from its bytes, checking the structure and every field's form.
+    /// It does not check the signature; see [`Entry::verify_signature`].
+    pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
+        if bytes.len() > MAX_ENTRY_SIZE {
+            return Err(EntryError::TooLarge(bytes.len()));
+        }
+        let mut r = Reader { b: bytes };
+        let version = r.u8()?;
+        if version != ENTRY_VERSION {
+            return Err(EntryError::Version(version));
+        }
+        let seq = u64::from_be_bytes(r.arr()?);
+        let time = r.short_str()?;
+        check_time(&time)?;
+        let kind = r.short_str()?;
+        check_kind(&kind)?;
+        let prev = r.arr()?;
+        let signer = r.short_str()?;
+        check_name(&signer)?;
+        let signer_key = r.arr()?;
+        let plen = u32::from_be_bytes(r.arr()?) as usize;
+        let payload = r.take(plen)?.to_vec();
+        check_payload(&payload)?;
+        let signature = r.arr()?;
+        if !r.b.is_empty() {
+            return Err(EntryError::TrailingBytes(r.b.len()));
+        }
+        Ok(Entry {
+            seq,
+            time,
+            kind,
+            prev,
+            signer,
+            signer_key,
+            payload,
+            signature,
+        })
+    }
+
+    /// Re-encodes the entry. For a decoded entry this returns the original bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = self.unsigned().tbs().unwrap_or_default();
+        b.extend_from_slice(&self.signature);
+        b
+    }
+
+    fn unsigned(&self) -> UnsignedEntry<'_> {
+        UnsignedEntry {
+            seq: self.seq,
+            time: &self.time,
+            kind: &self.kind,
+            prev: self.prev,
+            signer: &self.signer,
+            signer_key: self.signer_key,
+            payload: &self.payload,
+        }
+    }
+
+    /// The message the signature covers.
+    pub fn signed_message(bytes: &[u8]) -> &[u8] {
+        &bytes[..bytes.len().saturating_sub(64)]
+    }
+
+    /// Checks the Ed25519 signature (strict verification) against `signer_key`.
+    pub fn verify_signature(&self) -> Result<(), EntryError> {
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&self.signer_key)
+            .map_err(|_| EntryError::PublicKey)?;
+        let tbs = self.unsigned().tbs()?;
+        let sig = ed25519_dalek::Signature::from_bytes(&self.signature);
+        vk.verify_strict(&signed_message(&tbs), &sig)
+            .map_err(|_| EntryError::Signature)
+    }
+
+    /// The payload parsed as JSON.
+    pub fn payload_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The hash of an encoded entry: its RFC 9162 leaf hash. It links the chain and is the Merkle leaf.
+pub fn entry_hash(encoded: &[u8]) -> Hash {
+    leaf_hash(encoded)
+}
+
+/// SHA-256 of arbitrary bytes.
+pub fn sha256(b: &[u8]) -> Hash {
+    Sha256::digest(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7u8; 32])
+    }
+
+    fn sample<'a>(payload: &'a [u8], k: &SigningKey) -> UnsignedEntry<'a> {
+        UnsignedEntry {
+            seq: 3,
+            time: "2025-09-12T17:17:28Z",
+            kind: "spec.release",
+            prev: [9u8; 32],
+            signer: "policy-team",
+            signer_key: k.verifying_key().to_bytes(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_verify() {
+        let k = key();
+        let bytes = sample(br#"{"label":"v1"}"#, &k).sign(&k).unwrap();
+        let e = Entry::decode(&bytes).unwrap();
+        assert_eq!(e.seq, 3);
+        assert_eq!(e.kind, "spec.release");
+        assert_eq!(e.encode(), bytes);
+        e.verify_signature().unwrap();
+        // Deterministic: Ed25519 signatures are deterministic, so same entry, same bytes.
+        assert_eq!(sample(br#"{"label":"v1"}"#, &k).sign(&k).unwrap(), bytes);
+    }
+
+    #[test]
+    fn every_flipped_byte_is_caught() {
+        let k = key();
+        let bytes = sample(br#"{"label":"v1"}"#, &k).sign(&k).unwrap();
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x01;
+            let ok = Entry::decode(&b).and_then(|e| e.verify_signature());
+            assert!(ok.is_err(), "flip at byte {i} not caught");
+        }
+    }
+
+    #[test]
+    fn truncation_and_trailing_bytes_rejected() {
+        let k = key();
+        let bytes = sample(b"{}", &k).sign(&k).unwrap();
+        for n in 0..bytes.len() {
+            assert!(Entry::decode(&bytes[..n]).is_err());
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(Entry::decode(&long), Err(EntryError::TrailingBytes(1)));
+    }
+
+    #[test]
+    fn field_checks() {
+        assert!(check_time("2025-09-12T17:17:28Z").is_ok());
+        for bad in [
+            "2025-09-12 17:17:28Z",
+            "2025-13-12T17:17:28Z",
+            "2025-09-12T17:17:28+00:00",
+            "",
+        ] {
+            assert!(check_time(bad).is_err(), "{bad}");
+        }
+        assert!(check_kind("spec.release").is_ok());
+        assert!(check_kind("Spec").is_err());
+        assert!(check_name("policy-team").is_ok());
+        for bad in ["../x", "", ".hidden", "a/b", "a b", &"x".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn size_limit() {
+        let k = key();
+        let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(MAX_ENTRY_SIZE));
+        assert!(matches!(
+            sample(big.as_bytes(), &k).sign(&k),
+            Err(EntryError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn wrong_key_cannot_sign() {
+        let k = key();
+        let other = SigningKey::from_bytes(&[8u8; 32]);
+        assert_eq!(sample(b"{}", &k).sign(&other), Err(EntryError::PublicKey));
+    }
+}

@@ -1,0 +1,471 @@
+//! The ledger: signed, hash-chained entries in one SQLite file, with a Merkle
+//! tree over them and a signed checkpoint after every append.
+
+pub mod entry;
+pub mod store;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+use thiserror::Error;
+
+use crate::governance::{
+    self, Authority, GovError, Lookup, Payload, ReleaseRec, State, kinds, to_payload,
+};
+use crate::note;
+use crate::tlog::Hash;
+use entry::{Entry, EntryError, UnsignedEntry};
+pub use store::{Batch, Head, NewEntry, OpenOptions, Reader, Store, StoreError};
+
+/// File name of the database inside the ledger directory.
+pub const DB_FILE: &str = "ledger.sqlite";
+
+/// Errors from ledger operations.
+#[derive(Debug, Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    #[error(transparent)]
+    Gov(#[from] GovError),
+    #[error(
+        "invalid origin {0:?}: use a schema-less URL like example.org/model-spec (no spaces or '+')"
+    )]
+    Origin(String),
+    #[error("invalid time {0:?}: it is earlier than the last entry's time {1}")]
+    TimeBackwards(String, String),
+    #[error("entry {0} not found")]
+    NoEntry(String),
+    #[error("entry prefix {0} is ambiguous")]
+    Ambiguous(String),
+    #[error("blob {0} is missing from the ledger")]
+    MissingBlob(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A key that signs entries, with the name it is registered under.
+pub struct Signer<'a> {
+    pub name: &'a str,
+    pub key: &'a SigningKey,
+}
+
+/// An entry to append, before it is numbered, chained and signed.
+#[derive(Clone, Debug, Default)]
+pub struct Draft {
+    pub kind: String,
+    pub payload: Vec<u8>,
+    /// Content the payload references, stored by digest.
+    pub blobs: Vec<Vec<u8>>,
+    /// Private rows (never published).
+    pub private: Vec<(String, Vec<u8>)>,
+}
+
+impl Draft {
+    pub fn new<T: serde::Serialize>(kind: &str, payload: &T) -> Draft {
+        Draft {
+            kind: kind.to_string(),
+            payload: to_payload(payload),
+            ..Draft::default()
+        }
+    }
+}
+
+/// What an append wrote.
+#[derive(Clone, Debug)]
+pub struct Appended {
+    /// (seq, leaf hash) of each new entry.
+    pub entries: Vec<(u64, Hash)>,
+    pub head: Head,
+    /// The new signed checkpoint.
+    pub checkpoint: String,
+}
+
+/// An open ledger.
+pub struct Ledger {
+    store: Store,
+    dir: PathBuf,
+}
+
+/// Current time in the entry time format.
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Checks a log origin per C2SP tlog-checkpoint: a non-empty line without spaces or '+'.
+pub fn check_origin(origin: &str) -> Result<(), LedgerError> {
+    let ok = !origin.is_empty()
+        && origin.len() <= 255
+        && origin.is_ascii()
+        && !origin
+            .bytes()
+            .any(|c| c.is_ascii_whitespace() || c.is_ascii_control() || c == b'+');
+    if ok {
+        Ok(())
+    } else {
+        Err(LedgerError::Origin(origin.to_string()))
+    }
+}
+
+impl Ledger {
+    /// Path of the database in `dir`.
+    pub fn db_path(dir: &Path) -> PathBuf {
+        dir.join(DB_FILE)
+    }
+
+    /// Creates a ledger in `dir` with `admin` as admin and log key, and writes entry 0.
+    pub fn init(
+        dir: &Path,
+        origin: &str,
+        admin: &SigningKey,
+        time: Option<&str>,
+        opts: OpenOptions,
+    ) -> Result<Ledger, LedgerError> {
+        check_origin(origin)?;
+        let path = Self::db_path(dir);
+        if path.exists() {
+            return Err(StoreError::AlreadyInitialised(path).into());
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LedgerError::Io(format!("{}: {e}", dir.display())))?;
+        let store = Store::create(
+            &path,
+            OpenOptions {
+                write: true,
+                ..opts
+            },
+        )?;
+        store.set_meta("origin", origin)?;
+        let mut ledger = Ledger {
+            store,
+            dir: dir.to_path_buf(),
+        };
+        let init = governance::LogInit {
+            origin: origin.to_string(),
+            log_key: note::verifier_key_string(origin, &admin.verifying_key()),
+            policy: governance::Policy::default(),
+        };
+        let res = ledger.append(
+            &Signer {
+                name: crate::keys::ADMIN,
+                key: admin,
+            },
+            admin,
+            vec![Draft::new(kinds::LOG_INIT, &init)],
+            time,
+        );
+        if let Err(e) = res {
+            drop(ledger);
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            return Err(e);
+        }
+        Ok(ledger)
+    }
+
+    /// Opens the ledger in `dir`.
+    pub fn open(dir: &Path, opts: OpenOptions) -> Result<Ledger, LedgerError> {
+        let store = Store::open(&Self::db_path(dir), opts)?;
+        Ok(Ledger {
+            store,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Read access.
+    pub fn reader(&self) -> Reader<'_> {
+        self.store.reader()
+    }
+
+    /// The log origin.
+    pub fn origin(&self) -> Result<String, LedgerError> {
+        self.reader()
+            .meta("origin")?
+            .ok_or_else(|| StoreError::Corrupt("origin is missing from meta".into()).into())
+    }
+
+    /// Numbers, chains, checks and signs `drafts` with `signer`, and appends them in
+    /// one durable transaction with a new checkpoint signed by `log_key`.
+    /// Every draft is checked against the policy and the entries before it
+    /// (including earlier drafts of the same call); on any error nothing is written.
+    pub fn append(
+        &mut self,
+        signer: &Signer<'_>,
+        log_key: &SigningKey,
+        drafts: Vec<Draft>,
+        time: Option<&str>,
+    ) -> Result<Appended, LedgerError> {
+        let origin = self.origin()?;
+        let log_name = origin.clone();
+        let signer_pub = signer.key.verifying_key().to_bytes();
+        let sign_cp = move |size: u64, root: &Hash| -> Result<String, String> {
+            let cp = note::Checkpoint {
+                origin: origin.clone(),
+                size,
+                root: *root,
+                extensions: Vec::new(),
+            };
+            let ns =
+                note::NoteSigner::new(&log_name, log_key.clone()).map_err(|e| e.to_string())?;
+            note::sign_note(&cp.to_text(), &[&ns]).map_err(|e| e.to_string())
+        };
+        let mut written = Vec::new();
+        let (head, checkpoint) = self.store.append::<LedgerError, _>(
+            |head, reader| {
+                let mut overlay = Overlay::new(reader, head.size)?;
+                let mut prev_time = match head.size {
+                    0 => String::new(),
+                    n => {
+                        let b = reader.entry(n - 1)?.ok_or_else(|| {
+                            StoreError::Corrupt(format!("entry {} is missing", n - 1))
+                        })?;
+                        Entry::decode(&b)?.time
+                    }
+                };
+                let t = match time {
+                    Some(t) => {
+                        entry::check_time(t)?;
+                        if t < prev_time.as_str() {
+                            return Err(LedgerError::TimeBackwards(t.to_string(), prev_time));
+                        }
+                        t.to_string()
+                    }
+                    None => now(),
+                };
+                let mut batch = Batch::default();
+                let mut prev = head.hash;
+                for (i, d) in drafts.into_iter().enumerate() {
+                    let seq = head.size + i as u64;
+                    // Clocks may step back; entry times never do.
+                    let t = if t.as_str() < prev_time.as_str() {
+                        prev_time.clone()
+                    } else {
+                        t.clone()
+                    };
+                    let unsigned = UnsignedEntry {
+                        seq,
+                        time: &t,
+                        kind: &d.kind,
+                        prev,
+                        signer: signer.name,
+                        signer_key: signer_pub,
+                        payload: &d.payload,
+                    };
+                    let bytes = unsigned.sign(signer.key)?;
+                    let e = Entry::decode(&bytes)?;
+                    let payload = Payload::decode(&e.kind, &e.payload)?;
+                    let hash = entry::entry_hash(&bytes);
+                    overlay.check_and_apply(&e, &hash, &payload)?;
+                    // Every referenced blob must be supplied or already stored.
+                    let supplied: Vec<Hash> = d.blobs.iter().map(|b| entry::sha256(b)).collect();
+                    for r in payload.content_refs() {
+                        let dg = r
+                            .digest()
+                            .ok_or_else(|| GovError::Rule(format!("bad digest {}", r.sha256)))?;
+                        if !supplied.contains(&dg) && reader.blob(&dg)?.is_none() {
+                            return Err(LedgerError::MissingBlob(r.sha256.clone()));
+                        }
+                    }
+                    for (b, dg) in d.blobs.into_iter().zip(supplied) {
+                        batch.blobs.push((dg, b));
+                    }
+                    batch.private.extend(d.private);
+                    batch.entries.push(NewEntry {
+                        bytes,
+                        hash,
+                        kind: e.kind.clone(),
+                        subject: payload.subject(),
+                    });
+                    written.push((seq, hash));
+                    prev = hash;
+                    prev_time = t;
+                }
+                Ok(batch)
+            },
+            &sign_cp,
+        )?;
+        Ok(Appended {
+            entries: written,
+            head,
+            checkpoint,
+        })
+    }
+
+    /// Decodes the entry at `seq`.
+    pub fn entry(&self, seq: u64) -> Result<Entry, LedgerError> {
+        let b = self
+            .reader()
+            .entry(seq)?
+            .ok_or_else(|| LedgerError::NoEntry(seq.to_string()))?;
+        Ok(Entry::decode(&b)?)
+    }
+
+    /// Resolves a reference: a sequence number, or a hex prefix (4+ digits) of an entry hash.
+    pub fn resolve(&self, r: &str) -> Result<u64, LedgerError> {
+        if let Ok(n) = r.parse::<u64>() {
+            if r.len() < 8 || self.reader().entry(n)?.is_some() {
+                return self
+                    .reader()
+                    .entry(n)?
+                    .map(|_| n)
+                    .ok_or_else(|| LedgerError::NoEntry(r.into()));
+            }
+        }
+        let hexs = r.to_ascii_lowercase();
+        if hexs.len() < 4 || hexs.len() > 64 || !hexs.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(LedgerError::NoEntry(r.into()));
+        }
+        let even = if hexs.len() % 2 == 1 {
+            &hexs[..hexs.len() - 1]
+        } else {
+            &hexs[..]
+        };
+        let prefix = hex::decode(even).map_err(|_| LedgerError::NoEntry(r.into()))?;
+        let mut hits = Vec::new();
+        for s in self.reader().seqs_by_hash_prefix(&prefix)? {
+            let e = self.reader().entry(s)?.unwrap_or_default();
+            if hex::encode(entry::entry_hash(&e)).starts_with(&hexs) {
+                hits.push(s);
+            }
+        }
+        match hits.as_slice() {
+            [] => Err(LedgerError::NoEntry(r.into())),
+            [s] => Ok(*s),
+            _ => Err(LedgerError::Ambiguous(r.into())),
+        }
+    }
+
+    /// The latest signed checkpoint with any stored cosignatures appended.
+    pub fn checkpoint(&self) -> Result<String, LedgerError> {
+        let (size, note) = self
+            .reader()
+            .latest_checkpoint()?
+            .ok_or_else(|| StoreError::Corrupt("no checkpoint".into()))?;
+        let cos = self.reader().cosignatures(size)?;
+        let mut out = note;
+        for line in cos {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    /// The key and policy state at the end of the ledger.
+    pub fn authority(&self) -> Result<Authority, LedgerError> {
+        Ok(self.reader().authority()?)
+    }
+}
+
+/// The ledger as seen by a batch being built: stored entries plus the batch's earlier drafts.
+struct Overlay<'a, 'b> {
+    reader: &'a Reader<'b>,
+    authority: Authority,
+    pending: State,
+    empty: bool,
+}
+
+impl<'a, 'b> Overlay<'a, 'b> {
+    fn new(reader: &'a Reader<'b>, size: u64) -> Result<Self, LedgerError> {
+        let authority = if size == 0 {
+            Authority::default()
+        } else {
+            reader.authority()?
+        };
+        Ok(Overlay {
+            reader,
+            authority,
+            pending: State::default(),
+            empty: size == 0,
+        })
+    }
+
+    fn check_and_apply(&mut self, e: &Entry, hash: &Hash, p: &Payload) -> Result<(), LedgerError> {
+        self.authority.authorize(e, p)?;
+        governance::check_references(e, p, self)?;
+        self.authority.apply(e, p)?;
+        self.pending.apply(e, hash, p)?;
+        self.empty = false;
+        Ok(())
+    }
+}
+
+impl Lookup for Overlay<'_, '_> {
+    fn releases(&self, label: &str) -> Result<Vec<ReleaseRec>, GovError> {
+        let mut v = if self.empty {
+            Vec::new()
+        } else {
+            self.reader.releases(label)?
+        };
+        v.extend(self.pending.releases(label)?);
+        Ok(v)
+    }
+    fn authority(&self) -> Result<Authority, GovError> {
+        Ok(self.authority.clone())
+    }
+}
+
+fn lookup_err(e: impl std::fmt::Display) -> GovError {
+    GovError::Lookup(e.to_string())
+}
+
+fn decode_row(data: &[u8]) -> Result<(Entry, Payload), GovError> {
+    let e = Entry::decode(data).map_err(lookup_err)?;
+    let p = Payload::decode(&e.kind, &e.payload)?;
+    Ok((e, p))
+}
+
+impl Lookup for Reader<'_> {
+    fn releases(&self, label: &str) -> Result<Vec<ReleaseRec>, GovError> {
+        let rows = self
+            .entries_about(kinds::SPEC_RELEASE, label)
+            .map_err(lookup_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (e, p) = decode_row(&r.data)?;
+            if let Payload::SpecRelease(s) = p {
+                out.push(ReleaseRec {
+                    seq: e.seq,
+                    hash: entry::entry_hash(&r.data),
+                    label: s.label,
+                    content: s.content,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn authority(&self) -> Result<Authority, GovError> {
+        let mut rows = Vec::new();
+        if let Some(d) = self.entry(0).map_err(lookup_err)? {
+            rows.push(d);
+        }
+        let mut control = self.entries_of_kind("key.").map_err(lookup_err)?;
+        control.extend(
+            self.entries_of_kind(kinds::POLICY_SET)
+                .map_err(lookup_err)?,
+        );
+        control.sort_by_key(|r| r.seq);
+        rows.extend(control.into_iter().map(|r| r.data));
+        let mut a = Authority::default();
+        for d in rows {
+            let (e, p) = decode_row(&d)?;
+            a.apply(&e, &p)?;
+        }
+        Ok(a)
+    }
+}

@@ -1,0 +1,742 @@
+//! The SQLite store: the only code that touches the database file.
+//!
+//! One file, WAL mode, `synchronous=FULL`, STRICT tables. An append is one
+//! `BEGIN IMMEDIATE` transaction that inserts the entries, their stored Merkle
+//! hashes and content blobs, signs the new checkpoint, and moves the chain head
+//! with a compare-and-swap, so two appenders can never fork the chain and the
+//! log never signs two inconsistent checkpoints.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use thiserror::Error;
+
+use crate::tlog::{self, EMPTY_ROOT, Hash, HashReader, NodeId, TlogError};
+
+/// Identifies a speclog ledger file (`PRAGMA application_id`, "SPLG").
+pub const APPLICATION_ID: i32 = 0x5350_4c47;
+/// Version of the schema below (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    data BLOB NOT NULL
+) STRICT;
+CREATE INDEX entries_kind_subject ON entries (kind, subject, seq);
+CREATE TABLE tree (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE blobs (digest BLOB PRIMARY KEY, data BLOB NOT NULL) STRICT;
+CREATE TABLE head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    size INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    root BLOB NOT NULL
+) STRICT;
+CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL) STRICT;
+CREATE TABLE cosignatures (size INTEGER NOT NULL, line TEXT NOT NULL, PRIMARY KEY (size, line)) STRICT;
+CREATE TABLE private (
+    name TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+) STRICT;
+";
+
+/// Errors from the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("no ledger at {0}")]
+    NotInitialised(PathBuf),
+    #[error("a ledger already exists at {0}")]
+    AlreadyInitialised(PathBuf),
+    #[error("{0} is not a speclog ledger ({1})")]
+    NotALedger(PathBuf, String),
+    #[error("ledger is busy: another process held the write lock for {0:?}")]
+    Busy(Duration),
+    #[error("ledger is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the chain head moved during the append (concurrent writer)")]
+    Conflict,
+    #[error("refusing to sign checkpoint: {0}")]
+    Checkpoint(String),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Tlog(#[from] TlogError),
+}
+
+/// The chain head: the number of entries, the hash of the last one, and the Merkle root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub hash: Hash,
+    pub root: Hash,
+}
+
+impl Head {
+    /// The head of an empty ledger.
+    pub const EMPTY: Head = Head {
+        size: 0,
+        hash: [0u8; 32],
+        root: EMPTY_ROOT,
+    };
+}
+
+/// One encoded entry ready to be stored, with its index columns.
+#[derive(Clone, Debug)]
+pub struct NewEntry {
+    pub bytes: Vec<u8>,
+    pub hash: Hash,
+    pub kind: String,
+    pub subject: String,
+}
+
+/// Everything one append writes.
+#[derive(Default, Debug)]
+pub struct Batch {
+    pub entries: Vec<NewEntry>,
+    /// Content blobs by SHA-256 digest; stored once.
+    pub blobs: Vec<(Hash, Vec<u8>)>,
+    /// Private, never-published rows (confidential incident details), by name.
+    pub private: Vec<(String, Vec<u8>)>,
+}
+
+/// Signs a checkpoint for a tree of `size` with root `root`, returning the signed note text.
+pub type CheckpointSigner<'a> = &'a dyn Fn(u64, &Hash) -> Result<String, String>;
+
+/// How to open a ledger.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenOptions {
+    pub write: bool,
+    /// How long a writer waits for another writer's lock.
+    pub busy_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            write: false,
+            busy_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// An open ledger database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    busy_timeout: Duration,
+}
+
+/// Read access to the ledger, inside or outside a write transaction.
+pub struct Reader<'a> {
+    conn: &'a Connection,
+}
+
+fn configure(conn: &Connection, busy: Duration) -> Result<(), StoreError> {
+    conn.busy_timeout(busy)?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl Store {
+    /// Creates a new ledger file at `path`. Refuses to touch an existing file.
+    pub fn create(path: &Path, opts: OpenOptions) -> Result<Store, StoreError> {
+        if path.exists() {
+            return Err(StoreError::AlreadyInitialised(path.to_path_buf()));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        configure(&conn, opts.busy_timeout)?;
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA}
+             PRAGMA application_id = {APPLICATION_ID};
+             PRAGMA user_version = {SCHEMA_VERSION};
+             COMMIT;"
+        ))?;
+        conn.execute(
+            "INSERT INTO head (id, size, hash, root) VALUES (1, 0, ?1, ?2)",
+            params![&[0u8; 32][..], &EMPTY_ROOT[..]],
+        )?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            busy_timeout: opts.busy_timeout,
+        })
+    }
+
+    /// Opens an existing ledger, checking that it is one and that its schema is known.
+    pub fn open(path: &Path, opts: OpenOptions) -> Result<Store, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::NotInitialised(path.to_path_buf()));
+        }
+        let flags = if opts.write {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn = Connection::open_with_flags(path, flags)?;
+        configure(&conn, opts.busy_timeout)?;
+        let not_ledger = |why: String| StoreError::NotALedger(path.to_path_buf(), why);
+        let app: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| not_ledger(e.to_string()))?;
+        if app != APPLICATION_ID {
+            return Err(not_ledger(format!("application id {app:#x}")));
+        }
+        let ver: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if ver != SCHEMA_VERSION {
+            return Err(not_ledger(format!(
+                "schema version {ver}, this speclog reads {SCHEMA_VERSION}"
+            )));
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            busy_timeout: opts.busy_timeout,
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read access outside a transaction.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader { conn: &self.conn }
+    }
+
+    /// Sets a metadata value. Used only by `init`.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Appends entries built by `build` in one durable transaction.
+    ///
+    /// `build` sees the current head and read access, and returns the batch; its
+    /// first entry must have `seq == head.size` and chain to `head.hash` (the store
+    /// re-checks). Then the store adds the stored hashes, computes the new root,
+    /// checks the new tree is consistent with the last signed checkpoint, has
+    /// `sign_checkpoint` sign it, and moves the head only if it is unchanged
+    /// (compare-and-swap). On any error nothing is written.
+    pub fn append<E, F>(
+        &mut self,
+        build: F,
+        sign_checkpoint: CheckpointSigner<'_>,
+    ) -> Result<(Head, String), E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&Head, &Reader<'_>) -> Result<Batch, E>,
+    {
+        let busy = self.busy_timeout;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::from(map_busy(e, busy)))?;
+        let reader = Reader { conn: &tx };
+        let head = reader.head()?;
+        let batch = build(&head, &reader)?;
+        let new_head = write_batch(&tx, &head, &batch).map_err(E::from)?;
+        let note = sign_checkpoint(new_head.size, &new_head.root)
+            .map_err(|e| E::from(StoreError::Checkpoint(e)))?;
+        tx.execute(
+            "INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)",
+            params![new_head.size as i64, &new_head.root[..], note],
+        )
+        .map_err(|e| E::from(StoreError::from(e)))?;
+        let changed = tx
+            .execute(
+                "UPDATE head SET size = ?1, hash = ?2, root = ?3 WHERE id = 1 AND size = ?4 AND hash = ?5",
+                params![
+                    new_head.size as i64,
+                    &new_head.hash[..],
+                    &new_head.root[..],
+                    head.size as i64,
+                    &head.hash[..]
+                ],
+            )
+            .map_err(|e| E::from(StoreError::from(e)))?;
+        if changed != 1 {
+            return Err(E::from(StoreError::Conflict));
+        }
+        tx.commit()
+            .map_err(|e| E::from(StoreError::from(map_busy(e, busy))))?;
+        Ok((new_head, note))
+    }
+
+    /// Stores a witness cosignature line for the checkpoint of `size`.
+    pub fn add_cosignature(&self, size: u64, line: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO cosignatures (size, line) VALUES (?1, ?2)",
+            params![size as i64, line],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Writes all WAL content into the main database file, so the file alone is the ledger.
+    pub fn checkpoint_wal(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+fn map_busy(e: rusqlite::Error, busy: Duration) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Busy(busy)
+        }
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+fn write_batch(tx: &Connection, head: &Head, batch: &Batch) -> Result<Head, StoreError> {
+    let reader = Reader { conn: tx };
+    let mut prev = head.hash;
+    let mut leaves = Vec::with_capacity(batch.entries.len());
+    {
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO entries (seq, hash, kind, subject, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (i, e) in batch.entries.iter().enumerate() {
+            let seq = head.size + i as u64;
+            let decoded = crate::ledger::entry::Entry::decode(&e.bytes)
+                .map_err(|err| StoreError::Corrupt(format!("new entry {seq}: {err}")))?;
+            if decoded.seq != seq || decoded.prev != prev {
+                return Err(StoreError::Conflict);
+            }
+            let hash = tlog::leaf_hash(&e.bytes);
+            if hash != e.hash {
+                return Err(StoreError::Corrupt(format!(
+                    "new entry {seq}: hash mismatch"
+                )));
+            }
+            ins.execute(params![
+                seq as i64,
+                &hash[..],
+                e.kind,
+                e.subject,
+                &e.bytes[..]
+            ])?;
+            leaves.push(hash);
+            prev = hash;
+        }
+    }
+    let new_size = head.size + batch.entries.len() as u64;
+    let hashes = tlog::hashes_for_append_batch(head.size, &leaves, &reader)?;
+    {
+        let mut ins =
+            tx.prepare_cached("INSERT INTO tree (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+        for (id, h) in hashes {
+            if id.level == 0 {
+                continue; // leaves live in entries.hash
+            }
+            ins.execute(params![id.level as i64, id.index as i64, &h[..]])?;
+        }
+    }
+    {
+        let mut ins =
+            tx.prepare_cached("INSERT OR IGNORE INTO blobs (digest, data) VALUES (?1, ?2)")?;
+        for (d, data) in &batch.blobs {
+            ins.execute(params![&d[..], &data[..]])?;
+        }
+        let mut ins = tx.prepare_cached("INSERT INTO private (name, data) VALUES (?1, ?2)")?;
+        for (n, data) in &batch.private {
+            ins.execute(params![n, &data[..]])?;
+        }
+    }
+    let root = tlog::tree_hash(new_size, &reader)?;
+    // Never sign a checkpoint that does not extend the last one (RFC 9162 2.1.4).
+    if let Some((old_size, old_root)) = reader.latest_checkpoint_root()? {
+        if old_size > new_size {
+            return Err(StoreError::Checkpoint(format!(
+                "tree of size {new_size} is smaller than checkpoint {old_size}"
+            )));
+        }
+        let proof = tlog::prove_consistency(new_size, old_size, &reader)?;
+        tlog::verify_consistency(&proof, new_size, &root, old_size, &old_root).map_err(|e| {
+            StoreError::Checkpoint(format!(
+                "new tree is inconsistent with checkpoint {old_size}: {e}"
+            ))
+        })?;
+    }
+    Ok(Head {
+        size: new_size,
+        hash: prev,
+        root,
+    })
+}
+
+fn hash_col(v: Vec<u8>, what: &str) -> Result<Hash, StoreError> {
+    v.try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
+}
+
+/// A stored entry row: sequence number, leaf hash column, and the encoded bytes.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub seq: u64,
+    pub hash: Vec<u8>,
+    pub kind: String,
+    pub subject: String,
+    pub data: Vec<u8>,
+}
+
+impl Reader<'_> {
+    /// The chain head.
+    pub fn head(&self) -> Result<Head, StoreError> {
+        let (size, hash, root): (i64, Vec<u8>, Vec<u8>) = self
+            .conn
+            .query_row("SELECT size, hash, root FROM head WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?
+            .ok_or_else(|| StoreError::Corrupt("head row is missing".into()))?;
+        Ok(Head {
+            size: u64::try_from(size)
+                .map_err(|_| StoreError::Corrupt("head size is negative".into()))?,
+            hash: hash_col(hash, "head hash")?,
+            root: hash_col(root, "head root")?,
+        })
+    }
+
+    /// A metadata value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The encoded entry at `seq`.
+    pub fn entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT data FROM entries WHERE seq = ?1")?
+            .query_row([seq as i64], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sequence numbers of entries whose hash starts with `prefix`.
+    pub fn seqs_by_hash_prefix(&self, prefix: &[u8]) -> Result<Vec<u64>, StoreError> {
+        let mut lo = prefix.to_vec();
+        lo.resize(32, 0);
+        let mut hi = prefix.to_vec();
+        hi.resize(32, 0xff);
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq FROM entries WHERE hash >= ?1 AND hash <= ?2 ORDER BY seq LIMIT 10",
+        )?;
+        let rows = st.query_map(params![lo, hi], |r| r.get::<_, i64>(0))?;
+        Ok(rows
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .map(|s| s as u64)
+            .collect())
+    }
+
+    /// All entries of a kind (or kind prefix ending in '.') about `subject`, in order.
+    pub fn entries_about(&self, kind: &str, subject: &str) -> Result<Vec<Row>, StoreError> {
+        let (sql, k) = kind_clause(kind);
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT seq, hash, kind, subject, data FROM entries WHERE {sql} AND subject = ?2 ORDER BY seq"
+        ))?;
+        let rows = st.query_map(params![k, subject], row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// All entries of a kind (or kind prefix ending in '.'), in order.
+    pub fn entries_of_kind(&self, kind: &str) -> Result<Vec<Row>, StoreError> {
+        let (sql, k) = kind_clause(kind);
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT seq, hash, kind, subject, data FROM entries WHERE {sql} ORDER BY seq"
+        ))?;
+        let rows = st.query_map(params![k], row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Number of entries of a kind (or kind prefix ending in '.').
+    pub fn count_of_kind(&self, kind: &str) -> Result<u64, StoreError> {
+        let (sql, k) = kind_clause(kind);
+        let n: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM entries WHERE {sql}"),
+            params![k],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// Calls `f` for every entry row with `from <= seq < to`, in order, without loading them all.
+    pub fn for_each_entry<E: From<StoreError>>(
+        &self,
+        from: u64,
+        to: u64,
+        mut f: impl FnMut(Row) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut st = self.conn.prepare(
+            "SELECT seq, hash, kind, subject, data FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+            )
+            .map_err(StoreError::from)?;
+        let mut rows = st
+            .query(params![from as i64, to as i64])
+            .map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            f(row(r).map_err(StoreError::from)?)?;
+        }
+        Ok(())
+    }
+
+    /// Number of entry rows (independent of the head).
+    pub fn count_entries(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Largest seq of an entry row, if any.
+    pub fn max_seq(&self) -> Result<Option<u64>, StoreError> {
+        let n: Option<i64> = self
+            .conn
+            .query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
+        Ok(n.map(|n| n as u64))
+    }
+
+    /// A content blob by digest.
+    pub fn blob(&self, digest: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT data FROM blobs WHERE digest = ?1")?
+            .query_row([&digest[..]], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Every blob digest column value, in order (for verification).
+    pub fn for_each_blob<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(Vec<u8>, Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut st = self
+            .conn
+            .prepare("SELECT digest, data FROM blobs ORDER BY digest")
+            .map_err(StoreError::from)?;
+        let mut rows = st.query([]).map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            let (a, b) = (r.get(0), r.get(1));
+            f(a.map_err(StoreError::from)?, b.map_err(StoreError::from)?)?;
+        }
+        Ok(())
+    }
+
+    /// A private row by name.
+    pub fn private(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT data FROM private WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Every private row, in name order.
+    pub fn private_rows(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, data FROM private ORDER BY name")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The latest signed checkpoint note.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn latest_checkpoint_root(&self) -> Result<Option<(u64, Hash)>, StoreError> {
+        let r: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT size, root FROM checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match r {
+            None => Ok(None),
+            Some((s, root)) => Ok(Some((s as u64, hash_col(root, "checkpoint root")?))),
+        }
+    }
+
+    /// The signed checkpoint note for tree size `size`, if one was signed.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT note FROM checkpoints WHERE size = ?1",
+                [size as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Calls `f` for every signed checkpoint (size, root column, note), in size order.
+    pub fn for_each_checkpoint<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(u64, Vec<u8>, String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut st = self
+            .conn
+            .prepare("SELECT size, root, note FROM checkpoints ORDER BY size")
+            .map_err(StoreError::from)?;
+        let mut rows = st.query([]).map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            let (a, b, c) = (r.get::<_, i64>(0), r.get(1), r.get(2));
+            f(
+                a.map_err(StoreError::from)? as u64,
+                b.map_err(StoreError::from)?,
+                c.map_err(StoreError::from)?,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Length of a stored blob, if present.
+    pub fn blob_size(&self, digest: &Hash) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT length(data) FROM blobs WHERE digest = ?1")?
+            .query_row([&digest[..]], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|n| n as u64))
+    }
+
+    /// The stored tree hash at (level, idx), level >= 1.
+    pub fn tree_row(&self, level: u8, idx: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT hash FROM tree WHERE level = ?1 AND idx = ?2")?
+            .query_row(params![level as i64, idx as i64], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Every cosignature row: (size, line).
+    pub fn all_cosignatures(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT size, line FROM cosignatures ORDER BY size, line")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Cosignature lines stored for the checkpoint of `size`.
+    pub fn cosignatures(&self, size: u64) -> Result<Vec<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT line FROM cosignatures WHERE size = ?1 ORDER BY line")?;
+        let rows = st.query_map([size as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Every stored tree row with `level >= 1`, in (level, idx) order.
+    pub fn for_each_tree_row<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(i64, i64, Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut st = self
+            .conn
+            .prepare("SELECT level, idx, hash FROM tree ORDER BY level, idx")
+            .map_err(StoreError::from)?;
+        let mut rows = st.query([]).map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            let (a, b, c) = (r.get(0), r.get(1), r.get(2));
+            f(
+                a.map_err(StoreError::from)?,
+                b.map_err(StoreError::from)?,
+                c.map_err(StoreError::from)?,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Number of rows in the tree table.
+    pub fn count_tree_rows(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM tree", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
+
+fn kind_clause(kind: &str) -> (&'static str, String) {
+    if kind.ends_with('.') {
+        // Kinds are [a-z0-9.-], so they hold no GLOB metacharacters.
+        ("kind GLOB ?1", format!("{kind}*"))
+    } else {
+        ("kind = ?1", kind.to_string())
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        seq: r.get::<_, i64>(0)? as u64,
+        hash: r.get(1)?,
+        kind: r.get(2)?,
+        subject: r.get(3)?,
+        data: r.get(4)?,
+    })
+}
+
+impl HashReader for Reader<'_> {
+    fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, TlogError> {
+        let mut leaf = self
+            .conn
+            .prepare_cached("SELECT hash FROM entries WHERE seq = ?1")
+            .map_err(|e| TlogError::Storage(e.to_string()))?;
+        let mut node = self
+            .conn
+            .prepare_cached("SELECT hash FROM tree WHERE level = ?1 AND idx = ?2")
+            .map_err(|e| TlogError::Storage(e.to_string()))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let v: Option<Vec<u8>> = if id.level == 0 {
+                leaf.query_row([id.index as i64], |r| r.get(0)).optional()
+            } else {
+                node.query_row(params![id.level as i64, id.index as i64], |r| r.get(0))
+                    .optional()
+            }
+            .map_err(|e| TlogError::Storage(e.to_string()))?;
+            let v = v.ok_or(TlogError::MissingHash {
+                level: id.level,
+                index: id.index,
+            })?;
+            out.push(
+                v.try_into()
+                    .map_err(|_| TlogError::Storage("stored hash is not 32 bytes".into()))?,
+            );
+        }
+        Ok(out)
+    }
+}

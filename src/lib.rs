@@ -1,0 +1,22 @@
+//! speclog: a signed, hash-chained, transparency-logged history of an AI model spec.
+//!
+//! The library holds all logic; the `speclog` binary only parses arguments,
+//! calls [`app::Workspace`] and explains errors.
+//!
+//! - [`ledger`]: the entry encoding, the SQLite store, append and verify.
+//! - [`tlog`]: RFC 6962/9162 Merkle math, proofs and C2SP tlog-tiles (pure).
+//! - [`note`]: C2SP signed notes, checkpoints and cosignatures (pure).
+//! - [`keys`]: key files.
+//! - [`governance`]: entry kinds, policy, clauses and references.
+//! - [`app`]: the operations behind each command.
+
+pub mod app;
+pub mod error;
+pub mod governance;
+pub mod keys;
+pub mod ledger;
+#[path = "note_stub.rs"]
+pub mod note;
+pub mod tlog;
+
+pub use error::Error;
