@@ -10,7 +10,9 @@ use speclog::Error;
 use speclog::app::Workspace;
 use speclog::keys::Passphrase;
 
+mod gov;
 mod output;
+mod site;
 
 use output::Out;
 
@@ -75,6 +77,15 @@ enum Command {
     /// Sign spec releases.
     #[command(subcommand)]
     Spec(SpecCmd),
+    /// Record evaluations against spec versions and clauses.
+    #[command(subcommand)]
+    Eval(gov::EvalCmd),
+    /// Record incidents: open, update, resolve, disclose.
+    #[command(subcommand)]
+    Incident(gov::IncidentCmd),
+    /// Build or preview the public transparency site.
+    #[command(subcommand)]
+    Site(site::SiteCmd),
     /// List entries, one line each: seq, time, kind, subject, signer, hash.
     #[command(
         after_help = "Examples:\n  speclog log\n  speclog log --kind spec.release\n  speclog log --json | jq .payload"
@@ -279,6 +290,9 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             }
         }
         Command::Key(k) => run_key(&ws, k, out),
+        Command::Eval(c) => gov::run_eval(&ws, c, out),
+        Command::Incident(c) => gov::run_incident(&ws, c, out),
+        Command::Site(c) => site::run_site(&ws, c, out),
         Command::Spec(SpecCmd::Release {
             file,
             label,
