@@ -4,6 +4,8 @@
 //! writing, and appends in one transaction, so a failed command leaves the
 //! ledger file byte-for-byte unchanged.
 
+pub mod demo;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

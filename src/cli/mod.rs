@@ -119,6 +119,15 @@ enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Build a realistic example ledger (and its site), verify it, and show where to look.
+    #[command(after_help = "Example:\n  speclog demo --out speclog-demo")]
+    Demo {
+        /// Directory to create (must not exist or be empty).
+        #[arg(long, default_value = "speclog-demo")]
+        out: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
@@ -390,6 +399,42 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             } else {
                 out.raw(&cp)
             }
+        }
+        Command::Demo { out: dir, json } => {
+            let r = speclog::app::demo::run(&dir)?;
+            if json.json {
+                return out.json(&r);
+            }
+            out.line(&format!(
+                "speclog demo: built an example ledger in {}\n",
+                r.dir.display()
+            ));
+            for s in &r.steps {
+                out.line(&format!("  entry {:>3}  {}  {}", s.seq, s.time, s.what));
+            }
+            out.line(&format!(
+                "\nverified: {} entries, {} signatures, {} tree hashes, {} checkpoints; root {}",
+                r.verify.entries,
+                r.verify.signatures,
+                r.verify.tree_hashes,
+                r.verify.checkpoints,
+                r.verify.root
+            ));
+            out.line("\nwhere to look:");
+            out.line(&format!("  ledger   {}/ledger.sqlite", r.ledger.display()));
+            out.line(&format!(
+                "  keys     {}  (private keys are mode 0600)",
+                r.keys.display()
+            ));
+            if let Some(site) = &r.site {
+                out.line(&format!("  site     {}/index.html", site.display()));
+            }
+            out.line(&format!(
+                "  try      speclog --ledger {} --keys {} log",
+                r.ledger.display(),
+                r.keys.display()
+            ));
+            Ok(())
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

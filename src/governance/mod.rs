@@ -346,6 +346,17 @@ impl State {
     /// Applies an entry that already passed [`check_references`] and authorisation.
     pub fn apply(&mut self, entry: &Entry, hash: &Hash, payload: &Payload) -> Result<(), GovError> {
         self.authority.apply(entry, payload)?;
+        self.record(entry, hash, payload)
+    }
+
+    /// Records what the entry adds to the indexes (releases, incidents, ...), leaving
+    /// the authority alone.
+    pub fn record(
+        &mut self,
+        entry: &Entry,
+        hash: &Hash,
+        payload: &Payload,
+    ) -> Result<(), GovError> {
         if let Payload::SpecRelease(p) = payload {
             self.releases
                 .entry(p.label.clone())

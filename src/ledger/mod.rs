@@ -398,7 +398,7 @@ impl<'a, 'b> Overlay<'a, 'b> {
         self.authority.authorize(e, p)?;
         governance::check_references(e, p, self)?;
         self.authority.apply(e, p)?;
-        self.pending.apply(e, hash, p)?;
+        self.pending.record(e, hash, p)?;
         self.empty = false;
         Ok(())
     }

@@ -188,7 +188,6 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
         let conn = Connection::open_with_flags(path, flags)?;
-        configure(&conn, opts.busy_timeout)?;
         let not_ledger = |why: String| StoreError::NotALedger(path.to_path_buf(), why);
         let app: i32 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -202,6 +201,7 @@ impl Store {
                 "schema version {ver}, this speclog reads {SCHEMA_VERSION}"
             )));
         }
+        configure(&conn, opts.busy_timeout)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),

@@ -1,0 +1,111 @@
+//! Shared helpers for CLI tests: a temp workspace and the real `speclog` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// A temporary directory holding `ledger/` and `keys/`.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A fresh `speclog` command run in the temp dir with a clean environment.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("speclog").unwrap();
+        c.current_dir(self.dir.path())
+            .env_remove("SPECLOG_LEDGER")
+            .env_remove("SPECLOG_KEYS")
+            .env_remove("SPECLOG_PASSPHRASE")
+            .env_remove("SPECLOG_TIME")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// Runs speclog with args and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "speclog {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs speclog with args, asserts exit `code` and that stderr contains `needle`.
+    pub fn fails(&self, args: &[&str], code: i32, needle: &str) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "speclog {args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "speclog {args:?}: want {needle:?} in {err:?}"
+        );
+        assert!(!err.contains("panicked"), "panic: {err}");
+        err
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    pub fn write(&self, p: &str, data: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(p);
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(&path, data).unwrap();
+        path
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path("ledger/ledger.sqlite")
+    }
+
+    pub fn db_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.db()).unwrap()
+    }
+
+    /// init + a key named `policy-team`.
+    pub fn init(&self) {
+        self.ok(&["init", "--origin", "example.org/model-spec"]);
+        self.ok(&["key", "generate", "policy-team"]);
+    }
+
+    /// init + a key named `policy-team`, both recorded at `time`.
+    pub fn init_at(&self, time: &str) {
+        self.ok(&["init", "--origin", "example.org/model-spec", "--time", time]);
+        self.ok(&["key", "generate", "policy-team", "--time", time]);
+    }
+}
+
+/// The shared OpenAI Model Spec data directory beside the repo.
+pub fn shared_versions() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/openai-model-spec/versions")
+}
+
+/// (label, file) of each release in INDEX.tsv order; the `-rev2` file is a revision.
+pub fn shared_releases() -> Vec<(String, PathBuf, bool)> {
+    let dir = shared_versions();
+    let index = std::fs::read_to_string(dir.join("INDEX.tsv")).expect("../shared data present");
+    index
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let name = l.split('\t').next().unwrap().to_string();
+            let (label, rev) = match name.strip_suffix("-rev2") {
+                Some(base) => (base.to_string(), true),
+                None => (name.clone(), false),
+            };
+            (label, dir.join(format!("{name}.md")), rev)
+        })
+        .collect()
+}
