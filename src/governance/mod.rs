@@ -7,6 +7,7 @@
 //! append and verify apply exactly the same rules.
 
 pub mod clauses;
+pub mod diff;
 pub mod policy;
 
 use std::collections::BTreeMap;
