@@ -15,7 +15,6 @@ pub mod error;
 pub mod governance;
 pub mod keys;
 pub mod ledger;
-#[path = "note_stub.rs"]
 pub mod note;
 pub mod tlog;
 

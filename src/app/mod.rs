@@ -317,15 +317,13 @@ impl Workspace {
     ) -> Result<KeyResult, Error> {
         let roles = default_roles(roles)?;
         let vk = keys::read_verifier_key(public_file)?;
-        let public_key = note::verifier_key_string(
-            name,
-            &vk.verifying_key().map_err(|e| {
-                Error::input(
-                    format!("public key in {}: {e}", public_file.display()),
-                    "regenerate the key",
-                )
-            })?,
-        );
+        if vk.alg() != note::ALG_ED25519 {
+            return Err(Error::input(
+                format!("{} is not an Ed25519 signing key", public_file.display()),
+                "register the .pub file written by `speclog key generate`",
+            ));
+        }
+        let public_key = note::verifier_key_string(name, vk.verifying_key());
         let mut ledger = self.open_write()?;
         let add = KeyAdd {
             name: name.to_string(),

@@ -126,7 +126,7 @@ impl Authority {
                 return Err(GovError::Rule("entry 0 must be log.init".into()));
             };
             let vk = parse_vk(&p.log_key)?;
-            if vk.public_key() != entry.signer_key || entry.signer != super::super::keys::ADMIN {
+            if vk.public() != entry.signer_key || entry.signer != super::super::keys::ADMIN {
                 return Err(GovError::Rule(
                     "log.init must be signed by the admin log key".into(),
                 ));
@@ -193,7 +193,7 @@ impl Authority {
                 self.policy = p.policy.clone();
                 self.keys.push(KeyState {
                     name: super::super::keys::ADMIN.to_string(),
-                    public: vk.public_key(),
+                    public: vk.public(),
                     verifier: p.log_key.clone(),
                     roles: vec![ROLE_ADMIN.to_string()],
                     added: entry.seq,
@@ -210,12 +210,12 @@ impl Authority {
                 for r in &p.roles {
                     check_role(r)?;
                 }
-                if self.keys.iter().any(|k| k.public == vk.public_key()) {
+                if self.keys.iter().any(|k| k.public == vk.public()) {
                     return Err(GovError::Rule(format!(
                         "this public key is already registered (as {:?})",
                         self.keys
                             .iter()
-                            .find(|k| k.public == vk.public_key())
+                            .find(|k| k.public == vk.public())
                             .map(|k| k.name.as_str())
                             .unwrap_or("")
                     )));
@@ -246,7 +246,7 @@ impl Authority {
                 }
                 self.keys.push(KeyState {
                     name: p.name.clone(),
-                    public: vk.public_key(),
+                    public: vk.public(),
                     verifier: p.public_key.clone(),
                     roles: p.roles.clone(),
                     added: seq,

@@ -232,8 +232,12 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     r.for_each_checkpoint(|size, root_col, text| {
         checkpoints += 1;
         let place = format!("checkpoint {size}");
-        let cp = note::open_checkpoint(text.as_bytes(), &state.authority.origin, &log_vk)
-            .map_err(|e| fail(&place, e.to_string()))?;
+        let (cp, _, _) = note::open_checkpoint(
+            text.as_bytes(),
+            &state.authority.origin,
+            std::slice::from_ref(&log_vk),
+        )
+        .map_err(|e| fail(&place, e.to_string()))?;
         if cp.size != size || cp.root.as_slice() != root_col.as_slice() {
             return Err(fail(&place, "checkpoint columns do not match the signed note"));
         }
