@@ -502,6 +502,31 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// Size in bytes of the entry bundle holding entries `from..to`: each entry
+    /// plus its 2-byte length prefix. Reads only the record headers.
+    pub fn bundle_len(&self, from: u64, to: u64) -> Result<u64, StoreError> {
+        let n: Option<i64> = self.conn.query_row(
+            "SELECT sum(length(data) + 2) FROM entries WHERE seq >= ?1 AND seq < ?2",
+            params![from as i64, to as i64],
+            |r| r.get(0),
+        )?;
+        Ok(n.unwrap_or(0) as u64)
+    }
+
+    /// Every blob digest with its length, in digest order, without reading the data.
+    pub fn blob_sizes(&self) -> Result<Vec<(Hash, u64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT digest, length(data) FROM blobs ORDER BY digest")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (d, n) = row?;
+            out.push((hash_col(d, "blob digest")?, n as u64));
+        }
+        Ok(out)
+    }
+
     /// Number of entry rows (independent of the head).
     pub fn count_entries(&self) -> Result<u64, StoreError> {
         let n: i64 = self

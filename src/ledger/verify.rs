@@ -1,15 +1,18 @@
-//! Full verification of a ledger database, streaming, in bounded memory.
+//! Full verification of a ledger, streaming, in bounded memory.
 //!
-//! One pass over the entries checks each entry's encoding, sequence number,
-//! chain link, time order, signer authorisation, references, index columns
-//! and content blobs, batch-verifies signatures on all cores, and recomputes
-//! the Merkle tree, comparing every stored hash. Then every blob is re-hashed
-//! and every signed checkpoint is checked against the recomputed tree.
+//! [`Replay`] checks a sequence of encoded entries from wherever they come (the
+//! SQLite store here, published entry bundles in [`crate::published`]): each
+//! entry's encoding, sequence number, chain link, time order, signer
+//! authorisation, references and content blobs, batch-verifies signatures on
+//! all cores, and recomputes the Merkle tree. [`verify`] adds the store's own
+//! checks: index columns, every stored tree hash, every blob, the head and every
+//! signed checkpoint.
 
 use rayon::prelude::*;
 use thiserror::Error;
 
 use super::entry::{self, Entry};
+use super::store::{Reader, Row};
 use super::{Ledger, StoreError};
 use crate::governance::{self, Payload, State, clauses};
 use crate::note;
@@ -26,7 +29,8 @@ pub struct VerifyError {
     pub seq: Option<u64>,
 }
 
-fn fail(place: impl Into<String>, what: impl Into<String>) -> VerifyError {
+/// A failure at a place that is not one entry.
+pub fn fail(place: impl Into<String>, what: impl Into<String>) -> VerifyError {
     VerifyError {
         place: place.into(),
         what: what.into(),
@@ -34,7 +38,8 @@ fn fail(place: impl Into<String>, what: impl Into<String>) -> VerifyError {
     }
 }
 
-fn fail_entry(seq: u64, what: impl std::fmt::Display) -> VerifyError {
+/// A failure of entry `seq`.
+pub fn fail_entry(seq: u64, what: impl std::fmt::Display) -> VerifyError {
     VerifyError {
         place: format!("entry {seq}"),
         what: what.to_string(),
@@ -59,6 +64,23 @@ pub struct Report {
     pub checkpoints: u64,
     pub root: String,
     pub head: String,
+}
+
+/// Content storage as the entry checks need it.
+pub trait Blobs {
+    /// The size of the blob with this digest, if present.
+    fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String>;
+    /// The blob's bytes, if present (not yet checked against the digest).
+    fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String>;
+}
+
+impl Blobs for Reader<'_> {
+    fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String> {
+        Reader::blob_size(self, d).map_err(|e| e.to_string())
+    }
+    fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
+        Reader::blob(self, d).map_err(|e| e.to_string())
+    }
 }
 
 /// Entries whose signatures are verified together.
@@ -87,10 +109,124 @@ fn verify_chunk(chunk: &[Pending]) -> Result<(), VerifyError> {
             return Err(fail_entry(p.seq, "signature does not verify"));
         }
     }
-    Err(fail(
-        "ledger",
-        "a signature batch failed but no single signature did",
-    ))
+    Err(fail("ledger", "a signature batch failed but no single signature did"))
+}
+
+/// Replays entries in log order, checking each, and recomputes the Merkle tree.
+/// Memory is bounded: the governance state, one signature chunk and the tree's
+/// right edge (O(log n) hashes).
+#[derive(Default)]
+pub struct Replay {
+    pub state: State,
+    prev_hash: Hash,
+    prev_time: String,
+    pending: Vec<Pending>,
+    /// Complete subtrees on the right edge: (level, index, hash).
+    edge: Vec<(u8, u64, Hash)>,
+    /// Entries pushed so far.
+    pub count: u64,
+    /// Signatures verified so far.
+    pub signatures: u64,
+}
+
+impl Replay {
+    pub fn new() -> Replay {
+        Replay::default()
+    }
+
+    /// Checks the next entry and adds it to the tree. Interior tree hashes it
+    /// completes are appended to `completed` as (level, index, hash). Its
+    /// signature is verified in a batch, at the latest by [`Replay::finish`].
+    pub fn push(
+        &mut self,
+        data: &[u8],
+        blobs: &impl Blobs,
+        completed: &mut Vec<(u8, u64, Hash)>,
+    ) -> Result<(Entry, Payload, Hash), VerifyError> {
+        let seq = self.count;
+        let (e, payload, hash) = self.check(seq, data, blobs).map_err(|w| fail_entry(seq, w))?;
+        self.count += 1;
+        let mut node = (0u8, seq, hash);
+        while let Some(&(l, i, h)) = self.edge.last() {
+            if l != node.0 {
+                break;
+            }
+            self.edge.pop();
+            node = (l + 1, i >> 1, node_hash(&h, &node.2));
+            completed.push(node);
+        }
+        self.edge.push(node);
+        if self.pending.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok((e, payload, hash))
+    }
+
+    fn check(&mut self, seq: u64, data: &[u8], blobs: &impl Blobs) -> Result<(Entry, Payload, Hash), String> {
+        let e = Entry::decode(data).map_err(|e| e.to_string())?;
+        if e.seq != seq {
+            return Err(format!("encoded seq {} differs from its position", e.seq));
+        }
+        let hash = entry::entry_hash(data);
+        if e.prev != self.prev_hash {
+            return Err("chain link broken: prev is not the hash of the entry before".into());
+        }
+        if e.time.as_str() < self.prev_time.as_str() {
+            return Err(format!(
+                "time {} is earlier than the entry before ({})",
+                e.time, self.prev_time
+            ));
+        }
+        let payload = Payload::decode(&e.kind, &e.payload).map_err(|e| e.to_string())?;
+        self.state
+            .authority
+            .authorize(&e, &payload)
+            .map_err(|e| e.to_string())?;
+        governance::check_references(&e, &payload, &self.state).map_err(|e| e.to_string())?;
+        check_content(blobs, &payload)?;
+        self.state
+            .apply(&e, &hash, &payload)
+            .map_err(|e| e.to_string())?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&e.signer_key)
+            .map_err(|_| "signer key is not a valid Ed25519 key".to_string())?;
+        if key.is_weak() {
+            return Err("signer key is a weak (small-order) key".into());
+        }
+        self.pending.push(Pending {
+            seq: e.seq,
+            msg: entry::signed_message(Entry::signed_message(data)),
+            sig: ed25519_dalek::Signature::from_bytes(&e.signature),
+            key,
+        });
+        self.prev_hash = hash;
+        self.prev_time = e.time.clone();
+        Ok((e, payload, hash))
+    }
+
+    /// Verifies the signatures pushed so far.
+    pub fn flush(&mut self) -> Result<(), VerifyError> {
+        verify_chunk(&self.pending)?;
+        self.signatures += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// The Merkle root (RFC 9162 MTH) of the entries pushed so far.
+    pub fn root(&self) -> Hash {
+        self.edge
+            .iter()
+            .rev()
+            .fold(None::<Hash>, |acc, (_, _, h)| match acc {
+                None => Some(*h),
+                Some(right) => Some(node_hash(h, &right)),
+            })
+            .unwrap_or(tlog::EMPTY_ROOT)
+    }
+
+    /// The leaf hash of the last entry pushed (zeros if none).
+    pub fn last_hash(&self) -> Hash {
+        self.prev_hash
+    }
 }
 
 /// Verifies the whole ledger. `progress` is called with (done, total) entries.
@@ -100,7 +236,7 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     let count = r.count_entries()?;
     let max = r.max_seq()?;
     if count != head.size || max.map(|m| m + 1).unwrap_or(0) != count {
-        let missing = first_gap(ledger, head.size)?;
+        let missing = first_gap(&r, head.size)?;
         return Err(match missing {
             Some(s) => fail_entry(s, "entry is missing (deleted or truncated)"),
             None => fail(
@@ -114,76 +250,54 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     }
     let origin_meta = r.meta("origin")?.unwrap_or_default();
 
-    let mut state = State::default();
-    let mut prev_hash = [0u8; 32];
-    let mut prev_time = String::new();
-    let mut edge: Vec<(u8, u64, Hash)> = Vec::new();
+    let mut replay = Replay::new();
     let mut tree_rows = 0u64;
-    let mut pending: Vec<Pending> = Vec::with_capacity(CHUNK);
-    let mut expect = 0u64;
-    let mut signatures = 0u64;
-
-    r.for_each_entry(0, head.size, |row| {
+    let mut completed = Vec::new();
+    r.for_each_entry(0, head.size, |row: Row| {
         let seq = row.seq;
-        if seq != expect {
-            return Err(fail_entry(expect, "entry is missing"));
+        if seq != replay.count {
+            return Err(fail_entry(replay.count, "entry is missing"));
         }
-        expect += 1;
-        check_entry(
-            ledger,
-            &row,
-            &mut state,
-            &mut prev_hash,
-            &mut prev_time,
-            &mut pending,
-        )
-        .map_err(|e| fail_entry(seq, e))?;
-        // Merkle tree: push the leaf and merge complete subtrees, comparing stored hashes.
-        let mut node = (0u8, seq, prev_hash);
-        while let Some(&(l, i, h)) = edge.last() {
-            if l != node.0 {
-                break;
-            }
-            edge.pop();
-            let parent = (l + 1, i >> 1, node_hash(&h, &node.2));
+        let (e, payload, hash) = replay.push(&row.data, &r, &mut completed)?;
+        // The index columns must agree with the entry.
+        if row.hash.as_slice() != hash {
+            return Err(fail_entry(seq, "hash column does not match the entry bytes"));
+        }
+        if row.kind != e.kind {
+            return Err(fail_entry(
+                seq,
+                format!("kind column {:?} differs from the entry's kind {:?}", row.kind, e.kind),
+            ));
+        }
+        if row.subject != payload.subject() {
+            return Err(fail_entry(
+                seq,
+                format!("subject column {:?} differs from the entry", row.subject),
+            ));
+        }
+        // Every interior hash the entry completes must be stored, and right.
+        for (level, idx, h) in completed.drain(..) {
             tree_rows += 1;
-            match r.tree_row(parent.0, parent.1)? {
-                Some(v) if v.as_slice() == parent.2 => {}
-                Some(_) => {
-                    return Err(fail(
-                        format!("tree level {} index {}", parent.0, parent.1),
-                        format!("stored hash is wrong (recomputed at entry {seq})"),
-                    ));
-                }
-                None => {
-                    return Err(fail(
-                        format!("tree level {} index {}", parent.0, parent.1),
-                        format!("stored hash is missing (recomputed at entry {seq})"),
-                    ));
-                }
+            let place = format!("tree level {level} index {idx}");
+            match r.tree_row(level, idx)? {
+                Some(v) if v.as_slice() == h => {}
+                Some(_) => return Err(fail(place, format!("stored hash is wrong (recomputed at entry {seq})"))),
+                None => return Err(fail(place, format!("stored hash is missing (recomputed at entry {seq})"))),
             }
-            node = parent;
         }
-        edge.push(node);
-        if pending.len() >= CHUNK {
-            verify_chunk(&pending)?;
-            signatures += pending.len() as u64;
-            pending.clear();
-            progress(expect, head.size);
+        if seq % CHUNK as u64 == 0 {
+            progress(seq, head.size);
         }
         Ok(())
     })?;
-    verify_chunk(&pending)?;
-    signatures += pending.len() as u64;
+    replay.flush()?;
     progress(head.size, head.size);
 
-    if state.authority.origin != origin_meta {
+    let origin = replay.state.authority.origin.clone();
+    if origin != origin_meta {
         return Err(fail(
             "ledger",
-            format!(
-                "meta origin {origin_meta:?} differs from the log.init origin {:?}",
-                state.authority.origin
-            ),
+            format!("meta origin {origin_meta:?} differs from the log.init origin {origin:?}"),
         ));
     }
     let stored_rows = r.count_tree_rows()?;
@@ -193,22 +307,12 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
             format!("{stored_rows} stored tree hashes, expected {tree_rows} (rows were added)"),
         ));
     }
-    let root = edge
-        .iter()
-        .rev()
-        .fold(None::<Hash>, |acc, (_, _, h)| match acc {
-            None => Some(*h),
-            Some(right) => Some(node_hash(h, &right)),
-        })
-        .unwrap_or(tlog::EMPTY_ROOT);
-    if head.hash != prev_hash {
+    let root = replay.root();
+    if head.hash != replay.last_hash() {
         return Err(fail("head", "head hash is not the hash of the last entry"));
     }
     if head.root != root {
-        return Err(fail(
-            "head",
-            "head root is not the Merkle root of the entries",
-        ));
+        return Err(fail("head", "head root is not the Merkle root of the entries"));
     }
 
     // Every blob must match its digest.
@@ -225,19 +329,15 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     })?;
 
     // Every signed checkpoint must verify under the log key and match the tree.
-    let log_vk = note::VerifierKey::parse(&state.authority.log_key)
+    let log_vk = note::VerifierKey::parse(&replay.state.authority.log_key)
         .map_err(|e| fail("entry 0", format!("log key: {e}")))?;
     let mut checkpoints = 0u64;
     let mut last_cp = 0u64;
     r.for_each_checkpoint(|size, root_col, text| {
         checkpoints += 1;
         let place = format!("checkpoint {size}");
-        let (cp, _, _) = note::open_checkpoint(
-            text.as_bytes(),
-            &state.authority.origin,
-            std::slice::from_ref(&log_vk),
-        )
-        .map_err(|e| fail(&place, e.to_string()))?;
+        let (cp, _, _) = note::open_checkpoint(text.as_bytes(), &origin, std::slice::from_ref(&log_vk))
+            .map_err(|e| fail(&place, e.to_string()))?;
         if cp.size != size || cp.root.as_slice() != root_col.as_slice() {
             return Err(fail(&place, "checkpoint columns do not match the signed note"));
         }
@@ -271,9 +371,9 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     }
 
     Ok(Report {
-        origin: state.authority.origin.clone(),
+        origin,
         entries: head.size,
-        signatures,
+        signatures: replay.signatures,
         tree_hashes: tree_rows + head.size,
         blobs,
         checkpoints,
@@ -282,94 +382,30 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     })
 }
 
-fn first_gap(ledger: &Ledger, size: u64) -> Result<Option<u64>, VerifyError> {
+fn first_gap(r: &Reader<'_>, size: u64) -> Result<Option<u64>, VerifyError> {
     let mut expect = 0u64;
     let mut gap = None;
-    ledger
-        .reader()
-        .for_each_entry::<VerifyError>(0, u64::MAX >> 1, |row| {
-            if gap.is_none() && row.seq != expect {
-                gap = Some(expect);
-            }
-            expect = row.seq + 1;
-            Ok(())
-        })?;
+    r.for_each_entry::<VerifyError>(0, u64::MAX >> 1, |row| {
+        if gap.is_none() && row.seq != expect {
+            gap = Some(expect);
+        }
+        expect = row.seq + 1;
+        Ok(())
+    })?;
     if gap.is_none() && expect < size {
         gap = Some(expect);
     }
     Ok(gap)
 }
 
-fn check_entry(
-    ledger: &Ledger,
-    row: &super::store::Row,
-    state: &mut State,
-    prev_hash: &mut Hash,
-    prev_time: &mut String,
-    pending: &mut Vec<Pending>,
-) -> Result<(), String> {
-    let e = Entry::decode(&row.data).map_err(|e| e.to_string())?;
-    if e.seq != row.seq {
-        return Err(format!("encoded seq {} differs from its position", e.seq));
-    }
-    let hash = entry::entry_hash(&row.data);
-    if row.hash.as_slice() != hash {
-        return Err("hash column does not match the entry bytes".into());
-    }
-    if e.prev != *prev_hash {
-        return Err("chain link broken: prev is not the hash of the entry before".into());
-    }
-    if e.time.as_str() < prev_time.as_str() {
-        return Err(format!(
-            "time {} is earlier than the entry before ({prev_time})",
-            e.time
-        ));
-    }
-    if row.kind != e.kind {
-        return Err(format!(
-            "kind column {:?} differs from the entry's kind {:?}",
-            row.kind, e.kind
-        ));
-    }
-    let payload = Payload::decode(&e.kind, &e.payload).map_err(|e| e.to_string())?;
-    if row.subject != payload.subject() {
-        return Err(format!(
-            "subject column {:?} differs from the entry",
-            row.subject
-        ));
-    }
-    state
-        .authority
-        .authorize(&e, &payload)
-        .map_err(|e| e.to_string())?;
-    governance::check_references(&e, &payload, state).map_err(|e| e.to_string())?;
-    check_content(ledger, &payload)?;
-    state
-        .apply(&e, &hash, &payload)
-        .map_err(|e| e.to_string())?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&e.signer_key)
-        .map_err(|_| "signer key is not a valid Ed25519 key".to_string())?;
-    if key.is_weak() {
-        return Err("signer key is a weak (small-order) key".into());
-    }
-    pending.push(Pending {
-        seq: e.seq,
-        msg: entry::signed_message(Entry::signed_message(&row.data)),
-        sig: ed25519_dalek::Signature::from_bytes(&e.signature),
-        key,
-    });
-    *prev_hash = hash;
-    *prev_time = e.time;
-    Ok(())
-}
-
-fn check_content(ledger: &Ledger, payload: &Payload) -> Result<(), String> {
-    let r = ledger.reader();
+/// Checks an entry's content references against the blob store, and what can be
+/// recomputed from content (the clause manifest of a release).
+pub fn check_content(blobs: &impl Blobs, payload: &Payload) -> Result<(), String> {
     for c in payload.content_refs() {
         let d = c
             .digest()
             .ok_or_else(|| format!("malformed digest {:?}", c.sha256))?;
-        match r.blob_size(&d).map_err(|e| e.to_string())? {
+        match blobs.blob_size(&d)? {
             None => return Err(format!("content {} is missing", c.sha256)),
             Some(n) if n != c.size => {
                 return Err(format!(
@@ -382,9 +418,9 @@ fn check_content(ledger: &Ledger, payload: &Payload) -> Result<(), String> {
     }
     if let Payload::SpecRelease(p) = payload {
         // The clause manifest must be the one derived from the text.
-        let text = blob_text(ledger, &p.content)?;
+        let text = blob_text(blobs, &p.content)?;
         let derived = clauses::parse(&text).map_err(|e| e.to_string())?;
-        let want = crate::governance::ContentRef::of(
+        let want = governance::ContentRef::of(
             &serde_json::to_vec(&derived).map_err(|e| e.to_string())?,
             governance::MEDIA_CLAUSES,
         );
@@ -395,12 +431,11 @@ fn check_content(ledger: &Ledger, payload: &Payload) -> Result<(), String> {
     Ok(())
 }
 
-fn blob_text(ledger: &Ledger, c: &governance::ContentRef) -> Result<String, String> {
+/// Reads a blob, checks it against its digest, and returns it as UTF-8 text.
+pub fn blob_text(blobs: &impl Blobs, c: &governance::ContentRef) -> Result<String, String> {
     let d = c.digest().ok_or("malformed digest")?;
-    let b = ledger
-        .reader()
-        .blob(&d)
-        .map_err(|e| e.to_string())?
+    let b = blobs
+        .blob(&d)?
         .ok_or_else(|| format!("content {} is missing", c.sha256))?;
     if entry::sha256(&b) != d {
         return Err(format!("content {} does not match its digest", c.sha256));
