@@ -1,0 +1,253 @@
+//! Offline verification of a published site's `log/` directory (C2SP tlog-tiles),
+//! needing nothing but the directory.
+//!
+//! It checks the checkpoint signature, replays every entry from the entry bundles
+//! (encoding, chain, signatures, authorisation, references, content blobs from
+//! `log/blobs/`), recomputes the Merkle root and compares it with the checkpoint,
+//! recomputes every hash tile and compares it byte for byte with the published
+//! one, and, given an older checkpoint, proves that the new tree extends it
+//! (by recomputing the root at the old size from the same leaves).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::ledger::verify::{Blobs, Replay, VerifyError, fail, fail_entry};
+use crate::note::{self, Checkpoint, VerifierKey};
+use crate::tlog::{self, Hash, TILE_WIDTH, Tile};
+
+/// Largest checkpoint file read.
+const MAX_CHECKPOINT: u64 = 1 << 20;
+/// Largest tile or bundle file read (256 entries of at most 64 KiB each).
+const MAX_BUNDLE: u64 = 256 * 65_537;
+
+/// What verifying a published log established.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct SiteReport {
+    pub origin: String,
+    pub size: u64,
+    pub root: String,
+    pub entries: u64,
+    pub signatures: u64,
+    pub tiles: u64,
+    pub bundles: u64,
+    pub blobs: u64,
+    /// Where the log key came from: "given" (--key) or "published" (log/verifier-key.txt).
+    pub key_source: String,
+    /// Names of the keys whose signatures on the checkpoint verified (log and witnesses).
+    pub signers: Vec<String>,
+    /// Size of the older checkpoint this one was proven to extend.
+    pub extends: Option<u64>,
+}
+
+struct FileBlobs {
+    dir: PathBuf,
+    checked: std::cell::Cell<u64>,
+}
+
+impl Blobs for FileBlobs {
+    fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String> {
+        match fs::metadata(self.dir.join(hex::encode(d))) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Err(format!("blobs/{} is not a file", hex::encode(d))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+    fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
+        self.checked.set(self.checked.get() + 1);
+        match fs::read(self.dir.join(hex::encode(d))) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+fn read_limited(path: &Path, max: u64, place: &str) -> Result<Vec<u8>, VerifyError> {
+    let m = fs::metadata(path).map_err(|e| fail(place, format!("cannot read {}: {e}", path.display())))?;
+    if !m.is_file() || m.len() > max {
+        return Err(fail(place, format!("{} is not a file of at most {max} bytes", path.display())));
+    }
+    fs::read(path).map_err(|e| fail(place, format!("cannot read {}: {e}", path.display())))
+}
+
+/// Opens a checkpoint note with `key`, requiring the key's name to be the origin.
+pub fn open_checkpoint(text: &[u8], keys: &[VerifierKey], place: &str) -> Result<(Checkpoint, Vec<String>), VerifyError> {
+    let origin = std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.lines().next())
+        .unwrap_or("")
+        .to_string();
+    let (cp, _, sigs) = note::open_checkpoint(text, &origin, keys).map_err(|e| fail(place, e.to_string()))?;
+    Ok((cp, sigs.into_iter().map(|s| s.name).collect()))
+}
+
+/// Verifies the published log under `site` (the directory holding `log/`).
+/// `key` is the trusted log verifier key; without it the published
+/// `log/verifier-key.txt` is used (and the report says so). `since` is an older
+/// signed checkpoint of the same log that the current one must extend.
+pub fn verify_site(
+    site: &Path,
+    key: Option<&VerifierKey>,
+    since: Option<&[u8]>,
+    progress: &dyn Fn(u64, u64),
+) -> Result<SiteReport, VerifyError> {
+    let log = site.join("log");
+    let (key, key_source) = match key {
+        Some(k) => (k.clone(), "given"),
+        None => {
+            let b = read_limited(&log.join("verifier-key.txt"), 4096, "log/verifier-key.txt")?;
+            let s = String::from_utf8_lossy(&b);
+            let k = VerifierKey::parse(s.trim()).map_err(|e| fail("log/verifier-key.txt", e.to_string()))?;
+            (k, "published")
+        }
+    };
+    let cp_text = read_limited(&log.join("checkpoint"), MAX_CHECKPOINT, "log/checkpoint")?;
+    let (cp, signers) = open_checkpoint(&cp_text, std::slice::from_ref(&key), "log/checkpoint")?;
+    if cp.origin != key.name() {
+        return Err(fail(
+            "log/checkpoint",
+            format!("origin {:?} is not the log key's name {:?}", cp.origin, key.name()),
+        ));
+    }
+    let old = match since {
+        Some(t) => {
+            let (o, _) = open_checkpoint(t, std::slice::from_ref(&key), "--since checkpoint")?;
+            if o.size > cp.size {
+                return Err(fail(
+                    "--since checkpoint",
+                    format!(
+                        "the older checkpoint has {} entries, the published log only {}: the log was rolled back",
+                        o.size, cp.size
+                    ),
+                ));
+            }
+            Some(o)
+        }
+        None => None,
+    };
+
+    let blobs = FileBlobs {
+        dir: log.join("blobs"),
+        checked: std::cell::Cell::new(0),
+    };
+    let mut replay = Replay::new();
+    let mut rep = SiteReport {
+        origin: cp.origin.clone(),
+        size: cp.size,
+        key_source: key_source.into(),
+        signers,
+        ..SiteReport::default()
+    };
+    let mut tiles = Tiles::default();
+    let mut completed = Vec::new();
+    if let Some(o) = &old {
+        if o.size == 0 && o.root != tlog::EMPTY_ROOT {
+            return Err(fail("--since checkpoint", "empty tree with a non-empty root"));
+        }
+    }
+    let bundles = cp.size.div_ceil(TILE_WIDTH);
+    for n in 0..bundles {
+        let width = (cp.size - n * TILE_WIDTH).min(TILE_WIDTH) as u16;
+        let t = Tile::entry_bundle(n, width).map_err(|e| fail("log/tile/entries", e.to_string()))?;
+        let place = format!("log/{}", t.path());
+        let data = read_limited(&log.join(t.path()), MAX_BUNDLE, &place)?;
+        let entries = tlog::parse_bundle(&data).map_err(|e| fail(&place, e.to_string()))?;
+        if entries.len() != width as usize {
+            return Err(fail(&place, format!("holds {} entries, expected {width}", entries.len())));
+        }
+        rep.bundles += 1;
+        for e in entries {
+            let (_, _, h) = replay.push(e, &blobs, &mut completed)?;
+            completed.clear();
+            tiles.push_leaf(&log, h, &mut rep)?;
+            if let Some(o) = &old {
+                if replay.count == o.size && replay.root() != o.root {
+                    return Err(fail_entry(
+                        o.size - 1,
+                        format!(
+                            "the published log does not extend the older checkpoint of size {}: history was rewritten",
+                            o.size
+                        ),
+                    ));
+                }
+            }
+        }
+        progress(replay.count, cp.size);
+    }
+    replay.flush()?;
+    if replay.root() != cp.root {
+        return Err(fail(
+            "log/checkpoint",
+            "the entries' Merkle root differs from the signed checkpoint root",
+        ));
+    }
+    tiles.finish(&log, &mut rep)?;
+    rep.entries = replay.count;
+    rep.signatures = replay.signatures;
+    rep.blobs = blobs.checked.get();
+    rep.root = hex::encode(cp.root);
+    rep.extends = old.map(|o| o.size);
+    Ok(rep)
+}
+
+/// Rebuilds the hash tiles from leaf hashes, level by level, comparing each full
+/// tile with the published one as soon as it is complete. Holds at most 256
+/// hashes per level.
+#[derive(Default)]
+struct Tiles {
+    /// Hashes at level 8L of the tile being filled at each level L.
+    levels: Vec<Vec<Hash>>,
+    /// Full tiles already compared at each level.
+    done: Vec<u64>,
+}
+
+impl Tiles {
+    fn push_leaf(&mut self, log: &Path, h: Hash, rep: &mut SiteReport) -> Result<(), VerifyError> {
+        if self.levels.is_empty() {
+            self.levels.push(Vec::new());
+            self.done.push(0);
+        }
+        self.levels[0].push(h);
+        let mut l = 0;
+        while l < self.levels.len() && self.levels[l].len() == TILE_WIDTH as usize {
+            let hashes = std::mem::take(&mut self.levels[l]);
+            let t = Tile::new(l as u8, self.done[l], TILE_WIDTH as u16)
+                .map_err(|e| fail("log/tile", e.to_string()))?;
+            compare_tile(log, &t, &hashes, rep)?;
+            self.done[l] += 1;
+            let root = tlog::tile_hash_of_data(&hashes.concat())
+                .map_err(|e| fail("log/tile", e.to_string()))?;
+            if self.levels.len() == l + 1 {
+                self.levels.push(Vec::new());
+                self.done.push(0);
+            }
+            self.levels[l + 1].push(root);
+            l += 1;
+        }
+        Ok(())
+    }
+
+    /// Compares the partial tile on the right edge of each level.
+    fn finish(&self, log: &Path, rep: &mut SiteReport) -> Result<(), VerifyError> {
+        for (l, hashes) in self.levels.iter().enumerate() {
+            if hashes.is_empty() {
+                continue;
+            }
+            let t = Tile::new(l as u8, self.done[l], hashes.len() as u16)
+                .map_err(|e| fail("log/tile", e.to_string()))?;
+            compare_tile(log, &t, hashes, rep)?;
+        }
+        Ok(())
+    }
+}
+
+fn compare_tile(log: &Path, t: &Tile, hashes: &[Hash], rep: &mut SiteReport) -> Result<(), VerifyError> {
+    let place = format!("log/{}", t.path());
+    let data = read_limited(&log.join(t.path()), (TILE_WIDTH * 32) as u64, &place)?;
+    if data != hashes.concat() {
+        return Err(fail(&place, "hash tile differs from the hashes recomputed from the entries"));
+    }
+    rep.tiles += 1;
+    Ok(())
+}
