@@ -5,6 +5,9 @@
 //! ledger file byte-for-byte unchanged.
 
 pub mod demo;
+mod gov;
+
+pub use gov::*;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -197,20 +200,30 @@ impl Workspace {
         signer_name: &str,
         drafts: Vec<Draft>,
     ) -> Result<Appended, Error> {
+        self.append_with(ledger, signer_name, |_| Ok(drafts))
+    }
+
+    /// Appends drafts built inside the write transaction (see [`Ledger::append_with`]).
+    fn append_with(
+        &self,
+        ledger: &mut Ledger,
+        signer_name: &str,
+        build: impl FnOnce(&dyn Lookup) -> Result<Vec<Draft>, LedgerError>,
+    ) -> Result<Appended, Error> {
         let admin = self.load_key(ADMIN)?;
         let signer = if signer_name == ADMIN {
             admin.clone()
         } else {
             self.load_key(signer_name)?
         };
-        Ok(ledger.append(
+        Ok(ledger.append_with(
             &Signer {
                 name: signer_name,
                 key: &signer,
             },
             &admin,
-            drafts,
             self.time.as_deref(),
+            build,
         )?)
     }
 

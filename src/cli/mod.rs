@@ -83,6 +83,14 @@ enum Command {
     /// Record incidents: open, update, resolve, disclose.
     #[command(subcommand)]
     Incident(gov::IncidentCmd),
+    /// Compare two releases clause by clause: changed, renamed, added, removed.
+    Diff(gov::DiffArgs),
+    /// Ask the ledger about a clause, an incident, evaluations or approvals.
+    #[command(subcommand)]
+    Query(gov::QueryCmd),
+    /// Show or change the policy (release approvals).
+    #[command(subcommand)]
+    Policy(gov::PolicyCmd),
     /// Build or preview the public transparency site.
     #[command(subcommand)]
     Site(site::SiteCmd),
@@ -224,6 +232,8 @@ enum SpecCmd {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Approve the latest release of a label (multi-party approval).
+    Approve(gov::ApproveArgs),
 }
 
 /// Runs the CLI and returns the exit code.
@@ -301,6 +311,10 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
         Command::Key(k) => run_key(&ws, k, out),
         Command::Eval(c) => gov::run_eval(&ws, c, out),
         Command::Incident(c) => gov::run_incident(&ws, c, out),
+        Command::Diff(a) => gov::run_diff(&ws, a, out),
+        Command::Query(c) => gov::run_query(&ws, c, out),
+        Command::Policy(c) => gov::run_policy(&ws, c, out),
+        Command::Spec(SpecCmd::Approve(a)) => gov::run_approve(&ws, a, out),
         Command::Site(c) => site::run_site(&ws, c, out),
         Command::Spec(SpecCmd::Release {
             file,

@@ -8,9 +8,11 @@
 
 pub mod clauses;
 pub mod diff;
+pub mod eval;
+pub mod incident;
 pub mod policy;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -183,6 +185,24 @@ pub struct SpecRelease {
     pub source: Option<GitSource>,
 }
 
+/// A link to one release of a spec version: the label and the release entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecLink {
+    pub label: String,
+    pub release: EntryRef,
+}
+
+/// `spec.approve`: a signer approves the latest release of a label in one of its roles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecApprove {
+    pub label: String,
+    pub release: EntryRef,
+    /// The approving role: one of the signer's roles and of the policy's approval roles.
+    pub role: String,
+}
+
 /// A decoded payload.
 #[derive(Clone, Debug)]
 pub enum Payload {
@@ -191,6 +211,13 @@ pub enum Payload {
     KeyRevoke(KeyRevoke),
     PolicySet(PolicySet),
     SpecRelease(SpecRelease),
+    SpecApprove(SpecApprove),
+    EvalPreregister(eval::Preregistration),
+    EvalRecord(eval::EvalRecord),
+    IncidentOpen(incident::Open),
+    IncidentUpdate(incident::Update),
+    IncidentResolve(incident::Resolve),
+    IncidentDisclose(incident::Disclose),
     /// A kind this version does not interpret; its signature and chain are still checked.
     Other(serde_json::Value),
 }
@@ -211,6 +238,13 @@ impl Payload {
             kinds::KEY_REVOKE => Payload::KeyRevoke(de(kind, b)?),
             kinds::POLICY_SET => Payload::PolicySet(de(kind, b)?),
             kinds::SPEC_RELEASE => Payload::SpecRelease(de(kind, b)?),
+            kinds::SPEC_APPROVE => Payload::SpecApprove(de(kind, b)?),
+            kinds::EVAL_PREREGISTER => Payload::EvalPreregister(de(kind, b)?),
+            kinds::EVAL_RECORD => Payload::EvalRecord(de(kind, b)?),
+            kinds::INCIDENT_OPEN => Payload::IncidentOpen(de(kind, b)?),
+            kinds::INCIDENT_UPDATE => Payload::IncidentUpdate(de(kind, b)?),
+            kinds::INCIDENT_RESOLVE => Payload::IncidentResolve(de(kind, b)?),
+            kinds::INCIDENT_DISCLOSE => Payload::IncidentDisclose(de(kind, b)?),
             _ => Payload::Other(de(kind, b)?),
         })
     }
@@ -223,6 +257,13 @@ impl Payload {
             Payload::KeyRevoke(p) => p.name.clone(),
             Payload::PolicySet(_) => String::new(),
             Payload::SpecRelease(p) => p.label.clone(),
+            Payload::SpecApprove(p) => p.label.clone(),
+            Payload::EvalPreregister(p) => p.id.clone(),
+            Payload::EvalRecord(p) => p.id.clone(),
+            Payload::IncidentOpen(p) => p.id.clone(),
+            Payload::IncidentUpdate(p) => p.id.clone(),
+            Payload::IncidentResolve(p) => p.id.clone(),
+            Payload::IncidentDisclose(p) => p.id.clone(),
             Payload::Other(v) => ["id", "label", "name"]
                 .iter()
                 .find_map(|k| v.get(k).and_then(|s| s.as_str()))
@@ -239,6 +280,7 @@ impl Payload {
                 v.extend(p.notes.as_ref());
                 v
             }
+            Payload::EvalRecord(p) => vec![&p.results],
             _ => Vec::new(),
         }
     }
@@ -258,12 +300,44 @@ pub struct ReleaseRec {
     pub content: ContentRef,
 }
 
+/// What the rules need to know about one release entry beyond [`ReleaseRec`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseInfo {
+    pub seq: u64,
+    pub hash: Hash,
+    pub label: String,
+    /// Incident ids the release says it fixes.
+    pub fixes: Vec<String>,
+}
+
+/// One `spec.approve` of a release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApprovalRec {
+    pub seq: u64,
+    pub time: String,
+    pub signer: String,
+    pub role: String,
+    pub release: EntryRef,
+}
+
 /// Read access to what the rules need to know about earlier entries.
 pub trait Lookup {
     /// Every release with `label`, in ledger order.
     fn releases(&self, label: &str) -> Result<Vec<ReleaseRec>, GovError>;
     /// The key and policy state as of the end of the ledger.
     fn authority(&self) -> Result<Authority, GovError>;
+    /// Number of entries of `kind` (one of [`kinds`]).
+    fn count(&self, kind: &str) -> Result<u64, GovError>;
+    /// The release entry at `seq`, if that entry is a release.
+    fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError>;
+    /// The clause ids of the release entry at `seq`, from its clause manifest.
+    fn release_clauses(&self, seq: u64) -> Result<BTreeSet<String>, GovError>;
+    /// The incident `id`, folded over its entries.
+    fn incident(&self, id: &str) -> Result<Option<incident::IncidentRec>, GovError>;
+    /// The pre-registration entry at `seq`, if that entry is one.
+    fn preregistration_at(&self, seq: u64) -> Result<Option<eval::PreregRec>, GovError>;
+    /// The approvals of the latest release of `label`, in ledger order.
+    fn approvals(&self, label: &str) -> Result<Vec<ApprovalRec>, GovError>;
 }
 
 /// Checks a label: 1-128 of `[A-Za-z0-9._+-]`, starting with a letter or digit.
@@ -288,59 +362,395 @@ pub fn check_label(label: &str) -> Result<(), GovError> {
 /// Authorisation is checked separately by [`Authority::authorize`].
 pub fn check_references(entry: &Entry, payload: &Payload, l: &impl Lookup) -> Result<(), GovError> {
     match payload {
-        Payload::SpecRelease(p) => {
-            check_label(&p.label)?;
-            let prior = l.releases(&p.label)?;
-            match (prior.last(), &p.supersedes) {
-                (None, None) => Ok(()),
-                (None, Some(_)) => Err(GovError::Rule(format!(
-                    "release {:?} says it supersedes an earlier release, but the label was never released",
-                    p.label
-                ))),
-                (Some(last), None) => {
-                    if last.content.sha256 == p.content.sha256 {
-                        Err(GovError::Rule(format!(
-                            "version {:?} is already released with this content (entry {})",
-                            p.label, last.seq
-                        )))
-                    } else {
-                        Err(GovError::Rule(format!(
-                            "version {:?} was already released (entry {}) with different content",
-                            p.label, last.seq
-                        )))
-                    }
-                }
-                (Some(last), Some(s)) => {
-                    if s.seq != last.seq || s.hash != hex::encode(last.hash) {
-                        return Err(GovError::Rule(format!(
-                            "release {:?} supersedes entry {}, but the latest release of that label is entry {}",
-                            p.label, s.seq, last.seq
-                        )));
-                    }
-                    if last.content.sha256 == p.content.sha256 {
-                        return Err(GovError::Rule(format!(
-                            "re-release of {:?} has the same content as entry {}",
-                            p.label, last.seq
-                        )));
-                    }
-                    Ok(())
-                }
-            }
-        }
         Payload::LogInit(_) if entry.seq != 0 => {
             Err(GovError::Rule("log.init may only be entry 0".into()))
         }
-        Payload::LogInit(_) => Ok(()),
+        Payload::LogInit(p) => check_policy(&p.policy),
         _ if entry.seq == 0 => Err(GovError::Rule("entry 0 must be log.init".into())),
-        _ => Ok(()),
+        Payload::PolicySet(p) => check_policy(&p.policy),
+        Payload::SpecRelease(p) => {
+            check_release(p, l)?;
+            check_fixes(p, l)
+        }
+        Payload::SpecApprove(p) => check_approve(entry, p, l),
+        Payload::EvalPreregister(p) => {
+            check_id(&p.id, "PREREG", l.count(kinds::EVAL_PREREGISTER)?)?;
+            check_spec_link(&p.spec, l)?;
+            eval::check_thresholds(&p.thresholds).map_err(GovError::Rule)?;
+            check_text_field("suite name", &p.suite.name)?;
+            check_text_field("suite version", &p.suite.version)?;
+            let ids: Vec<&String> = p.thresholds.iter().flat_map(|t| &t.clauses).collect();
+            check_clauses_exist(&p.spec, ids, l)
+        }
+        Payload::EvalRecord(p) => check_eval(p, l),
+        Payload::IncidentOpen(p) => {
+            check_id(&p.id, "INC", l.count(kinds::INCIDENT_OPEN)?)?;
+            incident::check_open_fields(p, &entry.time)?;
+            check_spec_link(&p.spec, l)?;
+            check_clauses_exist(&p.spec, p.clauses.iter(), l)
+        }
+        Payload::IncidentUpdate(p) => {
+            open_incident(&p.id, l)?;
+            if !matches!(
+                p.status,
+                incident::Status::Investigating
+                    | incident::Status::Mitigated
+                    | incident::Status::Monitoring
+            ) {
+                return Err(GovError::Rule(format!(
+                    "an update sets status investigating, mitigated or monitoring, not {}",
+                    p.status.as_str()
+                )));
+            }
+            incident::check_text("note", &p.note, incident::MAX_TEXT)
+        }
+        Payload::IncidentResolve(p) => {
+            open_incident(&p.id, l)?;
+            incident::check_text("resolution", &p.resolution, incident::MAX_TEXT)?;
+            if let Some(f) = &p.fixed_by {
+                check_spec_link(f, l)?;
+                let fixes = l
+                    .release_at(f.release.seq)?
+                    .map(|r| r.fixes)
+                    .unwrap_or_default();
+                if !fixes.contains(&p.id) {
+                    return Err(GovError::Rule(format!(
+                        "release {} (entry {}) does not list {} in its fixes",
+                        f.label, f.release.seq, p.id
+                    )));
+                }
+            }
+            Ok(())
+        }
+        Payload::IncidentDisclose(p) => {
+            let rec = l.incident(&p.id)?.ok_or_else(|| GovError::Unknown {
+                what: "incident",
+                name: p.id.clone(),
+            })?;
+            incident::check_disclosure(&rec, p)
+        }
+        Payload::KeyAdd(_) | Payload::KeyRevoke(_) | Payload::Other(_) => Ok(()),
+    }
+}
+
+fn check_release(p: &SpecRelease, l: &impl Lookup) -> Result<(), GovError> {
+    check_label(&p.label)?;
+    let prior = l.releases(&p.label)?;
+    match (prior.last(), &p.supersedes) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(GovError::Rule(format!(
+            "release {:?} says it supersedes an earlier release, but the label was never released",
+            p.label
+        ))),
+        (Some(last), None) => {
+            if last.content.sha256 == p.content.sha256 {
+                Err(GovError::Rule(format!(
+                    "version {:?} is already released with this content (entry {})",
+                    p.label, last.seq
+                )))
+            } else {
+                Err(GovError::Rule(format!(
+                    "version {:?} was already released (entry {}) with different content",
+                    p.label, last.seq
+                )))
+            }
+        }
+        (Some(last), Some(s)) => {
+            if s.seq != last.seq || s.hash != hex::encode(last.hash) {
+                return Err(GovError::Rule(format!(
+                    "release {:?} supersedes entry {}, but the latest release of that label is entry {}",
+                    p.label, s.seq, last.seq
+                )));
+            }
+            if last.content.sha256 == p.content.sha256 {
+                return Err(GovError::Rule(format!(
+                    "re-release of {:?} has the same content as entry {}",
+                    p.label, last.seq
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Checks a policy's approval rule: 1 to N distinct, well-formed roles and a quorum of 1 to N.
+pub fn check_policy(p: &Policy) -> Result<(), GovError> {
+    if let Some(a) = &p.release_approvals {
+        for (i, r) in a.roles.iter().enumerate() {
+            policy::check_role(r)?;
+            if a.roles[..i].contains(r) {
+                return Err(GovError::Rule(format!(
+                    "approval role {r:?} is listed twice"
+                )));
+            }
+        }
+        if a.roles.is_empty() || a.quorum == 0 || a.quorum as usize > a.roles.len() {
+            return Err(GovError::Rule(format!(
+                "release approvals need 1 to {} of the {} roles, not {}",
+                a.roles.len(),
+                a.roles.len(),
+                a.quorum
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_text_field(what: &str, s: &str) -> Result<(), GovError> {
+    incident::check_text(what, s, eval::MAX_FIELD)
+}
+
+/// Checks that a sequential id is the next one: `PREFIX-<earlier + 1>`.
+fn check_id(id: &str, prefix: &str, earlier: u64) -> Result<(), GovError> {
+    let want = format!("{prefix}-{}", earlier + 1);
+    if id == want {
+        Ok(())
+    } else {
+        Err(GovError::Rule(format!(
+            "id {id:?} is out of sequence: the next {prefix} id is {want}"
+        )))
+    }
+}
+
+/// Checks that a link names a release of its label by sequence number and hash.
+pub fn check_spec_link(s: &SpecLink, l: &impl Lookup) -> Result<(), GovError> {
+    check_label(&s.label)?;
+    let rels = l.releases(&s.label)?;
+    if rels.is_empty() {
+        return Err(GovError::Unknown {
+            what: "spec version",
+            name: s.label.clone(),
+        });
+    }
+    if rels
+        .iter()
+        .any(|r| r.seq == s.release.seq && hex::encode(r.hash) == s.release.hash)
+    {
+        Ok(())
+    } else {
+        Err(GovError::Rule(format!(
+            "entry {} is not a release of {:?} (hash {})",
+            s.release.seq, s.label, s.release.hash
+        )))
+    }
+}
+
+/// Checks that every clause id is in the clause manifest of the linked release.
+fn check_clauses_exist<'a>(
+    s: &SpecLink,
+    ids: impl IntoIterator<Item = &'a String>,
+    l: &impl Lookup,
+) -> Result<(), GovError> {
+    let mut ids = ids.into_iter().peekable();
+    if ids.peek().is_none() {
+        return Ok(());
+    }
+    let known = l.release_clauses(s.release.seq)?;
+    for id in ids {
+        if !known.contains(id) {
+            return Err(GovError::Rule(format!(
+                "unknown clause {id:?}: release {} (entry {}) has no clause with that id",
+                s.label, s.release.seq
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The incident `id`, which must exist and not be resolved.
+fn open_incident(id: &str, l: &impl Lookup) -> Result<incident::IncidentRec, GovError> {
+    let rec = l.incident(id)?.ok_or_else(|| GovError::Unknown {
+        what: "incident",
+        name: id.to_string(),
+    })?;
+    if let Some(s) = rec.resolved {
+        return Err(GovError::Rule(format!(
+            "incident {id} was resolved in entry {s}; a resolved incident is closed (open a new incident to revisit it)"
+        )));
+    }
+    Ok(rec)
+}
+
+fn check_fixes(p: &SpecRelease, l: &impl Lookup) -> Result<(), GovError> {
+    for (i, id) in p.fixes.iter().enumerate() {
+        if p.fixes[..i].contains(id) {
+            return Err(GovError::Rule(format!("fixes lists {id} twice")));
+        }
+        open_incident(id, l)?;
+    }
+    Ok(())
+}
+
+fn check_approve(entry: &Entry, p: &SpecApprove, l: &impl Lookup) -> Result<(), GovError> {
+    check_label(&p.label)?;
+    let rels = l.releases(&p.label)?;
+    let last = rels.last().ok_or_else(|| GovError::Unknown {
+        what: "spec version",
+        name: p.label.clone(),
+    })?;
+    if p.release.seq != last.seq || p.release.hash != hex::encode(last.hash) {
+        return Err(GovError::Rule(format!(
+            "approval names entry {}, but the latest release of {} is entry {}",
+            p.release.seq, p.label, last.seq
+        )));
+    }
+    let auth = l.authority()?;
+    let Some(rule) = &auth.policy.release_approvals else {
+        return Err(GovError::Rule(
+            "the policy asks for no release approvals (set them with `speclog policy set --approvals`)"
+                .into(),
+        ));
+    };
+    if !rule.roles.contains(&p.role) {
+        return Err(GovError::Rule(format!(
+            "role {:?} is not an approval role (the policy names: {})",
+            p.role,
+            rule.roles.join(", ")
+        )));
+    }
+    let holds = auth
+        .active(&entry.signer)
+        .is_some_and(|k| k.roles.contains(&p.role));
+    if !holds {
+        return Err(GovError::Rule(format!(
+            "signer {:?} does not hold the role {:?}",
+            entry.signer, p.role
+        )));
+    }
+    if let Some(a) = l
+        .approvals(&p.label)?
+        .iter()
+        .find(|a| a.signer == entry.signer)
+    {
+        return Err(GovError::Rule(format!(
+            "{} already approved this release of {} (entry {})",
+            entry.signer, p.label, a.seq
+        )));
+    }
+    Ok(())
+}
+
+fn check_eval(p: &eval::EvalRecord, l: &impl Lookup) -> Result<(), GovError> {
+    check_id(&p.id, "EVAL", l.count(kinds::EVAL_RECORD)?)?;
+    check_spec_link(&p.spec, l)?;
+    for (what, s) in [
+        ("model id", &p.model.id),
+        ("suite name", &p.suite.name),
+        ("suite version", &p.suite.version),
+        ("evaluator", &p.evaluator),
+    ] {
+        check_text_field(what, s)?;
+    }
+    if p.outcomes.is_empty() || p.outcomes.len() > eval::MAX_RESULTS {
+        return Err(GovError::Rule(format!(
+            "an evaluation records 1 to {} outcomes",
+            eval::MAX_RESULTS
+        )));
+    }
+    for o in &p.outcomes {
+        let finite = o.value.is_finite() && o.threshold.is_none_or(f64::is_finite);
+        let verdict = o.threshold.map(|t| o.comparator.holds(o.value, t));
+        if !finite || o.pass != verdict {
+            return Err(GovError::Rule(format!(
+                "{}: outcome {:?} has a verdict that does not follow from its value and threshold",
+                p.id, o.metric
+            )));
+        }
+    }
+    if p.pass != eval::overall(&p.outcomes) {
+        return Err(GovError::Rule(format!(
+            "{}: overall pass does not follow from the outcomes",
+            p.id
+        )));
+    }
+    let ids: Vec<&String> = p.outcomes.iter().flat_map(|o| &o.clauses).collect();
+    check_clauses_exist(&p.spec, ids, l)?;
+    if let Some(r) = &p.preregistration {
+        let pre = l
+            .preregistration_at(r.seq)?
+            .filter(|x| x.hash == r.hash)
+            .ok_or_else(|| GovError::Rule(format!("entry {} is not a pre-registration", r.seq)))?;
+        if pre.prereg.spec.label != p.spec.label || pre.prereg.suite != p.suite {
+            return Err(GovError::Rule(format!(
+                "{} pre-registered suite {}@{} on {}, not {}@{} on {}",
+                pre.prereg.id,
+                pre.prereg.suite.name,
+                pre.prereg.suite.version,
+                pre.prereg.spec.label,
+                p.suite.name,
+                p.suite.version,
+                p.spec.label
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks what a payload says about its content blobs, given a way to read
+/// them: a release's clause manifest is the one derived from its text, and an
+/// evaluation's outcomes are the ones recomputed from its results file (with
+/// its pre-registered thresholds). Append and verify both call this.
+///
+/// For a release it returns the clause ids of the (checked) manifest, which
+/// the caller records with [`State::set_release_clauses`].
+pub fn check_content(
+    payload: &Payload,
+    blob: &dyn Fn(&ContentRef) -> Result<Vec<u8>, GovError>,
+    l: &impl Lookup,
+) -> Result<Option<BTreeSet<String>>, GovError> {
+    match payload {
+        Payload::SpecRelease(p) => {
+            let text = String::from_utf8(blob(&p.content)?).map_err(|_| {
+                GovError::Rule(format!("content {} is not UTF-8", p.content.sha256))
+            })?;
+            let derived = clauses::parse(&text).map_err(|e| GovError::Rule(e.to_string()))?;
+            let want = ContentRef::of(&to_payload(&derived), MEDIA_CLAUSES);
+            if want.sha256 != p.clauses.sha256 {
+                return Err(GovError::Rule(
+                    "clause manifest does not match the spec text".into(),
+                ));
+            }
+            Ok(Some(derived.into_iter().map(|c| c.id).collect()))
+        }
+        Payload::EvalRecord(p) => {
+            if p.results.media_type != MEDIA_RESULTS {
+                return Err(GovError::Rule(format!(
+                    "{}: results media type is {:?}, not {MEDIA_RESULTS:?}",
+                    p.id, p.results.media_type
+                )));
+            }
+            let bytes = blob(&p.results)?;
+            let pre = match &p.preregistration {
+                Some(r) => Some(l.preregistration_at(r.seq)?.ok_or_else(|| {
+                    GovError::Rule(format!("entry {} is not a pre-registration", r.seq))
+                })?),
+                None => None,
+            };
+            let reg = pre
+                .as_ref()
+                .map(|x| (x.prereg.id.as_str(), x.prereg.thresholds.as_slice()));
+            eval::check_against_results(p, &bytes, reg).map_err(GovError::Rule)?;
+            Ok(None)
+        }
+        _ => Ok(None),
     }
 }
 
 /// In-memory state built by replaying the ledger in order (used by `verify`).
+///
+/// It holds one record per subject (release, incident, pre-registration,
+/// approver of a label's latest release) and per-kind counts, never one per
+/// entry, so its memory grows with the number of subjects.
 #[derive(Default)]
 pub struct State {
     pub authority: Authority,
     releases: BTreeMap<String, Vec<ReleaseRec>>,
+    release_info: BTreeMap<u64, ReleaseInfo>,
+    release_clauses: BTreeMap<u64, BTreeSet<String>>,
+    counts: BTreeMap<String, u64>,
+    incidents: BTreeMap<String, incident::IncidentRec>,
+    preregs: BTreeMap<u64, eval::PreregRec>,
+    approvals: BTreeMap<String, Vec<ApprovalRec>>,
 }
 
 impl State {
@@ -358,18 +768,87 @@ impl State {
         hash: &Hash,
         payload: &Payload,
     ) -> Result<(), GovError> {
-        if let Payload::SpecRelease(p) = payload {
-            self.releases
-                .entry(p.label.clone())
-                .or_default()
-                .push(ReleaseRec {
-                    seq: entry.seq,
-                    hash: *hash,
-                    label: p.label.clone(),
-                    content: p.content.clone(),
-                });
+        *self.counts.entry(entry.kind.clone()).or_default() += 1;
+        let hex_hash = hex::encode(hash);
+        match payload {
+            Payload::SpecRelease(p) => {
+                self.releases
+                    .entry(p.label.clone())
+                    .or_default()
+                    .push(ReleaseRec {
+                        seq: entry.seq,
+                        hash: *hash,
+                        label: p.label.clone(),
+                        content: p.content.clone(),
+                    });
+                self.release_info.insert(
+                    entry.seq,
+                    ReleaseInfo {
+                        seq: entry.seq,
+                        hash: *hash,
+                        label: p.label.clone(),
+                        fixes: p.fixes.clone(),
+                    },
+                );
+                // Approvals are of the latest release only.
+                self.approvals.remove(&p.label);
+            }
+            Payload::SpecApprove(p) => {
+                self.approvals
+                    .entry(p.label.clone())
+                    .or_default()
+                    .push(ApprovalRec {
+                        seq: entry.seq,
+                        time: entry.time.clone(),
+                        signer: entry.signer.clone(),
+                        role: p.role.clone(),
+                        release: p.release.clone(),
+                    });
+            }
+            Payload::EvalPreregister(p) => {
+                self.preregs.insert(
+                    entry.seq,
+                    eval::PreregRec {
+                        seq: entry.seq,
+                        hash: hex_hash,
+                        prereg: p.clone(),
+                    },
+                );
+            }
+            Payload::IncidentOpen(p) => {
+                self.incidents.insert(
+                    p.id.clone(),
+                    incident::IncidentRec::opened(entry.seq, &hex_hash, p),
+                );
+            }
+            Payload::IncidentUpdate(p) => {
+                if let Some(r) = self.incidents.get_mut(&p.id) {
+                    r.update(p);
+                }
+            }
+            Payload::IncidentResolve(p) => {
+                if let Some(r) = self.incidents.get_mut(&p.id) {
+                    r.resolve(entry.seq, p);
+                }
+            }
+            Payload::IncidentDisclose(p) => {
+                if let Some(r) = self.incidents.get_mut(&p.id) {
+                    r.disclose(entry.seq);
+                }
+            }
+            _ => {}
         }
         Ok(())
+    }
+
+    /// Records the clause ids of the release at `seq` (from its verified manifest).
+    pub fn set_release_clauses(&mut self, seq: u64, ids: BTreeSet<String>) {
+        self.release_clauses.insert(seq, ids);
+    }
+
+    /// The incidents recorded so far, by id.
+    pub fn incidents(&self) -> &BTreeMap<String, incident::IncidentRec> {
+        &self.incidents
     }
 }
 
@@ -379,5 +858,25 @@ impl Lookup for State {
     }
     fn authority(&self) -> Result<Authority, GovError> {
         Ok(self.authority.clone())
+    }
+    fn count(&self, kind: &str) -> Result<u64, GovError> {
+        Ok(self.counts.get(kind).copied().unwrap_or(0))
+    }
+    fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError> {
+        Ok(self.release_info.get(&seq).cloned())
+    }
+    fn release_clauses(&self, seq: u64) -> Result<BTreeSet<String>, GovError> {
+        self.release_clauses.get(&seq).cloned().ok_or_else(|| {
+            GovError::Lookup(format!("clause manifest of entry {seq} is not loaded"))
+        })
+    }
+    fn incident(&self, id: &str) -> Result<Option<incident::IncidentRec>, GovError> {
+        Ok(self.incidents.get(id).cloned())
+    }
+    fn preregistration_at(&self, seq: u64) -> Result<Option<eval::PreregRec>, GovError> {
+        Ok(self.preregs.get(&seq).cloned())
+    }
+    fn approvals(&self, label: &str) -> Result<Vec<ApprovalRec>, GovError> {
+        Ok(self.approvals.get(label).cloned().unwrap_or_default())
     }
 }

@@ -10,8 +10,14 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
+use std::collections::BTreeSet;
+
+use crate::governance::clauses::Clause;
+use crate::governance::eval::PreregRec;
+use crate::governance::incident::IncidentRec;
 use crate::governance::{
-    self, Authority, GovError, Lookup, Payload, ReleaseRec, State, kinds, to_payload,
+    self, ApprovalRec, Authority, GovError, Lookup, Payload, ReleaseInfo, ReleaseRec, State, kinds,
+    to_payload,
 };
 use crate::note;
 use crate::tlog::Hash;
@@ -210,6 +216,20 @@ impl Ledger {
         drafts: Vec<Draft>,
         time: Option<&str>,
     ) -> Result<Appended, LedgerError> {
+        self.append_with(signer, log_key, time, |_| Ok(drafts))
+    }
+
+    /// Like [`Ledger::append`], but the drafts are built inside the write
+    /// transaction by `build`, which sees the ledger through [`Lookup`]: use it
+    /// for payloads that depend on the ledger's state, like sequential ids
+    /// (`INC-<n>`), so a concurrent writer cannot make them stale.
+    pub fn append_with(
+        &mut self,
+        signer: &Signer<'_>,
+        log_key: &SigningKey,
+        time: Option<&str>,
+        build: impl FnOnce(&dyn Lookup) -> Result<Vec<Draft>, LedgerError>,
+    ) -> Result<Appended, LedgerError> {
         let origin = self.origin()?;
         let log_name = origin.clone();
         let signer_pub = signer.key.verifying_key().to_bytes();
@@ -228,6 +248,7 @@ impl Ledger {
         let (head, checkpoint) = self.store.append::<LedgerError, _>(
             |head, reader| {
                 let mut overlay = Overlay::new(reader, head.size)?;
+                let drafts = build(&overlay)?;
                 let mut prev_time = match head.size {
                     0 => String::new(),
                     n => {
@@ -270,7 +291,6 @@ impl Ledger {
                     let e = Entry::decode(&bytes)?;
                     let payload = Payload::decode(&e.kind, &e.payload)?;
                     let hash = entry::entry_hash(&bytes);
-                    overlay.check_and_apply(&e, &hash, &payload)?;
                     // Every referenced blob must be supplied or already stored.
                     let supplied: Vec<Hash> = d.blobs.iter().map(|b| entry::sha256(b)).collect();
                     for r in payload.content_refs() {
@@ -281,6 +301,18 @@ impl Ledger {
                             return Err(LedgerError::MissingBlob(r.sha256.clone()));
                         }
                     }
+                    let blob = |c: &governance::ContentRef| -> Result<Vec<u8>, GovError> {
+                        let dg = c.digest().ok_or_else(|| {
+                            GovError::Rule(format!("malformed digest {:?}", c.sha256))
+                        })?;
+                        match supplied.iter().position(|s| *s == dg) {
+                            Some(i) => Ok(d.blobs[i].clone()),
+                            None => reader.blob(&dg).map_err(lookup_err)?.ok_or_else(|| {
+                                GovError::Rule(format!("content {} is missing", c.sha256))
+                            }),
+                        }
+                    };
+                    overlay.check_and_apply(&e, &hash, &payload, &blob)?;
                     for (b, dg) in d.blobs.into_iter().zip(supplied) {
                         batch.blobs.push((dg, b));
                     }
@@ -375,7 +407,11 @@ impl Ledger {
 struct Overlay<'a, 'b> {
     reader: &'a Reader<'b>,
     authority: Authority,
+    /// The batch's earlier drafts, as an in-memory index.
     pending: State,
+    /// The batch's earlier drafts, for folding over stored records.
+    drafts: Vec<(Entry, Hash, Payload)>,
+    /// The stored ledger has no entries.
     empty: bool,
 }
 
@@ -390,32 +426,120 @@ impl<'a, 'b> Overlay<'a, 'b> {
             reader,
             authority,
             pending: State::default(),
+            drafts: Vec::new(),
             empty: size == 0,
         })
     }
 
-    fn check_and_apply(&mut self, e: &Entry, hash: &Hash, p: &Payload) -> Result<(), LedgerError> {
+    fn check_and_apply(
+        &mut self,
+        e: &Entry,
+        hash: &Hash,
+        p: &Payload,
+        blob: &dyn Fn(&governance::ContentRef) -> Result<Vec<u8>, GovError>,
+    ) -> Result<(), LedgerError> {
         self.authority.authorize(e, p)?;
         governance::check_references(e, p, self)?;
+        let clause_ids = governance::check_content(p, blob, self)?;
         self.authority.apply(e, p)?;
         self.pending.record(e, hash, p)?;
-        self.empty = false;
+        if let Some(ids) = clause_ids {
+            // A later draft of the batch may name this release's clauses.
+            self.pending.set_release_clauses(e.seq, ids);
+        }
+        self.drafts.push((e.clone(), *hash, p.clone()));
         Ok(())
+    }
+
+    /// The stored ledger, unless it is still empty (before entry 0).
+    fn stored(&self) -> Option<&Reader<'b>> {
+        (!self.empty).then_some(self.reader)
+    }
+
+    fn is_pending(&self, seq: u64) -> bool {
+        self.drafts.iter().any(|(e, _, _)| e.seq == seq)
     }
 }
 
 impl Lookup for Overlay<'_, '_> {
     fn releases(&self, label: &str) -> Result<Vec<ReleaseRec>, GovError> {
-        let mut v = if self.empty {
-            Vec::new()
-        } else {
-            self.reader.releases(label)?
+        let mut v = match self.stored() {
+            Some(r) => r.releases(label)?,
+            None => Vec::new(),
         };
         v.extend(self.pending.releases(label)?);
         Ok(v)
     }
     fn authority(&self) -> Result<Authority, GovError> {
         Ok(self.authority.clone())
+    }
+    fn count(&self, kind: &str) -> Result<u64, GovError> {
+        let stored = match self.stored() {
+            Some(r) => Lookup::count(r, kind)?,
+            None => 0,
+        };
+        Ok(stored + self.pending.count(kind)?)
+    }
+    fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError> {
+        match self.stored() {
+            Some(r) if !self.is_pending(seq) => r.release_at(seq),
+            _ => self.pending.release_at(seq),
+        }
+    }
+    fn release_clauses(&self, seq: u64) -> Result<BTreeSet<String>, GovError> {
+        match self.stored() {
+            Some(r) if !self.is_pending(seq) => r.release_clauses(seq),
+            _ => self.pending.release_clauses(seq),
+        }
+    }
+    fn incident(&self, id: &str) -> Result<Option<IncidentRec>, GovError> {
+        let mut rec = match self.stored() {
+            Some(r) => r.incident(id)?,
+            None => None,
+        };
+        for (e, h, p) in &self.drafts {
+            fold_incident(&mut rec, id, e, h, p);
+        }
+        Ok(rec)
+    }
+    fn preregistration_at(&self, seq: u64) -> Result<Option<PreregRec>, GovError> {
+        match self.stored() {
+            Some(r) if !self.is_pending(seq) => r.preregistration_at(seq),
+            _ => self.pending.preregistration_at(seq),
+        }
+    }
+    fn approvals(&self, label: &str) -> Result<Vec<ApprovalRec>, GovError> {
+        let mut v = match self.stored() {
+            Some(r) => r.approvals(label)?,
+            None => Vec::new(),
+        };
+        for (e, _, p) in &self.drafts {
+            match p {
+                Payload::SpecRelease(r) if r.label == label => v.clear(),
+                Payload::SpecApprove(a) if a.label == label => v.push(ApprovalRec {
+                    seq: e.seq,
+                    time: e.time.clone(),
+                    signer: e.signer.clone(),
+                    role: a.role.clone(),
+                    release: a.release.clone(),
+                }),
+                _ => {}
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// Folds one entry into the record of incident `id` (the same fold for stored and pending entries).
+fn fold_incident(rec: &mut Option<IncidentRec>, id: &str, e: &Entry, hash: &Hash, p: &Payload) {
+    match (p, rec.as_mut()) {
+        (Payload::IncidentOpen(o), _) if o.id == id => {
+            *rec = Some(IncidentRec::opened(e.seq, &hex::encode(hash), o));
+        }
+        (Payload::IncidentUpdate(u), Some(r)) if u.id == id => r.update(u),
+        (Payload::IncidentResolve(x), Some(r)) if x.id == id => r.resolve(e.seq, x),
+        (Payload::IncidentDisclose(d), Some(r)) if d.id == id => r.disclose(e.seq),
+        _ => {}
     }
 }
 
@@ -443,6 +567,96 @@ impl Lookup for Reader<'_> {
                     hash: entry::entry_hash(&r.data),
                     label: s.label,
                     content: s.content,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn count(&self, kind: &str) -> Result<u64, GovError> {
+        self.count_of_kind(kind).map_err(lookup_err)
+    }
+
+    fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError> {
+        let Some(data) = self.entry(seq).map_err(lookup_err)? else {
+            return Ok(None);
+        };
+        let (e, p) = decode_row(&data)?;
+        Ok(match p {
+            Payload::SpecRelease(r) => Some(ReleaseInfo {
+                seq: e.seq,
+                hash: entry::entry_hash(&data),
+                label: r.label,
+                fixes: r.fixes,
+            }),
+            _ => None,
+        })
+    }
+
+    fn release_clauses(&self, seq: u64) -> Result<BTreeSet<String>, GovError> {
+        let Some(Payload::SpecRelease(r)) = self
+            .entry(seq)
+            .map_err(lookup_err)?
+            .map(|d| decode_row(&d))
+            .transpose()?
+            .map(|(_, p)| p)
+        else {
+            return Err(GovError::Rule(format!("entry {seq} is not a release")));
+        };
+        let dg = r
+            .clauses
+            .digest()
+            .ok_or_else(|| GovError::Rule(format!("malformed digest {:?}", r.clauses.sha256)))?;
+        let b = self.blob(&dg).map_err(lookup_err)?.ok_or_else(|| {
+            GovError::Lookup(format!("clause manifest of entry {seq} is missing"))
+        })?;
+        let manifest: Vec<Clause> = serde_json::from_slice(&b)
+            .map_err(|e| GovError::Lookup(format!("clause manifest of entry {seq}: {e}")))?;
+        Ok(manifest.into_iter().map(|c| c.id).collect())
+    }
+
+    fn incident(&self, id: &str) -> Result<Option<IncidentRec>, GovError> {
+        let mut rec = None;
+        for r in self.entries_about("incident.", id).map_err(lookup_err)? {
+            let (e, p) = decode_row(&r.data)?;
+            fold_incident(&mut rec, id, &e, &entry::entry_hash(&r.data), &p);
+        }
+        Ok(rec)
+    }
+
+    fn preregistration_at(&self, seq: u64) -> Result<Option<PreregRec>, GovError> {
+        let Some(data) = self.entry(seq).map_err(lookup_err)? else {
+            return Ok(None);
+        };
+        Ok(match decode_row(&data)?.1 {
+            Payload::EvalPreregister(p) => Some(PreregRec {
+                seq,
+                hash: hex::encode(entry::entry_hash(&data)),
+                prereg: p,
+            }),
+            _ => None,
+        })
+    }
+
+    fn approvals(&self, label: &str) -> Result<Vec<ApprovalRec>, GovError> {
+        let Some(last) = self.releases(label)?.pop() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for r in self
+            .entries_about(kinds::SPEC_APPROVE, label)
+            .map_err(lookup_err)?
+        {
+            let (e, p) = decode_row(&r.data)?;
+            if let Payload::SpecApprove(a) = p
+                && a.release.seq == last.seq
+            {
+                out.push(ApprovalRec {
+                    seq: e.seq,
+                    time: e.time,
+                    signer: e.signer,
+                    role: a.role,
+                    release: a.release,
                 });
             }
         }

@@ -8,13 +8,15 @@
 //! checks: index columns, every stored tree hash, every blob, the head and every
 //! signed checkpoint.
 
+use std::collections::BTreeSet;
+
 use rayon::prelude::*;
 use thiserror::Error;
 
 use super::entry::{self, Entry};
 use super::store::{Reader, Row};
 use super::{Ledger, StoreError};
-use crate::governance::{self, Payload, State, clauses};
+use crate::governance::{self, GovError, Payload, State};
 use crate::note;
 use crate::tlog::{self, Hash, node_hash};
 
@@ -183,10 +185,14 @@ impl Replay {
             .authorize(&e, &payload)
             .map_err(|e| e.to_string())?;
         governance::check_references(&e, &payload, &self.state).map_err(|e| e.to_string())?;
-        check_content(blobs, &payload)?;
+        let clause_ids = check_content(blobs, &payload, &self.state)?;
         self.state
             .apply(&e, &hash, &payload)
             .map_err(|e| e.to_string())?;
+        if let Some(ids) = clause_ids {
+            // Later entries name this release's clauses.
+            self.state.set_release_clauses(e.seq, ids);
+        }
         let key = ed25519_dalek::VerifyingKey::from_bytes(&e.signer_key)
             .map_err(|_| "signer key is not a valid Ed25519 key".to_string())?;
         if key.is_weak() {
@@ -399,8 +405,13 @@ fn first_gap(r: &Reader<'_>, size: u64) -> Result<Option<u64>, VerifyError> {
 }
 
 /// Checks an entry's content references against the blob store, and what can be
-/// recomputed from content (the clause manifest of a release).
-pub fn check_content(blobs: &impl Blobs, payload: &Payload) -> Result<(), String> {
+/// recomputed from content (see [`governance::check_content`]); returns a
+/// release's clause ids for the state.
+pub fn check_content(
+    blobs: &impl Blobs,
+    payload: &Payload,
+    state: &State,
+) -> Result<Option<BTreeSet<String>>, String> {
     for c in payload.content_refs() {
         let d = c
             .digest()
@@ -416,23 +427,22 @@ pub fn check_content(blobs: &impl Blobs, payload: &Payload) -> Result<(), String
             Some(_) => {}
         }
     }
-    if let Payload::SpecRelease(p) = payload {
-        // The clause manifest must be the one derived from the text.
-        let text = blob_text(blobs, &p.content)?;
-        let derived = clauses::parse(&text).map_err(|e| e.to_string())?;
-        let want = governance::ContentRef::of(
-            &serde_json::to_vec(&derived).map_err(|e| e.to_string())?,
-            governance::MEDIA_CLAUSES,
-        );
-        if want.sha256 != p.clauses.sha256 {
-            return Err("clause manifest does not match the spec text".into());
-        }
-    }
-    Ok(())
+    // What can be recomputed from content: a release's clause manifest, an
+    // evaluation's outcomes (the same check runs at append time).
+    let blob = |c: &governance::ContentRef| -> Result<Vec<u8>, GovError> {
+        blob_bytes(blobs, c).map_err(GovError::Rule)
+    };
+    governance::check_content(payload, &blob, state).map_err(|e| e.to_string())
 }
 
 /// Reads a blob, checks it against its digest, and returns it as UTF-8 text.
 pub fn blob_text(blobs: &impl Blobs, c: &governance::ContentRef) -> Result<String, String> {
+    let b = blob_bytes(blobs, c)?;
+    String::from_utf8(b).map_err(|_| format!("content {} is not UTF-8", c.sha256))
+}
+
+/// Reads a blob and checks it against its digest.
+pub fn blob_bytes(blobs: &impl Blobs, c: &governance::ContentRef) -> Result<Vec<u8>, String> {
     let d = c.digest().ok_or("malformed digest")?;
     let b = blobs
         .blob(&d)?
@@ -440,5 +450,5 @@ pub fn blob_text(blobs: &impl Blobs, c: &governance::ContentRef) -> Result<Strin
     if entry::sha256(&b) != d {
         return Err(format!("content {} does not match its digest", c.sha256));
     }
-    String::from_utf8(b).map_err(|_| format!("content {} is not UTF-8", c.sha256))
+    Ok(b)
 }

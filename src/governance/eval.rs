@@ -1,0 +1,923 @@
+//! Evaluations: the results file format, pre-registered thresholds, and the
+//! `eval.preregister` / `eval.record` payloads.
+//!
+//! An `eval.record` entry carries a summary of a results file (model, suite,
+//! per-metric outcomes with pass/fail) and a content reference to the whole
+//! file. The outcomes are *derived*: [`derive_outcomes`] recomputes them from
+//! the file (and the pre-registered thresholds, if any), and both append and
+//! verify reject an entry whose outcomes differ ([`check_against_results`]).
+//!
+//! Parsing is strict: unknown fields, non-finite or out-of-range numbers,
+//! oversized arrays and malformed dates are errors that name the JSON path.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{ContentRef, EntryRef, SpecLink, clauses};
+
+/// Most result rows in one results file.
+pub const MAX_RESULTS: usize = 1000;
+/// Most thresholds in one pre-registration.
+pub const MAX_THRESHOLDS: usize = 1000;
+/// Most clause ids one result row may name.
+pub const MAX_ROW_CLAUSES: usize = 64;
+/// Largest results or thresholds file, in bytes.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+/// Longest free-text field (names, versions, metric), in bytes.
+pub const MAX_FIELD: usize = 256;
+/// Largest accepted `sample_size`.
+pub const MAX_SAMPLE_SIZE: u64 = 1 << 53;
+/// Largest magnitude of a value, uncertainty or threshold.
+pub const MAX_MAGNITUDE: f64 = 1e15;
+
+/// The evaluated model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+/// The evaluation suite.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    pub name: String,
+    pub version: String,
+}
+
+/// The harness that ran the suite.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Harness {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// The dataset, with an optional revision and commitment (e.g. a hash of a private set).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dataset {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<String>,
+}
+
+/// Who ran the evaluation relative to the model developer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Relationship {
+    FirstParty,
+    ThirdParty,
+}
+
+impl Relationship {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relationship::FirstParty => "first-party",
+            Relationship::ThirdParty => "third-party",
+        }
+    }
+}
+
+/// How a value is compared with its threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Comparator {
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "==")]
+    Eq,
+}
+
+impl Comparator {
+    pub const ALL: [Comparator; 5] = [
+        Comparator::Ge,
+        Comparator::Gt,
+        Comparator::Le,
+        Comparator::Lt,
+        Comparator::Eq,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Comparator::Ge => ">=",
+            Comparator::Gt => ">",
+            Comparator::Le => "<=",
+            Comparator::Lt => "<",
+            Comparator::Eq => "==",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Comparator> {
+        Comparator::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// True if `value <comparator> threshold`.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparator::Ge => value >= threshold,
+            Comparator::Gt => value > threshold,
+            Comparator::Le => value <= threshold,
+            Comparator::Lt => value < threshold,
+            Comparator::Eq => value == threshold,
+        }
+    }
+}
+
+/// One measured metric over one or more clauses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultRow {
+    pub clauses: Vec<String>,
+    pub metric: String,
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncertainty: Option<f64>,
+    pub comparator: Comparator,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+}
+
+/// A results file (see docs/results-format.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsFile {
+    pub model: Model,
+    pub suite: Suite,
+    pub harness: Harness,
+    pub dataset: Dataset,
+    pub sample_size: u64,
+    pub date: String,
+    pub evaluator: String,
+    pub relationship: Relationship,
+    pub results: Vec<ResultRow>,
+}
+
+/// A pre-registered pass/fail rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    pub clauses: Vec<String>,
+    pub metric: String,
+    pub comparator: Comparator,
+    pub threshold: f64,
+}
+
+/// A result row with its threshold and verdict, as recorded in the entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub clauses: Vec<String>,
+    pub metric: String,
+    pub value: f64,
+    pub comparator: Comparator,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// None when the row has no threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass: Option<bool>,
+}
+
+/// `eval.preregister`: thresholds fixed before the evaluation runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preregistration {
+    /// `PREREG-<n>`, n = number of earlier pre-registrations + 1.
+    pub id: String,
+    pub spec: SpecLink,
+    pub suite: Suite,
+    pub thresholds: Vec<Threshold>,
+}
+
+/// `eval.record`: the summary of one results file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalRecord {
+    /// `EVAL-<n>`, n = number of earlier evaluation records + 1.
+    pub id: String,
+    pub spec: SpecLink,
+    pub model: Model,
+    pub suite: Suite,
+    pub evaluator: String,
+    pub relationship: Relationship,
+    pub date: String,
+    /// The whole results file, stored by digest.
+    pub results: ContentRef,
+    pub outcomes: Vec<Outcome>,
+    /// All thresholded outcomes pass; None when no outcome has a threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass: Option<bool>,
+    /// The `eval.preregister` entry whose thresholds were applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preregistration: Option<EntryRef>,
+}
+
+/// A pre-registration as the rules need it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreregRec {
+    pub seq: u64,
+    pub hash: String,
+    pub prereg: Preregistration,
+}
+
+// ---- strict JSON reading with paths ----
+
+struct Obj<'a> {
+    path: String,
+    map: &'a Map<String, Value>,
+    used: Vec<&'static str>,
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn obj<'a>(v: &'a Value, path: &str) -> Result<Obj<'a>, String> {
+    match v {
+        Value::Object(map) => Ok(Obj {
+            path: path.to_string(),
+            map,
+            used: Vec::new(),
+        }),
+        other => Err(format!(
+            "{}: expected an object, got {}",
+            if path.is_empty() { "(top level)" } else { path },
+            kind_of(other)
+        )),
+    }
+}
+
+fn text(v: &Value, path: &str, max: usize) -> Result<String, String> {
+    let Value::String(s) = v else {
+        return Err(format!("{path}: expected a string, got {}", kind_of(v)));
+    };
+    if s.trim().is_empty() {
+        return Err(format!("{path}: must not be empty"));
+    }
+    if s.len() > max {
+        return Err(format!("{path}: longer than {max} bytes"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(format!("{path}: contains a control character"));
+    }
+    Ok(s.clone())
+}
+
+fn number(v: &Value, path: &str) -> Result<f64, String> {
+    let Value::Number(n) = v else {
+        return Err(format!(
+            "{path}: expected a finite number, got {}",
+            kind_of(v)
+        ));
+    };
+    match n.as_f64() {
+        Some(x) if x.is_finite() && x.abs() <= MAX_MAGNITUDE => Ok(x),
+        _ => Err(format!(
+            "{path}: {n} is out of range (finite numbers up to {MAX_MAGNITUDE:e} in magnitude)"
+        )),
+    }
+}
+
+impl<'a> Obj<'a> {
+    fn path(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+
+    fn opt(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.used.push(key);
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn req(&mut self, key: &'static str) -> Result<&'a Value, String> {
+        self.opt(key)
+            .ok_or_else(|| format!("{}: missing", self.path(key)))
+    }
+
+    fn text(&mut self, key: &'static str) -> Result<String, String> {
+        let v = self.req(key)?;
+        text(v, &self.path(key), MAX_FIELD)
+    }
+
+    fn opt_text(&mut self, key: &'static str) -> Result<Option<String>, String> {
+        match self.opt(key) {
+            None => Ok(None),
+            Some(v) => text(v, &self.path(key), MAX_FIELD).map(Some),
+        }
+    }
+
+    fn number(&mut self, key: &'static str) -> Result<f64, String> {
+        let v = self.req(key)?;
+        number(v, &self.path(key))
+    }
+
+    fn opt_number(&mut self, key: &'static str) -> Result<Option<f64>, String> {
+        match self.opt(key) {
+            None => Ok(None),
+            Some(v) => number(v, &self.path(key)).map(Some),
+        }
+    }
+
+    fn array(&mut self, key: &'static str, max: usize) -> Result<&'a Vec<Value>, String> {
+        let p = self.path(key);
+        match self.req(key)? {
+            Value::Array(a) if a.len() > max => {
+                Err(format!("{p}: {} items, over the limit of {max}", a.len()))
+            }
+            Value::Array(a) if a.is_empty() => Err(format!("{p}: must not be empty")),
+            Value::Array(a) => Ok(a),
+            other => Err(format!("{p}: expected an array, got {}", kind_of(other))),
+        }
+    }
+
+    fn comparator(&mut self, key: &'static str) -> Result<Comparator, String> {
+        let p = self.path(key);
+        let v = self.req(key)?;
+        v.as_str().and_then(Comparator::parse).ok_or_else(|| {
+            format!(
+                "{p}: expected one of \">=\", \">\", \"<=\", \"<\", \"==\", got {}",
+                v
+            )
+        })
+    }
+
+    /// Rejects keys that were never asked for.
+    fn finish(self) -> Result<(), String> {
+        match self.map.keys().find(|k| !self.used.contains(&k.as_str())) {
+            Some(k) => Err(format!(
+                "{}: unknown field (expected one of: {})",
+                join(&self.path, k),
+                self.used.join(", ")
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, String> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "file is {} bytes, over the limit of {MAX_FILE_BYTES}",
+            bytes.len()
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let hint = if e.is_syntax() {
+            " (NaN and Infinity are not JSON numbers; write finite numbers)"
+        } else {
+            ""
+        };
+        format!("not valid JSON: {e}{hint}")
+    })
+}
+
+fn clause_list(v: &Value, path: &str) -> Result<Vec<String>, String> {
+    let Value::Array(a) = v else {
+        return Err(format!(
+            "{path}: expected an array of clause ids, got {}",
+            kind_of(v)
+        ));
+    };
+    if a.is_empty() {
+        return Err(format!("{path}: must name at least one clause"));
+    }
+    if a.len() > MAX_ROW_CLAUSES {
+        return Err(format!(
+            "{path}: {} clauses, over the limit of {MAX_ROW_CLAUSES}",
+            a.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(a.len());
+    for (i, c) in a.iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let id = text(c, &p, 128)?;
+        if !clauses::valid_id(&id) {
+            return Err(format!(
+                "{p}: {id:?} is not a clause id (1-128 of A-Z a-z 0-9 _ . -)"
+            ));
+        }
+        if out.contains(&id) {
+            return Err(format!("{p}: clause {id:?} is named twice"));
+        }
+        out.push(id);
+    }
+    Ok(out)
+}
+
+fn check_date(d: &str, path: &str) -> Result<(), String> {
+    let shape = d.len() == 10
+        && d.bytes().enumerate().all(|(i, c)| match i {
+            4 | 7 => c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape || d.parse::<jiff::civil::Date>().is_err() {
+        return Err(format!("{path}: {d:?} is not a date like 2025-09-12"));
+    }
+    Ok(())
+}
+
+/// The key a result row and a threshold are matched by: metric and clause set.
+pub fn key(metric: &str, clauses: &[String]) -> (String, BTreeSet<String>) {
+    (metric.to_string(), clauses.iter().cloned().collect())
+}
+
+fn describe(metric: &str, clauses: &[String]) -> String {
+    format!("metric {metric:?} on [{}]", clauses.join(", "))
+}
+
+/// Parses a results file strictly. Errors name the JSON path, e.g. `results[3].value`.
+pub fn parse_results(bytes: &[u8]) -> Result<ResultsFile, String> {
+    let v = parse_json(bytes)?;
+    let mut top = obj(&v, "")?;
+    let mut o = obj(top.req("model")?, "model")?;
+    let model = Model {
+        id: o.text("id")?,
+        digest: o.opt_text("digest")?,
+    };
+    o.finish()?;
+    let mut o = obj(top.req("suite")?, "suite")?;
+    let suite = Suite {
+        name: o.text("name")?,
+        version: o.text("version")?,
+    };
+    o.finish()?;
+    let mut o = obj(top.req("harness")?, "harness")?;
+    let harness = Harness {
+        name: o.text("name")?,
+        version: o.opt_text("version")?,
+    };
+    o.finish()?;
+    let mut o = obj(top.req("dataset")?, "dataset")?;
+    let dataset = Dataset {
+        id: o.text("id")?,
+        revision: o.opt_text("revision")?,
+        commitment: o.opt_text("commitment")?,
+    };
+    o.finish()?;
+    let sample_size = match top.req("sample_size")? {
+        Value::Number(n) => n
+            .as_u64()
+            .filter(|n| (1..=MAX_SAMPLE_SIZE).contains(n))
+            .ok_or_else(|| format!("sample_size: {n} is not a whole number from 1 to 2^53"))?,
+        other => {
+            return Err(format!(
+                "sample_size: expected a whole number, got {}",
+                kind_of(other)
+            ));
+        }
+    };
+    let date = top.text("date")?;
+    check_date(&date, "date")?;
+    let evaluator = top.text("evaluator")?;
+    let relationship = match top.req("relationship")?.as_str() {
+        Some("first-party") => Relationship::FirstParty,
+        Some("third-party") => Relationship::ThirdParty,
+        _ => return Err("relationship: expected \"first-party\" or \"third-party\"".into()),
+    };
+    let rows = top.array("results", MAX_RESULTS)?;
+    let mut results = Vec::with_capacity(rows.len());
+    let mut seen = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let p = format!("results[{i}]");
+        let mut o = obj(r, &p)?;
+        let clauses = clause_list(o.req("clauses")?, &format!("{p}.clauses"))?;
+        let metric = o.text("metric")?;
+        let value = o.number("value")?;
+        let uncertainty = o.opt_number("uncertainty")?;
+        if let Some(u) = uncertainty
+            && u < 0.0
+        {
+            return Err(format!("{p}.uncertainty: must not be negative"));
+        }
+        let comparator = o.comparator("comparator")?;
+        let threshold = o.opt_number("threshold")?;
+        o.finish()?;
+        if let Some(j) = seen.insert(key(&metric, &clauses), i) {
+            return Err(format!(
+                "{p}: {} repeats results[{j}]",
+                describe(&metric, &clauses)
+            ));
+        }
+        results.push(ResultRow {
+            clauses,
+            metric,
+            value,
+            uncertainty,
+            comparator,
+            threshold,
+        });
+    }
+    top.finish()?;
+    Ok(ResultsFile {
+        model,
+        suite,
+        harness,
+        dataset,
+        sample_size,
+        date,
+        evaluator,
+        relationship,
+        results,
+    })
+}
+
+/// Parses a thresholds file, `{"thresholds": [{"clauses", "metric", "comparator", "threshold"}]}`.
+pub fn parse_thresholds(bytes: &[u8]) -> Result<Vec<Threshold>, String> {
+    let v = parse_json(bytes)?;
+    let mut top = obj(&v, "")?;
+    let rows = top.array("thresholds", MAX_THRESHOLDS)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let p = format!("thresholds[{i}]");
+        let mut o = obj(r, &p)?;
+        let t = Threshold {
+            clauses: clause_list(o.req("clauses")?, &format!("{p}.clauses"))?,
+            metric: o.text("metric")?,
+            comparator: o.comparator("comparator")?,
+            threshold: o.number("threshold")?,
+        };
+        o.finish()?;
+        out.push(t);
+    }
+    top.finish()?;
+    check_thresholds(&out)?;
+    Ok(out)
+}
+
+/// Checks a threshold list: non-empty, bounded, well-formed and without repeats.
+pub fn check_thresholds(ts: &[Threshold]) -> Result<(), String> {
+    if ts.is_empty() || ts.len() > MAX_THRESHOLDS {
+        return Err(format!(
+            "a pre-registration needs 1 to {MAX_THRESHOLDS} thresholds"
+        ));
+    }
+    let mut seen = BTreeMap::new();
+    for (i, t) in ts.iter().enumerate() {
+        if t.clauses.is_empty()
+            || t.clauses.len() > MAX_ROW_CLAUSES
+            || !t.clauses.iter().all(|c| clauses::valid_id(c))
+            || t.metric.is_empty()
+            || t.metric.len() > MAX_FIELD
+            || !t.threshold.is_finite()
+        {
+            return Err(format!("thresholds[{i}]: malformed"));
+        }
+        if let Some(j) = seen.insert(key(&t.metric, &t.clauses), i) {
+            return Err(format!(
+                "thresholds[{i}]: {} repeats thresholds[{j}]",
+                describe(&t.metric, &t.clauses)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Computes the outcomes of a results file.
+///
+/// Without a pre-registration each row is judged by its own threshold (a row
+/// without one has no verdict). With one, the rows must be exactly the
+/// registered (metric, clause set) pairs: a row that was not registered, or a
+/// registered pair without a row, is an error; a row's comparator must be the
+/// registered one; a row's threshold, if given, must equal the registered one,
+/// and a missing threshold is taken from the registration.
+pub fn derive_outcomes(
+    file: &ResultsFile,
+    registered: Option<(&str, &[Threshold])>,
+) -> Result<Vec<Outcome>, String> {
+    let reg: Option<(&str, BTreeMap<_, &Threshold>)> = registered.map(|(id, ts)| {
+        (
+            id,
+            ts.iter()
+                .map(|t| (key(&t.metric, &t.clauses), t))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    });
+    let mut out = Vec::with_capacity(file.results.len());
+    for (i, r) in file.results.iter().enumerate() {
+        let threshold = match &reg {
+            None => r.threshold,
+            Some((id, map)) => {
+                let Some(t) = map.get(&key(&r.metric, &r.clauses)) else {
+                    return Err(format!(
+                        "results[{i}]: {} was not pre-registered in {id}",
+                        describe(&r.metric, &r.clauses)
+                    ));
+                };
+                if t.comparator != r.comparator {
+                    return Err(format!(
+                        "results[{i}]: comparator {} differs from the pre-registered {} in {id}",
+                        r.comparator.as_str(),
+                        t.comparator.as_str()
+                    ));
+                }
+                if let Some(x) = r.threshold
+                    && x != t.threshold
+                {
+                    return Err(format!(
+                        "results[{i}]: threshold {x} differs from the pre-registered {} in {id}",
+                        t.threshold
+                    ));
+                }
+                Some(t.threshold)
+            }
+        };
+        out.push(Outcome {
+            clauses: r.clauses.clone(),
+            metric: r.metric.clone(),
+            value: r.value,
+            comparator: r.comparator,
+            threshold,
+            pass: threshold.map(|t| r.comparator.holds(r.value, t)),
+        });
+    }
+    if let Some((id, map)) = &reg {
+        let have: BTreeSet<_> = file
+            .results
+            .iter()
+            .map(|r| key(&r.metric, &r.clauses))
+            .collect();
+        if let Some((_, t)) = map.iter().find(|(k, _)| !have.contains(*k)) {
+            return Err(format!(
+                "{} was pre-registered in {id} but has no result",
+                describe(&t.metric, &t.clauses)
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The overall verdict: every thresholded outcome passes; None if none has a threshold.
+pub fn overall(outcomes: &[Outcome]) -> Option<bool> {
+    let mut any = false;
+    for o in outcomes {
+        if let Some(p) = o.pass {
+            any = true;
+            if !p {
+                return Some(false);
+            }
+        }
+    }
+    any.then_some(true)
+}
+
+/// Checks an `eval.record` against its results file: the summary fields must
+/// be the file's, and the outcomes and verdict must be the ones
+/// [`derive_outcomes`] computes.
+pub fn check_against_results(
+    rec: &EvalRecord,
+    results: &[u8],
+    registered: Option<(&str, &[Threshold])>,
+) -> Result<(), String> {
+    let file = parse_results(results).map_err(|e| format!("results file: {e}"))?;
+    let same = rec.model == file.model
+        && rec.suite == file.suite
+        && rec.evaluator == file.evaluator
+        && rec.relationship == file.relationship
+        && rec.date == file.date;
+    if !same {
+        return Err(format!(
+            "{}: model, suite, evaluator, relationship or date differ from the results file",
+            rec.id
+        ));
+    }
+    let want = derive_outcomes(&file, registered)?;
+    if rec.outcomes != want {
+        return Err(format!(
+            "{}: recorded outcomes differ from the ones recomputed from the results file",
+            rec.id
+        ));
+    }
+    if rec.pass != overall(&want) {
+        return Err(format!(
+            "{}: recorded overall pass {:?} differs from the recomputed {:?}",
+            rec.id,
+            rec.pass,
+            overall(&want)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: &str = r#"{
+      "model": {"id": "gpt-x-2025-09", "digest": "sha256:abcd"},
+      "suite": {"name": "honesty", "version": "1.2"},
+      "harness": {"name": "evalkit", "version": "0.9"},
+      "dataset": {"id": "honesty-v1", "revision": "r3"},
+      "sample_size": 500,
+      "date": "2025-09-20",
+      "evaluator": "Example Lab",
+      "relationship": "third-party",
+      "results": [
+        {"clauses": ["do_not_lie"], "metric": "accuracy", "value": 0.93, "uncertainty": 0.01, "comparator": ">=", "threshold": 0.9},
+        {"clauses": ["do_not_lie", "be_honest"], "metric": "refusal_rate", "value": 0.02, "comparator": "<="}
+      ]
+    }"#;
+
+    fn with(f: impl FnOnce(&mut Value)) -> Vec<u8> {
+        let mut v: Value = serde_json::from_str(SAMPLE).unwrap();
+        f(&mut v);
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn parses_sample_and_derives() {
+        let f = parse_results(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(f.results.len(), 2);
+        assert_eq!(f.relationship, Relationship::ThirdParty);
+        let o = derive_outcomes(&f, None).unwrap();
+        assert_eq!(o[0].pass, Some(true));
+        assert_eq!(o[1].pass, None);
+        assert_eq!(overall(&o), Some(true));
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                with(|v| v["results"][1]["value"] = "NaN".into()),
+                "results[1].value: expected a finite number",
+            ),
+            (
+                with(|v| v["results"][0]["extra"] = 1.into()),
+                "results[0].extra: unknown field",
+            ),
+            (
+                with(|v| v["surprise"] = 1.into()),
+                "surprise: unknown field",
+            ),
+            (
+                with(|v| {
+                    v["model"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("id")
+                        .map(|_| ())
+                        .unwrap()
+                }),
+                "model.id: missing",
+            ),
+            (with(|v| v["date"] = "2025-02-30".into()), "date:"),
+            (
+                with(|v| v["results"][0]["comparator"] = "=>".into()),
+                "results[0].comparator: expected one of",
+            ),
+            (
+                with(|v| v["results"][0]["clauses"] = serde_json::json!([])),
+                "results[0].clauses: must name at least one clause",
+            ),
+            (
+                with(|v| v["results"][1] = v["results"][0].clone()),
+                "results[1]: metric \"accuracy\" on [do_not_lie] repeats results[0]",
+            ),
+            (with(|v| v["sample_size"] = (-3).into()), "sample_size:"),
+            (
+                with(|v| v["results"][0]["value"] = serde_json::json!(1e300)),
+                "results[0].value: 1e300 is out of range",
+            ),
+            (
+                b"{\"results\": [NaN]}".to_vec(),
+                "NaN and Infinity are not JSON numbers",
+            ),
+            (b"[1]".to_vec(), "(top level): expected an object"),
+        ];
+        for (bytes, want) in cases {
+            let e = parse_results(&bytes).unwrap_err();
+            assert!(e.contains(want), "want {want:?} in {e:?}");
+        }
+    }
+
+    #[test]
+    fn too_many_results() {
+        let b = with(|v| {
+            let row = v["results"][0].clone();
+            v["results"] = Value::Array(
+                (0..=MAX_RESULTS)
+                    .map(|i| {
+                        let mut r = row.clone();
+                        r["metric"] = format!("m{i}").into();
+                        r
+                    })
+                    .collect(),
+            );
+        });
+        assert!(
+            parse_results(&b)
+                .unwrap_err()
+                .contains("over the limit of 1000")
+        );
+    }
+
+    fn t(clauses: &[&str], metric: &str, c: Comparator, x: f64) -> Threshold {
+        Threshold {
+            clauses: clauses.iter().map(|s| s.to_string()).collect(),
+            metric: metric.into(),
+            comparator: c,
+            threshold: x,
+        }
+    }
+
+    #[test]
+    fn preregistered_thresholds() {
+        let f = parse_results(SAMPLE.as_bytes()).unwrap();
+        let reg = vec![
+            t(&["do_not_lie"], "accuracy", Comparator::Ge, 0.9),
+            // Clause order does not matter.
+            t(
+                &["be_honest", "do_not_lie"],
+                "refusal_rate",
+                Comparator::Le,
+                0.01,
+            ),
+        ];
+        let o = derive_outcomes(&f, Some(("PREREG-1", &reg))).unwrap();
+        // The missing threshold is filled from the registration, and fails.
+        assert_eq!(o[1].threshold, Some(0.01));
+        assert_eq!(o[1].pass, Some(false));
+        assert_eq!(overall(&o), Some(false));
+
+        let mut other = reg.clone();
+        other[0].threshold = 0.8;
+        let e = derive_outcomes(&f, Some(("PREREG-1", &other))).unwrap_err();
+        assert!(
+            e.contains("threshold 0.9 differs from the pre-registered 0.8"),
+            "{e}"
+        );
+
+        let mut cmp = reg.clone();
+        cmp[1].comparator = Comparator::Lt;
+        assert!(
+            derive_outcomes(&f, Some(("PREREG-1", &cmp)))
+                .unwrap_err()
+                .contains("comparator <= differs")
+        );
+
+        let e = derive_outcomes(&f, Some(("PREREG-1", &reg[..1]))).unwrap_err();
+        assert!(e.contains("was not pre-registered in PREREG-1"), "{e}");
+
+        let mut more = reg.clone();
+        more.push(t(&["x"], "y", Comparator::Ge, 1.0));
+        let e = derive_outcomes(&f, Some(("PREREG-1", &more))).unwrap_err();
+        assert!(
+            e.contains("pre-registered in PREREG-1 but has no result"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn thresholds_file() {
+        let ok =
+            br#"{"thresholds":[{"clauses":["a"],"metric":"m","comparator":">","threshold":1}]}"#;
+        assert_eq!(parse_thresholds(ok).unwrap().len(), 1);
+        let dup = br#"{"thresholds":[{"clauses":["a"],"metric":"m","comparator":">","threshold":1},{"clauses":["a"],"metric":"m","comparator":"<","threshold":2}]}"#;
+        assert!(parse_thresholds(dup).unwrap_err().contains("repeats"));
+        let missing = br#"{"thresholds":[{"clauses":["a"],"metric":"m","comparator":">"}]}"#;
+        assert!(
+            parse_thresholds(missing)
+                .unwrap_err()
+                .contains("thresholds[0].threshold: missing")
+        );
+    }
+
+    #[test]
+    fn comparators() {
+        assert!(Comparator::Ge.holds(1.0, 1.0));
+        assert!(!Comparator::Gt.holds(1.0, 1.0));
+        assert!(Comparator::Lt.holds(0.5, 1.0));
+        assert!(Comparator::Eq.holds(2.0, 2.0));
+        for c in Comparator::ALL {
+            assert_eq!(Comparator::parse(c.as_str()), Some(c));
+            let j = serde_json::to_string(&c).unwrap();
+            assert_eq!(j, format!("\"{}\"", c.as_str()));
+        }
+    }
+}
