@@ -5,6 +5,8 @@
 //! ledger file byte-for-byte unchanged.
 
 pub mod demo;
+pub mod import;
+pub mod proofs;
 mod gov;
 
 pub use gov::*;
@@ -120,11 +122,15 @@ pub fn read_text(path: &Path, what: &str, max: u64) -> Result<String, Error> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| Error::Io(path.display().to_string(), e))?;
+    read_text_bytes(bytes, &format!("{what} {}", path.display()))
+}
+
+/// Checks text content: UTF-8, no NUL, not empty. `what` names it in errors.
+pub fn read_text_bytes(bytes: Vec<u8>, what: &str) -> Result<String, Error> {
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::input(
             format!(
-                "{what} {} is not valid UTF-8 (first bad byte at offset {})",
-                path.display(),
+                "{what} is not valid UTF-8 (first bad byte at offset {})",
                 e.utf8_error().valid_up_to()
             ),
             "convert it to UTF-8, e.g. `iconv -t UTF-8`",
@@ -132,18 +138,12 @@ pub fn read_text(path: &Path, what: &str, max: u64) -> Result<String, Error> {
     })?;
     if let Some(i) = text.find('\0') {
         return Err(Error::input(
-            format!(
-                "{what} {} contains a NUL byte at offset {i}",
-                path.display()
-            ),
+            format!("{what} contains a NUL byte at offset {i}"),
             "remove the NUL bytes; a spec is text",
         ));
     }
     if text.trim().is_empty() {
-        return Err(Error::input(
-            format!("{what} {} is empty", path.display()),
-            "give a file with the spec text",
-        ));
+        return Err(Error::input(format!("{what} is empty"), "give a file with the spec text"));
     }
     Ok(text)
 }
@@ -505,6 +505,47 @@ impl Workspace {
         let mut d = Draft::new(kinds::SPEC_RELEASE, &rel);
         d.blobs = blobs;
         Ok(d)
+    }
+
+    /// Appends many releases `(label, text, revision, source)`. Releases go in as few
+    /// transactions as possible: a new group starts only where a label repeats, so
+    /// each revision can name the committed release it supersedes.
+    pub fn append_batch_releases(
+        &self,
+        ledger: &mut Ledger,
+        signer: &str,
+        releases: Vec<(String, String, bool, GitSource)>,
+    ) -> Result<Appended, Error> {
+        let mut all: Option<Appended> = None;
+        let mut group: Vec<(String, String, bool, GitSource)> = Vec::new();
+        let mut rest = releases.into_iter().peekable();
+        loop {
+            let next = rest.next();
+            let flush = match &next {
+                None => true,
+                Some((label, ..)) => group.iter().any(|(l, ..)| l == label),
+            };
+            if flush && !group.is_empty() {
+                let mut drafts = Vec::with_capacity(group.len());
+                for (label, text, rev, source) in group.drain(..) {
+                    drafts.push(self.release_draft(ledger, text, &label, None, rev, vec![], Some(source))?);
+                }
+                let a = self.append(ledger, signer, drafts)?;
+                match &mut all {
+                    None => all = Some(a),
+                    Some(acc) => {
+                        acc.entries.extend(a.entries);
+                        acc.head = a.head;
+                        acc.checkpoint = a.checkpoint;
+                    }
+                }
+            }
+            match next {
+                Some(r) => group.push(r),
+                None => break,
+            }
+        }
+        all.ok_or_else(|| Error::input("nothing to release", "give at least one release"))
     }
 
     /// Signs a spec release from a file into the ledger.
