@@ -802,13 +802,20 @@ mod tests {
             (with(|v| v["sample_size"] = (-3).into()), "sample_size:"),
             (
                 with(|v| v["results"][0]["value"] = serde_json::json!(1e300)),
-                "results[0].value: 1e300 is out of range",
+                "results[0].value: 1e+300 is out of range",
             ),
             (
                 b"{\"results\": [NaN]}".to_vec(),
                 "NaN and Infinity are not JSON numbers",
             ),
             (b"[1]".to_vec(), "(top level): expected an object"),
+            (
+                String::from_utf8(with(|_| ()))
+                    .unwrap()
+                    .replacen("0.93", "1e400", 1)
+                    .into_bytes(),
+                "not valid JSON: number out of range",
+            ),
         ];
         for (bytes, want) in cases {
             let e = parse_results(&bytes).unwrap_err();
