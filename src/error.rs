@@ -6,6 +6,7 @@ use crate::governance::GovError;
 use crate::keys::KeyError;
 use crate::ledger::verify::VerifyError;
 use crate::ledger::{LedgerError, StoreError};
+use crate::site::SiteError;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -27,6 +28,8 @@ pub enum Error {
     Input { msg: String, hint: Option<String> },
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
+    #[error("site: {0}")]
+    Site(#[from] SiteError),
 }
 
 impl From<GovError> for Error {
@@ -63,12 +66,23 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Input { hint, .. } => return hint.clone(),
-            Error::Verify(v) => match v.seq {
-                Some(s) => format!(
-                    "the ledger was changed outside speclog at entry {s}; restore it from a backup or a published copy and run `speclog verify` again"
-                ),
-                None => "the ledger was changed outside speclog; restore it from a backup or a published copy".into(),
-            },
+            Error::Verify(v) => {
+                let p = v.place.as_str();
+                if p.starts_with("proof") || p == "entry" {
+                    "check that --key is this log's verifier key and that the proof file is intact".into()
+                } else if p.starts_with("--since") {
+                    "the older checkpoint must be signed by the same log key; if it is, the log forked or was rolled back: keep both checkpoints as evidence".into()
+                } else if p.starts_with("log/") {
+                    "the published site is damaged or was changed; fetch it again or rebuild it from the ledger".into()
+                } else {
+                    match v.seq {
+                        Some(s) => format!(
+                            "the ledger was changed outside speclog at entry {s}; restore it from a backup or a published copy and run `speclog verify` again"
+                        ),
+                        None => "the ledger was changed outside speclog; restore it from a backup or a published copy".into(),
+                    }
+                }
+            }
             Error::Key(k) => match k {
                 KeyError::Name(_) => "key names become file names: use letters, digits, '.', '_' and '-'".into(),
                 KeyError::Missing(p) => format!(
@@ -115,6 +129,14 @@ impl Error {
                 _ => return None,
             },
             Error::Io(..) => return None,
+            Error::Site(s) => match s {
+                SiteError::Ledger(_) => "run `speclog verify` to check the ledger".into(),
+                SiteError::Path(_) | SiteError::Symlink(_) => {
+                    "build into a fresh directory with --out DIR".into()
+                }
+                SiteError::Serve(_) => "choose another port with --port, or 0 for any free port".into(),
+                _ => return None,
+            },
         })
     }
 }

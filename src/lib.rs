@@ -8,6 +8,7 @@
 //! - [`note`]: C2SP signed notes, checkpoints and cosignatures (pure).
 //! - [`keys`]: key files.
 //! - [`governance`]: entry kinds, policy, clauses and references.
+//! - [`site`]: the public transparency site (static pages, feed, preview server).
 //! - [`app`]: the operations behind each command.
 
 pub mod app;
@@ -16,6 +17,7 @@ pub mod governance;
 pub mod keys;
 pub mod ledger;
 pub mod note;
+pub mod site;
 pub mod tlog;
 
 pub use error::Error;

@@ -315,7 +315,7 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
         Command::Query(c) => gov::run_query(&ws, c, out),
         Command::Policy(c) => gov::run_policy(&ws, c, out),
         Command::Spec(SpecCmd::Approve(a)) => gov::run_approve(&ws, a, out),
-        Command::Site(c) => site::run_site(&ws, c, out),
+        Command::Site(c) => site::run_site(&ws, c, out, cli.verbose),
         Command::Spec(SpecCmd::Release {
             file,
             label,

@@ -1,0 +1,303 @@
+//! Markdown to safe HTML.
+//!
+//! Spec text, release notes and incident details are hostile input. They are
+//! rendered with pulldown-cmark using [`clauses::markdown_options`], with these
+//! changes to the event stream before any HTML exists:
+//!
+//! - raw HTML (blocks and inline) is shown as source code, never interpreted;
+//! - images become links to the image (the site loads nothing from elsewhere);
+//! - headings move down one level (the page has its own `h1`), and a heading
+//!   that starts a clause gets the clause id as its `id`, a permalink and its
+//!   attributes as badges;
+//! - a link whose text is `?` to a known clause gets the clause title as text
+//!   (the OpenAI Model Spec writes cross-references that way).
+//!
+//! The HTML is then sanitised by ammonia with a small allow-list: no images,
+//! no styles, no scripts, only `http`, `https` and `mailto` URLs.
+
+use std::collections::{HashMap, HashSet};
+
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Parser, Tag, TagEnd};
+
+use crate::governance::clauses::{self, Clause};
+
+use super::paths;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// How links to `#clause_id` are written.
+#[derive(Clone, Copy, Debug)]
+pub enum ClauseLinks<'a> {
+    /// Keep `#id`: the clauses are on the same page.
+    SamePage,
+    /// Point at the clause pages, through this relative root prefix.
+    ClausePages(&'a str),
+}
+
+/// Known clauses: id to title, for cross-references.
+pub type Titles<'a> = HashMap<&'a str, &'a str>;
+
+/// Builds the id-to-title map of a clause list.
+pub fn titles(cl: &[Clause]) -> Titles<'_> {
+    cl.iter()
+        .map(|c| (c.id.as_str(), c.title.as_str()))
+        .collect()
+}
+
+fn sanitizer() -> ammonia::Builder<'static> {
+    let mut b = ammonia::Builder::default();
+    b.rm_tags(["img", "map", "area"])
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .add_tag_attributes("h2", ["id"])
+        .add_tag_attributes("h3", ["id"])
+        .add_tag_attributes("h4", ["id"])
+        .add_tag_attributes("h5", ["id"])
+        .add_tag_attributes("h6", ["id"])
+        .add_tag_attributes("div", ["id"])
+        .add_tag_attributes("a", ["aria-label"])
+        .add_tag_attributes("ol", ["start"])
+        .add_allowed_classes("a", ["anchor"])
+        .add_allowed_classes("span", ["badge"])
+        .add_allowed_classes("sup", ["footnote-reference", "footnote-definition-label"])
+        .add_allowed_classes("div", ["footnote-definition"])
+        .add_allowed_classes("section", ["footnotes"]);
+    b
+}
+
+/// Sanitises HTML with the site's allow-list.
+pub fn sanitize(html: &str) -> String {
+    sanitizer().clean(html).to_string()
+}
+
+fn shift(level: HeadingLevel) -> HeadingLevel {
+    match level {
+        HeadingLevel::H1 => HeadingLevel::H2,
+        HeadingLevel::H2 => HeadingLevel::H3,
+        HeadingLevel::H3 => HeadingLevel::H4,
+        HeadingLevel::H4 => HeadingLevel::H5,
+        _ => HeadingLevel::H6,
+    }
+}
+
+/// Renders a whole spec: every clause heading gets its clause id, a permalink and badges.
+pub fn render_spec(text: &str, cl: &[Clause]) -> String {
+    let by_start: HashMap<usize, &Clause> = cl.iter().map(|c| (c.start, c)).collect();
+    render(text, &by_start, &titles(cl), ClauseLinks::SamePage)
+}
+
+/// Renders a fragment (a clause body, notes, details): headings get no ids.
+pub fn render_fragment(text: &str, known: &Titles<'_>, links: ClauseLinks<'_>) -> String {
+    render(text, &HashMap::new(), known, links)
+}
+
+fn render(
+    text: &str,
+    by_start: &HashMap<usize, &Clause>,
+    known: &Titles<'_>,
+    links: ClauseLinks<'_>,
+) -> String {
+    let mut events: Vec<Event<'_>> = Vec::new();
+    let mut heading: Option<&Clause> = None;
+    // The clause a link being rendered points at, while its text is pending.
+    let mut link_to: Option<&str> = None;
+    for (ev, range) in Parser::new_ext(text, clauses::markdown_options()).into_offset_iter() {
+        match ev {
+            Event::Start(Tag::Heading { level, .. }) => {
+                heading = by_start.get(&range.start).copied();
+                events.push(Event::Start(Tag::Heading {
+                    level: shift(level),
+                    id: heading.map(|c| CowStr::from(c.id.clone())),
+                    classes: Vec::new(),
+                    attrs: Vec::new(),
+                }));
+            }
+            Event::End(TagEnd::Heading(level)) => {
+                if let Some(c) = heading.take() {
+                    events.push(Event::InlineHtml(heading_extras(c).into()));
+                }
+                events.push(Event::End(TagEnd::Heading(shift(level))));
+            }
+            Event::Start(Tag::HtmlBlock) => {
+                events.push(Event::Start(Tag::CodeBlock(CodeBlockKind::Indented)));
+            }
+            Event::End(TagEnd::HtmlBlock) => events.push(Event::End(TagEnd::CodeBlock)),
+            Event::Html(s) => events.push(Event::Text(s)),
+            Event::InlineHtml(s) => events.push(Event::Code(s)),
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => events.push(Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })),
+            Event::End(TagEnd::Image) => events.push(Event::End(TagEnd::Link)),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
+                let target = dest_url
+                    .strip_prefix('#')
+                    .and_then(|t| known.get_key_value(t).map(|(k, _)| *k));
+                link_to = target;
+                let dest_url = match (target, links) {
+                    (Some(t), ClauseLinks::ClausePages(root)) => {
+                        CowStr::from(format!("{root}{}", paths::clause(t)))
+                    }
+                    _ => dest_url,
+                };
+                events.push(Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }));
+            }
+            Event::Text(t) if link_to.is_some() && t.trim() == "?" => {
+                let title = link_to.and_then(|id| known.get(id)).copied().unwrap_or("?");
+                events.push(Event::Text(CowStr::from(title.to_string())));
+            }
+            Event::End(TagEnd::Link) => {
+                link_to = None;
+                events.push(Event::End(TagEnd::Link));
+            }
+            other => events.push(other),
+        }
+    }
+    let mut html = String::with_capacity(text.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    sanitize(&html)
+}
+
+/// The permalink and attribute badges appended inside a clause heading.
+fn heading_extras(c: &Clause) -> String {
+    let mut s = String::new();
+    for (k, v) in &c.attrs {
+        let label = if v.is_empty() {
+            k.clone()
+        } else {
+            format!("{k}: {v}")
+        };
+        s.push_str(&format!(" <span class=\"badge\">{}</span>", esc(&label)));
+    }
+    s.push_str(&format!(
+        " <a class=\"anchor\" href=\"#{id}\" aria-label=\"Permalink to clause {id}\">#</a>",
+        id = esc(&c.id)
+    ));
+    s
+}
+
+/// Plain text of a Markdown fragment (for titles and summaries), at most `max` chars.
+pub fn plain(text: &str, max: usize) -> String {
+    let mut s = String::new();
+    for ev in Parser::new_ext(text, clauses::markdown_options()) {
+        match ev {
+            Event::Text(t) | Event::Code(t) => s.push_str(&t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => {
+                if !s.ends_with(' ') {
+                    s.push(' ');
+                }
+            }
+            _ => {}
+        }
+        if s.chars().count() > max {
+            break;
+        }
+    }
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() > max {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROBES: &str = r#"# Title <script>alert(1)</script> {#t1 authority="x><script>"}
+
+<script>alert(2)</script>
+<img src=x onerror=alert(3)>
+
+[click](javascript:alert(4)) [data](data:text/html,<script>alert(5)</script>)
+[JS](  JaVaScRiPt:alert(6)) <a href="javascript:alert(7)">raw</a>
+
+![alt](http://evil.example/x.png) <iframe src="http://evil.example"></iframe>
+
+<svg onload=alert(8)></svg> <style>body{}</style> "quoted" & <b onclick=x>b</b>
+"#;
+
+    #[test]
+    fn hostile_markdown_is_inert() {
+        let cl = clauses::parse(PROBES).unwrap();
+        for html in [
+            render_spec(PROBES, &cl),
+            render_fragment(PROBES, &Titles::new(), ClauseLinks::SamePage),
+        ] {
+            let lower = html.to_ascii_lowercase();
+            for bad in [
+                "<script",
+                "<img",
+                "<iframe",
+                "<svg",
+                "<style",
+                "onerror=",
+                "onload=",
+                "onclick=",
+                "javascript:",
+                "href=\"data:",
+            ] {
+                assert!(!lower.contains(bad), "{bad} in {html}");
+            }
+            assert!(html.contains("&lt;script&gt;"), "{html}");
+        }
+    }
+
+    #[test]
+    fn clause_headings_get_ids_and_cross_references_titles() {
+        let md =
+            "# Intro {#intro}\n\nSee [?](#rules).\n\n## The rules {#rules authority=root}\n\nx\n";
+        let cl = clauses::parse(md).unwrap();
+        let html = render_spec(md, &cl);
+        assert!(html.contains("<h2 id=\"intro\">"), "{html}");
+        assert!(html.contains("<h3 id=\"rules\">"), "{html}");
+        assert!(
+            html.contains("<span class=\"badge\">authority: root</span>"),
+            "{html}"
+        );
+        assert!(html.contains(">The rules</a>"), "{html}");
+        let t = titles(&cl);
+        let frag = render_fragment("See [?](#rules).", &t, ClauseLinks::ClausePages("../../"));
+        assert!(frag.contains("href=\"../../clauses/rules/\""), "{frag}");
+    }
+
+    #[test]
+    fn plain_text() {
+        assert_eq!(plain("**a** `b`\n\nc", 100), "a b c");
+        assert_eq!(plain("abcdef", 4), "abc…");
+    }
+}

@@ -1,0 +1,563 @@
+//! The site's data model: the ledger read once into memory, with everything
+//! the pages need already decoded, linked and diffed. Every list is in ledger
+//! order or sorted, so the output is deterministic.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::app::EntryView;
+use crate::governance::clauses::{self, Clause};
+use crate::governance::diff::{self, ClauseDiff};
+use crate::governance::eval::{self, EvalRecord, Preregistration, ResultsFile};
+use crate::governance::incident::{Severity, Status};
+use crate::governance::{ContentRef, GitSource, KeyState, Payload, Policy, SpecRelease};
+use crate::ledger::Ledger;
+use crate::ledger::entry::{self, Entry};
+use crate::tlog::{self, InclusionProofFile};
+
+use super::SiteError;
+use super::paths;
+
+/// One ledger entry, decoded for display.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub view: EntryView,
+    /// One line saying what the entry does, in words.
+    pub summary: String,
+    /// The page the entry is about (root-relative), with a link text.
+    pub about: Option<(String, String)>,
+    /// The C2SP tlog-proof file of the entry against the latest checkpoint.
+    pub proof: String,
+}
+
+/// One spec release.
+#[derive(Clone, Debug)]
+pub struct Release {
+    /// Position in [`SiteData::releases`].
+    pub idx: usize,
+    pub seq: u64,
+    pub hash: String,
+    pub time: String,
+    pub signer: String,
+    pub label: String,
+    /// 1 for the first release of the label, 2 for its first revision, ...
+    pub rev: u32,
+    /// Page directory, root-relative.
+    pub dir: String,
+    pub text: String,
+    pub clauses: Vec<Clause>,
+    pub notes: Option<String>,
+    pub content: ContentRef,
+    pub manifest: ContentRef,
+    /// Index of the release this one supersedes (a re-release of the same label).
+    pub supersedes: Option<usize>,
+    /// Index of the release that superseded this one.
+    pub superseded_by: Option<usize>,
+    pub fixes: Vec<String>,
+    pub source: Option<GitSource>,
+    /// Index of the release before this one in the ledger: the diff base.
+    pub prev: Option<usize>,
+    /// The clause diff against `prev`.
+    pub diff: Option<ClauseDiff>,
+}
+
+impl Release {
+    /// "2025-12-18" or "2025-12-18 (revision 2)".
+    pub fn name(&self) -> String {
+        if self.rev > 1 {
+            format!("{} (revision {})", self.label, self.rev)
+        } else {
+            self.label.clone()
+        }
+    }
+
+    /// The clause with `id`, if this release has it.
+    pub fn clause(&self, id: &str) -> Option<&Clause> {
+        self.clauses.iter().find(|c| c.id == id)
+    }
+}
+
+/// An `eval.record` entry with its results file.
+#[derive(Clone, Debug)]
+pub struct Eval {
+    pub seq: u64,
+    pub time: String,
+    pub signer: String,
+    pub rec: EvalRecord,
+    /// The release it was run against (index into `releases`).
+    pub release: Option<usize>,
+    /// The exact results file bytes, and the file parsed (None if it does not parse).
+    pub results_bytes: Vec<u8>,
+    pub results: Option<ResultsFile>,
+    /// The pre-registration it applied (index into `preregs`).
+    pub prereg: Option<usize>,
+}
+
+/// An `eval.preregister` entry.
+#[derive(Clone, Debug)]
+pub struct Prereg {
+    pub seq: u64,
+    pub time: String,
+    pub signer: String,
+    pub p: Preregistration,
+    pub release: Option<usize>,
+}
+
+/// One step of an incident's timeline.
+#[derive(Clone, Debug)]
+pub struct IncidentEvent {
+    pub seq: u64,
+    pub time: String,
+    pub signer: String,
+    /// "opened", "investigating", "mitigated", "monitoring", "resolved" or "disclosed".
+    pub what: String,
+    pub text: Option<String>,
+}
+
+/// An incident, folded over its entries.
+#[derive(Clone, Debug)]
+pub struct Incident {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub opened: u64,
+    pub opened_time: String,
+    pub aware_at: String,
+    pub reporter: Option<String>,
+    /// The release in force when it happened (index into `releases`).
+    pub release: Option<usize>,
+    pub clauses: Vec<String>,
+    /// The public summary, or the disclosed one.
+    pub summary: Option<String>,
+    /// Commitment to a confidential summary.
+    pub commitment: Option<String>,
+    pub disclosed: Option<u64>,
+    pub resolved: Option<u64>,
+    pub resolution: Option<String>,
+    /// The release that fixed it (index into `releases`).
+    pub fixed_by: Option<usize>,
+    pub events: Vec<IncidentEvent>,
+}
+
+/// A `spec.approve` entry.
+#[derive(Clone, Debug)]
+pub struct Approval {
+    pub seq: u64,
+    pub time: String,
+    pub signer: String,
+    pub role: String,
+    pub release: Option<usize>,
+}
+
+/// The log's latest signed checkpoint.
+#[derive(Clone, Debug, Default)]
+pub struct CheckpointInfo {
+    pub text: String,
+    pub origin: String,
+    pub size: u64,
+    pub root_hex: String,
+    pub root_b64: String,
+    /// Names on the signature lines, in order.
+    pub signers: Vec<String>,
+}
+
+/// Everything the site shows.
+#[derive(Clone, Debug, Default)]
+pub struct SiteData {
+    pub origin: String,
+    pub log_key: String,
+    pub checkpoint: CheckpointInfo,
+    pub items: Vec<Item>,
+    pub releases: Vec<Release>,
+    pub keys: Vec<KeyState>,
+    pub policy: Policy,
+    pub evals: Vec<Eval>,
+    pub preregs: Vec<Prereg>,
+    pub incidents: Vec<Incident>,
+    pub approvals: Vec<Approval>,
+}
+
+fn data_err(e: impl std::fmt::Display) -> SiteError {
+    SiteError::Data(e.to_string())
+}
+
+/// Parses the signature lines of a signed note: `— NAME BASE64`.
+pub fn note_signers(note: &str) -> Vec<String> {
+    let body_end = note.find("\n\n").map(|i| i + 2).unwrap_or(note.len());
+    note[body_end..]
+        .lines()
+        .filter_map(|l| l.strip_prefix("\u{2014} "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_string)
+        .collect()
+}
+
+impl SiteData {
+    /// Reads the whole ledger.
+    pub fn load(ledger: &Ledger) -> Result<SiteData, SiteError> {
+        let reader = ledger.reader();
+        let head = reader.head()?;
+        let checkpoint_text = ledger.checkpoint()?;
+        let authority = ledger.authority()?;
+        let mut d = SiteData {
+            origin: ledger.origin()?,
+            log_key: authority.log_key.clone(),
+            keys: authority.keys.clone(),
+            policy: authority.policy.clone(),
+            ..SiteData::default()
+        };
+        d.checkpoint = CheckpointInfo {
+            signers: note_signers(&checkpoint_text),
+            text: checkpoint_text,
+            origin: d.origin.clone(),
+            size: head.size,
+            root_hex: hex::encode(head.root),
+            root_b64: B64.encode(head.root),
+        };
+        let mut by_label: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        reader.for_each_entry::<SiteError>(0, head.size, |row| {
+            let e = Entry::decode(&row.data).map_err(data_err)?;
+            let view = EntryView::from_bytes(&row.data).map_err(data_err)?;
+            let payload = Payload::decode(&e.kind, &e.payload).map_err(data_err)?;
+            let hashes = tlog::prove_inclusion(head.size, e.seq, &reader)?;
+            let proof = InclusionProofFile {
+                index: e.seq,
+                extra: None,
+                hashes,
+                checkpoint_text: d.checkpoint.text.clone(),
+            }
+            .format();
+            let (summary, about) = match &payload {
+                Payload::SpecRelease(p) => {
+                    let r = d.release_of(ledger, &e, &row.data, p, &mut by_label)?;
+                    let s = match r.supersedes {
+                        Some(o) => format!(
+                            "Re-released version {} with new content (revision {}, supersedes entry {})",
+                            r.label, r.rev, d.releases[o].seq
+                        ),
+                        None => format!("Released spec version {}", r.label),
+                    };
+                    let about = Some((r.dir.clone(), format!("Version {}", r.name())));
+                    d.releases.push(r);
+                    (s, about)
+                }
+                Payload::EvalPreregister(p) => {
+                    let release = d.release_by_seq(p.spec.release.seq);
+                    let s = format!(
+                        "Pre-registered thresholds {} for {} {} on version {}",
+                        p.id, p.suite.name, p.suite.version, p.spec.label
+                    );
+                    d.preregs.push(Prereg {
+                        seq: e.seq,
+                        time: e.time.clone(),
+                        signer: e.signer.clone(),
+                        p: p.clone(),
+                        release,
+                    });
+                    (s, Some((paths::EVALS.to_string(), "Evaluations".into())))
+                }
+                Payload::EvalRecord(p) => {
+                    let bytes = d.blob(ledger, &p.results).unwrap_or_default();
+                    let verdict = match p.pass {
+                        Some(true) => "pass",
+                        Some(false) => "fail",
+                        None => "no thresholds",
+                    };
+                    let s = format!(
+                        "Evaluation {} of {} with {} {} on version {}: {verdict}",
+                        p.id, p.model.id, p.suite.name, p.suite.version, p.spec.label
+                    );
+                    d.evals.push(Eval {
+                        seq: e.seq,
+                        time: e.time.clone(),
+                        signer: e.signer.clone(),
+                        release: d.release_by_seq(p.spec.release.seq),
+                        results: eval::parse_results(&bytes).ok(),
+                        results_bytes: bytes,
+                        prereg: p
+                            .preregistration
+                            .as_ref()
+                            .and_then(|r| d.preregs.iter().position(|x| x.seq == r.seq)),
+                        rec: p.clone(),
+                    });
+                    (s, Some((paths::eval(&p.id), format!("Evaluation {}", p.id))))
+                }
+                Payload::IncidentOpen(o) => {
+                    let s = format!(
+                        "Incident {} opened ({}): {}",
+                        o.id,
+                        o.severity.as_str(),
+                        o.title
+                    );
+                    d.incidents.push(Incident {
+                        id: o.id.clone(),
+                        title: o.title.clone(),
+                        severity: o.severity,
+                        status: Status::Open,
+                        opened: e.seq,
+                        opened_time: e.time.clone(),
+                        aware_at: o.aware_at.clone(),
+                        reporter: o.reporter.clone(),
+                        release: d.release_by_seq(o.spec.release.seq),
+                        clauses: o.clauses.clone(),
+                        summary: o.summary.clone(),
+                        commitment: o.commitment.clone(),
+                        disclosed: None,
+                        resolved: None,
+                        resolution: None,
+                        fixed_by: None,
+                        events: vec![IncidentEvent {
+                            seq: e.seq,
+                            time: e.time.clone(),
+                            signer: e.signer.clone(),
+                            what: "opened".into(),
+                            text: None,
+                        }],
+                    });
+                    (s, Some((paths::incident(&o.id), format!("Incident {}", o.id))))
+                }
+                Payload::IncidentUpdate(u) => {
+                    let s = format!("Incident {} is {}", u.id, u.status.as_str());
+                    d.incident_event(&e, &u.id, u.status.as_str(), Some(u.note.clone()), |i| {
+                        i.status = u.status;
+                    });
+                    (s, Some((paths::incident(&u.id), format!("Incident {}", u.id))))
+                }
+                Payload::IncidentResolve(r) => {
+                    let s = match &r.fixed_by {
+                        Some(f) => format!("Incident {} resolved by version {}", r.id, f.label),
+                        None => format!("Incident {} resolved", r.id),
+                    };
+                    let fixed = r
+                        .fixed_by
+                        .as_ref()
+                        .and_then(|f| d.release_by_seq(f.release.seq));
+                    d.incident_event(&e, &r.id, "resolved", Some(r.resolution.clone()), |i| {
+                        i.status = Status::Resolved;
+                        i.resolved = Some(e.seq);
+                        i.resolution = Some(r.resolution.clone());
+                        i.fixed_by = fixed;
+                    });
+                    (s, Some((paths::incident(&r.id), format!("Incident {}", r.id))))
+                }
+                Payload::IncidentDisclose(x) => {
+                    let s = format!("Incident {} details disclosed", x.id);
+                    d.incident_event(&e, &x.id, "disclosed", None, |i| {
+                        i.disclosed = Some(e.seq);
+                        i.summary = Some(x.summary.clone());
+                    });
+                    (s, Some((paths::incident(&x.id), format!("Incident {}", x.id))))
+                }
+                Payload::SpecApprove(a) => {
+                    let release = d.release_by_seq(a.release.seq);
+                    d.approvals.push(Approval {
+                        seq: e.seq,
+                        time: e.time.clone(),
+                        signer: e.signer.clone(),
+                        role: a.role.clone(),
+                        release,
+                    });
+                    let about = release.map(|i| {
+                        let r = &d.releases[i];
+                        (r.dir.clone(), format!("Version {}", r.name()))
+                    });
+                    (
+                        format!(
+                            "Version {} approved by {} as {}",
+                            a.label, e.signer, a.role
+                        ),
+                        about,
+                    )
+                }
+                other => summarize(&e, other),
+            };
+            d.items.push(Item {
+                view,
+                summary,
+                about,
+                proof,
+            });
+            Ok(())
+        })?;
+        d.link();
+        for i in 0..d.releases.len() {
+            if let Some(p) = d.releases[i].prev {
+                let (old, new) = (&d.releases[p], &d.releases[i]);
+                let cd = diff::diff(&old.text, &old.clauses, &new.text, &new.clauses);
+                d.releases[i].diff = Some(cd);
+            }
+        }
+        Ok(d)
+    }
+
+    /// Index of the release at entry `seq`.
+    pub fn release_by_seq(&self, seq: u64) -> Option<usize> {
+        self.releases.iter().position(|r| r.seq == seq)
+    }
+
+    /// The incident with `id`.
+    pub fn incident(&self, id: &str) -> Option<&Incident> {
+        self.incidents.iter().find(|i| i.id == id)
+    }
+
+    fn incident_event(
+        &mut self,
+        e: &Entry,
+        id: &str,
+        what: &str,
+        text: Option<String>,
+        f: impl FnOnce(&mut Incident),
+    ) {
+        if let Some(i) = self.incidents.iter_mut().find(|i| i.id == id) {
+            i.events.push(IncidentEvent {
+                seq: e.seq,
+                time: e.time.clone(),
+                signer: e.signer.clone(),
+                what: what.to_string(),
+                text,
+            });
+            f(i);
+        }
+    }
+
+    fn blob(&self, ledger: &Ledger, r: &ContentRef) -> Result<Vec<u8>, SiteError> {
+        let dg = r
+            .digest()
+            .ok_or_else(|| data_err(format!("bad digest {}", r.sha256)))?;
+        ledger
+            .reader()
+            .blob(&dg)?
+            .ok_or_else(|| data_err(format!("blob {} is missing", r.sha256)))
+    }
+
+    fn release_of(
+        &self,
+        ledger: &Ledger,
+        e: &Entry,
+        bytes: &[u8],
+        p: &SpecRelease,
+        by_label: &mut BTreeMap<String, Vec<usize>>,
+    ) -> Result<Release, SiteError> {
+        let blob = |r: &ContentRef| self.blob(ledger, r);
+        let text = String::from_utf8(blob(&p.content)?).map_err(data_err)?;
+        let clauses: Vec<Clause> = match serde_json::from_slice(&blob(&p.clauses)?) {
+            Ok(c) => c,
+            Err(_) => clauses::parse(&text).map_err(data_err)?,
+        };
+        let notes = match &p.notes {
+            Some(r) => Some(String::from_utf8_lossy(&blob(r)?).into_owned()),
+            None => None,
+        };
+        let idx = self.releases.len();
+        let same = by_label.entry(p.label.clone()).or_default();
+        let supersedes = p
+            .supersedes
+            .as_ref()
+            .and_then(|s| self.releases.iter().position(|r| r.seq == s.seq));
+        same.push(idx);
+        let rev = same.len() as u32;
+        Ok(Release {
+            idx,
+            seq: e.seq,
+            hash: hex::encode(entry::entry_hash(bytes)),
+            time: e.time.clone(),
+            signer: e.signer.clone(),
+            label: p.label.clone(),
+            rev,
+            dir: paths::release(&p.label, rev),
+            text,
+            clauses,
+            notes,
+            content: p.content.clone(),
+            manifest: p.clauses.clone(),
+            supersedes,
+            superseded_by: None,
+            fixes: p.fixes.clone(),
+            source: p.source.clone(),
+            prev: idx.checked_sub(1),
+            diff: None,
+        })
+    }
+
+    /// Links superseded releases forward.
+    fn link(&mut self) {
+        for i in 0..self.releases.len() {
+            if let Some(o) = self.releases[i].supersedes {
+                self.releases[o].superseded_by = Some(i);
+            }
+        }
+    }
+
+    /// The latest release, if any.
+    pub fn current(&self) -> Option<&Release> {
+        self.releases.last()
+    }
+
+    /// Every clause id of every release, each with the releases that have it
+    /// (index into `releases`, clause), in release order.
+    pub fn clause_history(&self) -> BTreeMap<&str, Vec<(usize, &Clause)>> {
+        let mut m: BTreeMap<&str, Vec<(usize, &Clause)>> = BTreeMap::new();
+        for r in &self.releases {
+            for c in &r.clauses {
+                m.entry(c.id.as_str()).or_default().push((r.idx, c));
+            }
+        }
+        m
+    }
+}
+
+/// What a non-release entry does, in words, and the page it is about.
+fn summarize(e: &Entry, p: &Payload) -> (String, Option<(String, String)>) {
+    let keys = || Some((paths::KEYS.to_string(), "Keys and roles".to_string()));
+    match p {
+        Payload::LogInit(i) => (
+            format!("Log created for origin {}", i.origin),
+            Some((paths::VERIFY.to_string(), "How to verify".into())),
+        ),
+        Payload::KeyAdd(k) => match &k.replaces {
+            Some(_) => (
+                format!("Key {} rotated (roles: {})", k.name, k.roles.join(", ")),
+                keys(),
+            ),
+            None => (
+                format!("Key {} registered (roles: {})", k.name, k.roles.join(", ")),
+                keys(),
+            ),
+        },
+        Payload::KeyRevoke(k) => (
+            match &k.reason {
+                Some(r) => format!("Key {} revoked: {r}", k.name),
+                None => format!("Key {} revoked", k.name),
+            },
+            keys(),
+        ),
+        Payload::PolicySet(_) => ("Signing policy changed".into(), keys()),
+        _ => {
+            let subject = p.subject();
+            let s = if subject.is_empty() {
+                e.kind.clone()
+            } else {
+                format!("{} {subject}", e.kind)
+            };
+            (s, None)
+        }
+    }
+}
+
+/// The approval requirement, in words.
+pub fn approvals_text(p: &Policy) -> Option<String> {
+    p.release_approvals
+        .as_ref()
+        .map(|a| format!("{} of: {}", a.quorum, a.roles.join(", ")))
+}
+
+/// Kinds the policy names, with their roles, sorted by kind.
+pub fn policy_rows(p: &Policy) -> Vec<(String, String)> {
+    p.kinds
+        .iter()
+        .map(|(k, r)| (k.clone(), r.join(", ")))
+        .collect()
+}

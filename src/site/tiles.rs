@@ -1,0 +1,123 @@
+//! The `log/` directory of the site, exactly per C2SP tlog-tiles: `log/checkpoint`
+//! (with any witness cosignatures), hash tiles `log/tile/<L>/<N>[.p/<W>]`, entry
+//! bundles `log/tile/entries/<N>[.p/<W>]`, the log's verifier key at
+//! `log/verifier-key.txt`, and content blobs by digest at `log/blobs/<sha256>`.
+//!
+//! Full tiles and blobs are immutable, so a rebuild after an append keeps every
+//! one that is already on disk with the right length and writes only new full
+//! tiles, the partial right edge and the checkpoint.
+
+use std::path::Path;
+
+use crate::ledger::Ledger;
+use crate::tlog::{self, Tile};
+
+use super::{SiteError, Writer};
+
+/// Where the log lives inside the site.
+pub const LOG_DIR: &str = "log";
+/// Where content blobs are published, by lowercase hex SHA-256.
+pub const BLOBS_DIR: &str = "log/blobs";
+
+/// What [`render_tiles`] wrote or kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TilesReport {
+    /// Hash tiles in the log (full and partial).
+    pub tiles: u64,
+    /// Entry bundles in the log.
+    pub bundles: u64,
+    /// Content blobs published.
+    pub blobs: u64,
+    /// Of all these, the ones already on disk and not re-read.
+    pub kept: u64,
+}
+
+/// Writes the `log/` directory for the ledger's current checkpoint.
+pub fn render_tiles(
+    ledger: &Ledger,
+    _out: &Path,
+    w: &mut Writer,
+) -> Result<TilesReport, SiteError> {
+    let r = ledger.reader();
+    let head = r.head()?;
+    let (cp_size, _) = r
+        .latest_checkpoint()?
+        .ok_or_else(|| SiteError::Data("the ledger has no checkpoint".into()))?;
+    if cp_size != head.size {
+        return Err(SiteError::Data(format!(
+            "latest checkpoint is for size {cp_size}, the ledger has {} entries",
+            head.size
+        )));
+    }
+    let mut rep = TilesReport::default();
+    w.write(
+        &format!("{LOG_DIR}/checkpoint"),
+        ledger.checkpoint()?.as_bytes(),
+    )?;
+    let log_key = ledger.authority()?.log_key;
+    w.write(
+        &format!("{LOG_DIR}/verifier-key.txt"),
+        format!("{log_key}\n").as_bytes(),
+    )?;
+    for t in tlog::tiles_for_size(head.size) {
+        let rel = format!("{LOG_DIR}/{}", t.path());
+        let start = t.index * tlog::TILE_WIDTH;
+        let end = start + t.width as u64;
+        if t.data {
+            rep.bundles += 1;
+        } else {
+            rep.tiles += 1;
+        }
+        if t.is_full() {
+            let len = if t.data {
+                r.bundle_len(start, end)?
+            } else {
+                tlog::TILE_WIDTH * 32
+            };
+            if w.keep(&rel, len)? {
+                rep.kept += 1;
+                continue;
+            }
+        }
+        let data = if t.data {
+            bundle(ledger, &t)?
+        } else {
+            tlog::read_tile_data(&t, &r)?
+        };
+        w.write(&rel, &data)?;
+    }
+    for (digest, len) in r.blob_sizes()? {
+        rep.blobs += 1;
+        let rel = format!("{BLOBS_DIR}/{}", hex::encode(digest));
+        if w.keep(&rel, len)? {
+            rep.kept += 1;
+            continue;
+        }
+        let data = r
+            .blob(&digest)?
+            .ok_or_else(|| SiteError::Data(format!("blob {} vanished", hex::encode(digest))))?;
+        w.write(&rel, &data)?;
+    }
+    Ok(rep)
+}
+
+fn bundle(ledger: &Ledger, t: &Tile) -> Result<Vec<u8>, SiteError> {
+    let start = t.index * tlog::TILE_WIDTH;
+    let mut entries = Vec::with_capacity(t.width as usize);
+    ledger
+        .reader()
+        .for_each_entry::<SiteError>(start, start + t.width as u64, |row| {
+            entries.push(row.data);
+            Ok(())
+        })?;
+    if entries.len() != t.width as usize {
+        return Err(SiteError::Data(format!(
+            "entry bundle {} needs {} entries, the ledger has {}",
+            t.path(),
+            t.width,
+            entries.len()
+        )));
+    }
+    let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+    Ok(tlog::encode_bundle(&refs)?)
+}

@@ -1,0 +1,260 @@
+//! The output writer: every site file goes through it. It keeps paths inside the
+//! output directory, writes a file only when its bytes changed, refuses to
+//! write one path twice in a build, and removes files an earlier build wrote
+//! that this build no longer produces.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::SiteError;
+
+/// Name of the file listing what the last build wrote (relative paths, one a line).
+pub const MANIFEST: &str = ".speclog-site";
+
+/// Writes files under one output directory.
+#[derive(Debug)]
+pub struct Writer {
+    root: PathBuf,
+    files: BTreeSet<String>,
+    written: Vec<String>,
+    unchanged: u64,
+    bytes: u64,
+}
+
+/// What a [`Writer`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WriteStats {
+    /// Files whose bytes changed or that were new, in write order.
+    pub written: Vec<String>,
+    /// Files left alone because their bytes were already right.
+    pub unchanged: u64,
+    /// Files from an earlier build that this build no longer produces, now removed.
+    pub removed: Vec<String>,
+    /// Total bytes of all files of this build.
+    pub bytes: u64,
+}
+
+/// Checks a relative output path: `/`-separated, each part non-empty, not `.` or `..`,
+/// without `\`, NUL or control characters, and not absolute.
+pub fn check_rel(rel: &str) -> Result<(), SiteError> {
+    let ok = !rel.is_empty()
+        && rel.len() <= 1024
+        && !rel.starts_with('/')
+        && rel.split('/').all(|p| {
+            !p.is_empty()
+                && p != "."
+                && p != ".."
+                && p.len() <= 255
+                && !p.chars().any(|c| c == '\\' || c == ':' || c.is_control())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(SiteError::Path(rel.to_string()))
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SiteError + '_ {
+    move |source| SiteError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Writer {
+    /// A writer for `root`, which is created if missing.
+    pub fn new(root: &Path) -> Result<Writer, SiteError> {
+        fs::create_dir_all(root).map_err(io(root))?;
+        Ok(Writer {
+            root: root.to_path_buf(),
+            files: BTreeSet::new(),
+            written: Vec::new(),
+            unchanged: 0,
+            bytes: 0,
+        })
+    }
+
+    /// The output directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Writes `data` to `rel` (a `/`-separated path inside the output directory)
+    /// unless the file already holds exactly these bytes. Returns true if it wrote.
+    pub fn write(&mut self, rel: &str, data: &[u8]) -> Result<bool, SiteError> {
+        check_rel(rel)?;
+        if !self.files.insert(rel.to_string()) {
+            return Err(SiteError::Duplicate(rel.to_string()));
+        }
+        self.bytes += data.len() as u64;
+        let path = self.safe_path(rel)?;
+        match fs::read(&path) {
+            Ok(old) if old == data => {
+                self.unchanged += 1;
+                return Ok(false);
+            }
+            _ => {}
+        }
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        // Write a sibling temporary file, then rename it over the target, so a
+        // reader (or a server) never sees half a file.
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp",
+            path.file_name()
+                .map(|f| f.to_string_lossy())
+                .unwrap_or_default()
+        ));
+        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(data).map_err(io(&tmp))?;
+        drop(f);
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        self.written.push(rel.to_string());
+        Ok(true)
+    }
+
+    /// The path of `rel` under the root, refusing any existing symbolic link on
+    /// the way, so nothing is written outside the output directory.
+    fn safe_path(&self, rel: &str) -> Result<PathBuf, SiteError> {
+        let mut p = self.root.clone();
+        for part in rel.split('/') {
+            p.push(part);
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => return Err(SiteError::Symlink(p)),
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+
+    /// Registers `rel` as part of this build without reading or rewriting it, if a
+    /// regular file of exactly `len` bytes is already there. For immutable files
+    /// (full tlog tiles, content-addressed blobs), so an incremental build after
+    /// an append does not re-read the whole log. Returns false if the file must
+    /// be written.
+    pub fn keep(&mut self, rel: &str, len: u64) -> Result<bool, SiteError> {
+        check_rel(rel)?;
+        let path = self.safe_path(rel)?;
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() && m.len() == len => {
+                if !self.files.insert(rel.to_string()) {
+                    return Err(SiteError::Duplicate(rel.to_string()));
+                }
+                self.bytes += len;
+                self.unchanged += 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Files written so far in this build.
+    pub fn files(&self) -> &BTreeSet<String> {
+        &self.files
+    }
+
+    /// Removes files an earlier build listed in its manifest that this build did
+    /// not write, records the new manifest, and returns what happened.
+    pub fn finish(mut self) -> Result<WriteStats, SiteError> {
+        let manifest = self.root.join(MANIFEST);
+        let old = fs::read_to_string(&manifest).unwrap_or_default();
+        let mut removed = Vec::new();
+        for rel in old.lines() {
+            if self.files.contains(rel) || check_rel(rel).is_err() {
+                continue;
+            }
+            let Ok(path) = self.safe_path(rel) else {
+                continue;
+            };
+            if path.is_file() && fs::remove_file(&path).is_ok() {
+                removed.push(rel.to_string());
+                // Remove directories left empty, up to the root.
+                let mut dir = path.parent();
+                while let Some(d) = dir {
+                    if d == self.root || fs::remove_dir(d).is_err() {
+                        break;
+                    }
+                    dir = d.parent();
+                }
+            }
+        }
+        let mut list = String::new();
+        for f in &self.files {
+            list.push_str(f);
+            list.push('\n');
+        }
+        if old != list {
+            fs::write(&manifest, list).map_err(io(&manifest))?;
+        }
+        Ok(WriteStats {
+            written: std::mem::take(&mut self.written),
+            unchanged: self.unchanged,
+            removed,
+            bytes: self.bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_escaping_paths() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "./a",
+            "a/.",
+            "a\\b",
+            "c:x",
+            "a\nb",
+        ] {
+            assert!(check_rel(bad).is_err(), "{bad:?}");
+        }
+        for good in ["index.html", "versions/1.0/index.html", "a/.b", "x..y"] {
+            assert!(check_rel(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn writes_only_changes_and_removes_stale() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = Writer::new(d.path()).unwrap();
+        assert!(w.write("a/b.txt", b"one").unwrap());
+        assert!(w.write("c.txt", b"two").unwrap());
+        assert!(matches!(
+            w.write("c.txt", b"again"),
+            Err(SiteError::Duplicate(_))
+        ));
+        let s = w.finish().unwrap();
+        assert_eq!(s.written, ["a/b.txt", "c.txt"]);
+
+        let mut w = Writer::new(d.path()).unwrap();
+        assert!(!w.write("c.txt", b"two").unwrap());
+        let s = w.finish().unwrap();
+        assert_eq!(s.unchanged, 1);
+        assert_eq!(s.removed, ["a/b.txt"]);
+        assert!(!d.path().join("a").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("link")).unwrap();
+        let mut w = Writer::new(d.path()).unwrap();
+        assert!(matches!(
+            w.write("link/x.html", b"x"),
+            Err(SiteError::Symlink(_))
+        ));
+        assert!(!outside.path().join("x.html").exists());
+    }
+}
