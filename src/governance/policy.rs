@@ -175,10 +175,10 @@ impl Authority {
 
     /// The roles that may sign an entry of `kind`.
     pub fn roles_for(&self, kind: &str, _payload: &Payload) -> Vec<String> {
-        if kind == kinds::SPEC_APPROVE {
-            if let Some(a) = &self.policy.release_approvals {
-                return a.roles.clone();
-            }
+        if kind == kinds::SPEC_APPROVE
+            && let Some(a) = &self.policy.release_approvals
+        {
+            return a.roles.clone();
         }
         self.policy.kinds.get(kind).cloned().unwrap_or_default()
     }

@@ -349,14 +349,14 @@ impl Ledger {
 
     /// Resolves a reference: a sequence number, or a hex prefix (4+ digits) of an entry hash.
     pub fn resolve(&self, r: &str) -> Result<u64, LedgerError> {
-        if let Ok(n) = r.parse::<u64>() {
-            if r.len() < 8 || self.reader().entry(n)?.is_some() {
-                return self
-                    .reader()
-                    .entry(n)?
-                    .map(|_| n)
-                    .ok_or_else(|| LedgerError::NoEntry(r.into()));
-            }
+        if let Ok(n) = r.parse::<u64>()
+            && (r.len() < 8 || self.reader().entry(n)?.is_some())
+        {
+            return self
+                .reader()
+                .entry(n)?
+                .map(|_| n)
+                .ok_or_else(|| LedgerError::NoEntry(r.into()));
         }
         let hexs = r.to_ascii_lowercase();
         if hexs.len() < 4 || hexs.len() > 64 || !hexs.bytes().all(|c| c.is_ascii_hexdigit()) {
