@@ -596,6 +596,37 @@ impl Workspace {
         Ok(verify::verify(&l, progress)?)
     }
 
+    /// Checks that the ledger extends an older signed checkpoint of this log (so it
+    /// was not rolled back or rewritten since); returns the checkpoint's size.
+    pub fn verify_extends(&self, checkpoint: &[u8]) -> Result<u64, Error> {
+        use crate::ledger::verify::fail;
+        let l = self.open()?;
+        let auth = l.authority()?;
+        let vk = note::VerifierKey::parse(&auth.log_key)
+            .map_err(|e| fail("entry 0", format!("log key: {e}")))?;
+        let (cp, _) = crate::published::open_checkpoint(checkpoint, std::slice::from_ref(&vk), "--since checkpoint")?;
+        let head = l.reader().head()?;
+        if cp.size > head.size {
+            return Err(fail(
+                "--since checkpoint",
+                format!(
+                    "the log signed a checkpoint of {} entries but the ledger has only {}: it was rolled back",
+                    cp.size, head.size
+                ),
+            )
+            .into());
+        }
+        let root = crate::tlog::tree_hash(cp.size, &l.reader()).map_err(|e| fail("tree", e.to_string()))?;
+        if root != cp.root {
+            return Err(fail(
+                "--since checkpoint",
+                format!("the ledger's first {} entries differ from the signed checkpoint: history was rewritten", cp.size),
+            )
+            .into());
+        }
+        Ok(cp.size)
+    }
+
     /// The latest checkpoint, with cosignatures.
     pub fn checkpoint(&self) -> Result<String, Error> {
         Ok(self.open()?.checkpoint()?)

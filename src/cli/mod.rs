@@ -116,12 +116,34 @@ enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Re-check every signature, chain link, content digest, tree hash and checkpoint.
-    #[command(after_help = "Examples:\n  speclog verify\n  speclog verify --json")]
+    /// Re-check every signature, chain link, content digest, tree hash and checkpoint
+    /// of the ledger; or, offline, a published site or a proof file.
+    #[command(after_help = "Examples:\n  speclog verify\n  speclog verify --site site --key keys/admin.pub --since old-checkpoint\n  speclog verify --proof entry-3.proof --key keys/admin.pub")]
     Verify {
+        /// Verify the published site in DIR (its log/ directory) instead of the ledger.
+        #[arg(long, value_name = "DIR", conflicts_with = "proof")]
+        site: Option<PathBuf>,
+        /// Verify a proof file (inclusion or consistency) instead of the ledger.
+        #[arg(long, value_name = "FILE")]
+        proof: Option<PathBuf>,
+        /// The encoded entry an inclusion proof is about (default: the one the proof carries).
+        #[arg(long, value_name = "FILE", requires = "proof")]
+        entry: Option<PathBuf>,
+        /// The trusted log verifier key (a .pub file or the key itself).
+        #[arg(long, value_name = "VERIFIER_KEY")]
+        key: Option<String>,
+        /// An older signed checkpoint that the log must extend.
+        #[arg(long, value_name = "OLD_CHECKPOINT_FILE")]
+        since: Option<PathBuf>,
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Import history from elsewhere.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Produce inclusion and consistency proofs.
+    #[command(subcommand)]
+    Prove(ProveCmd),
     /// Print the latest signed checkpoint (C2SP tlog-checkpoint as a signed note).
     Checkpoint {
         #[command(flatten)]
@@ -147,6 +169,51 @@ struct JsonFlag {
     /// Machine-readable JSON output.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportCmd {
+    /// Record each commit that changed a spec file in a git repository as a release.
+    /// Labels come from the commit subject (or date); a label re-used for new content
+    /// becomes a revision; unchanged re-commits and already imported commits are
+    /// skipped, so re-running is idempotent. Uses the git command-line tool.
+    #[command(after_help = "Examples:\n  speclog import git ../model_spec --path model_spec.md --signer policy-team\n  speclog import git repo --path spec.md --signer policy-team --label-from 'Release (\\S+)' --since v1.0")]
+    Git {
+        /// The repository (a working tree or bare repository).
+        repo: PathBuf,
+        /// The spec file's path inside the repository.
+        #[arg(long)]
+        path: String,
+        /// Name of the signing key.
+        #[arg(long)]
+        signer: String,
+        /// Regex over the commit subject; its first group (or whole match) is the label.
+        #[arg(long, value_name = "REGEX")]
+        label_from: Option<String>,
+        /// Only commits after this revision.
+        #[arg(long, value_name = "REV")]
+        since: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProveCmd {
+    /// A c2sp.org/tlog-proof@v1 inclusion proof of one entry in the latest checkpoint
+    /// (the entry itself travels as the proof's extra data).
+    #[command(after_help = "Example:\n  speclog prove inclusion 3 > entry-3.proof\n  speclog verify --proof entry-3.proof --key keys/admin.pub")]
+    Inclusion {
+        /// Sequence number or hash prefix of the entry.
+        reference: String,
+    },
+    /// A consistency proof that the log of OLD_SIZE entries is a prefix of NEW_SIZE.
+    #[command(after_help = "Example:\n  speclog prove consistency 5 > since-5.proof\n  speclog verify --proof since-5.proof --since checkpoint-5 --key keys/admin.pub")]
+    Consistency {
+        old_size: u64,
+        /// Default: the latest checkpoint.
+        new_size: Option<u64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -329,7 +396,10 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             let (seq, hash) = a.entries[0];
             let v = ws.show(&seq.to_string())?;
             if json.json {
-                out.json(&v)
+                // The entry, plus the checkpoint the append produced.
+                let mut j = serde_json::to_value(&v).map_err(|e| Error::Io("json".into(), e.into()))?;
+                j["checkpoint"] = a.checkpoint.clone().into();
+                out.json(&j)
             } else {
                 out.line(&format!(
                     "released {label} as entry {seq} ({}), content sha256 {}",
@@ -387,7 +457,114 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
                 Ok(())
             }
         }
-        Command::Verify { json } => {
+        Command::Verify {
+            site: Some(dir),
+            key,
+            since,
+            json,
+            ..
+        } => {
+            let key = key.map(|k| speclog::app::proofs::load_verifier_key(&k)).transpose()?;
+            let since = since.map(|p| read_input(&p)).transpose()?;
+            let pb = output::progress("verifying site");
+            let r = speclog::app::proofs::verify_site(&dir, key.as_ref(), since.as_deref(), &|d, t| {
+                pb.set_length(t);
+                pb.set_position(d);
+            });
+            pb.finish_and_clear();
+            let r = r?;
+            if json.json {
+                return out.json(&r);
+            }
+            out.line(&format!(
+                "ok: {} entries, {} signatures, {} hash tiles, {} entry bundles, {} blobs verified",
+                r.entries, r.signatures, r.tiles, r.bundles, r.blobs
+            ));
+            out.line(&format!("origin {}\nsize {}\nroot {}", r.origin, r.size, r.root));
+            out.line(&format!("checkpoint signed by: {}", r.signers.join(", ")));
+            if let Some(o) = r.extends {
+                out.line(&format!("extends the older checkpoint of size {o}: append-only"));
+            }
+            if r.key_source == "published" {
+                out.line("warning: checked against the site's own log/verifier-key.txt; pass --key with a key you obtained independently");
+            }
+            Ok(())
+        }
+        Command::Verify {
+            proof: Some(proof),
+            entry,
+            key,
+            since,
+            json,
+            ..
+        } => {
+            let Some(key) = key else {
+                return Err(Error::input(
+                    "verifying a proof needs the log's verifier key",
+                    "give --key keys/admin.pub (or the key line itself)",
+                ));
+            };
+            let key = speclog::app::proofs::load_verifier_key(&key)?;
+            let p = read_input(&proof)?;
+            let e = entry.map(|p| read_input(&p)).transpose()?;
+            let s = since.map(|p| read_input(&p)).transpose()?;
+            let r = speclog::app::proofs::verify_proof(&p, e.as_deref(), s.as_deref(), &key)?;
+            if json.json {
+                return out.json(&r);
+            }
+            match r.kind {
+                "inclusion" => out.line(&format!(
+                    "ok: entry {} ({}, hash {}) is in the log {} of size {} with root {}",
+                    r.index.unwrap_or(0),
+                    r.entry_kind.as_deref().unwrap_or(""),
+                    r.entry_hash.as_deref().unwrap_or(""),
+                    r.origin,
+                    r.size,
+                    r.root
+                )),
+                _ => out.line(&format!(
+                    "ok: the log {} of size {} extends its checkpoint of size {}",
+                    r.origin,
+                    r.size,
+                    r.old_size.unwrap_or(0)
+                )),
+            }
+            Ok(())
+        }
+        Command::Import(ImportCmd::Git {
+            repo,
+            path,
+            signer,
+            label_from,
+            since,
+            json,
+        }) => {
+            let pb = output::progress("importing");
+            let r = ws.import_git(&repo, &path, &signer, label_from.as_deref(), since.as_deref(), &|d, t| {
+                pb.set_length(t);
+                pb.set_position(d);
+            });
+            pb.finish_and_clear();
+            let r = r?;
+            if json.json {
+                return out.json(&r);
+            }
+            for c in &r.commits {
+                let seq = c.seq.map(|s| format!("entry {s}")).unwrap_or_default();
+                out.line(&format!("{:.12}  {:<24} {:<17} {seq}", c.commit, c.label, c.action));
+            }
+            out.line(&format!(
+                "imported {} releases and {} revisions; skipped {}",
+                r.released, r.revisions, r.skipped
+            ));
+            Ok(())
+        }
+        Command::Prove(ProveCmd::Inclusion { reference }) => out.raw(&ws.prove_inclusion(&reference)?),
+        Command::Prove(ProveCmd::Consistency { old_size, new_size }) => {
+            out.raw(&ws.prove_consistency(old_size, new_size)?)
+        }
+        Command::Verify { json, since, .. } => {
+            let since = since.map(|p| read_input(&p)).transpose()?;
             let pb = output::progress("verifying");
             let report = ws.verify(&|done, total| {
                 pb.set_length(total);
@@ -395,6 +572,12 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             });
             pb.finish_and_clear();
             let report = report?;
+            if let Some(cp) = since {
+                let size = ws.verify_extends(&cp)?;
+                if !json.json {
+                    out.line(&format!("extends the given checkpoint of size {size}: append-only"));
+                }
+            }
             if json.json {
                 out.json(&report)
             } else {
@@ -464,6 +647,20 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             out.raw(&String::from_utf8_lossy(&buf))
         }
     }
+}
+
+/// Reads a small input file (proof, entry, checkpoint), at most 1 MiB.
+fn read_input(p: &std::path::Path) -> Result<Vec<u8>, Error> {
+    let m = std::fs::metadata(p).map_err(|e| {
+        Error::input(format!("cannot read {}: {e}", p.display()), "check the path")
+    })?;
+    if m.len() > 1 << 20 {
+        return Err(Error::input(
+            format!("{} is {} bytes; proofs, entries and checkpoints are under 1 MiB", p.display(), m.len()),
+            "give the right file",
+        ));
+    }
+    std::fs::read(p).map_err(|e| Error::Io(p.display().to_string(), e))
 }
 
 fn run_key(ws: &Workspace, k: KeyCmd, out: &mut Out) -> Result<(), Error> {
