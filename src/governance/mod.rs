@@ -320,6 +320,19 @@ pub struct ApprovalRec {
     pub release: EntryRef,
 }
 
+impl ApprovalRec {
+    /// The record of a `spec.approve` entry.
+    pub fn of(entry: &Entry, p: &SpecApprove) -> ApprovalRec {
+        ApprovalRec {
+            seq: entry.seq,
+            time: entry.time.clone(),
+            signer: entry.signer.clone(),
+            role: p.role.clone(),
+            release: p.release.clone(),
+        }
+    }
+}
+
 /// Read access to what the rules need to know about earlier entries.
 pub trait Lookup {
     /// Every release with `label`, in ledger order.
@@ -797,13 +810,7 @@ impl State {
                 self.approvals
                     .entry(p.label.clone())
                     .or_default()
-                    .push(ApprovalRec {
-                        seq: entry.seq,
-                        time: entry.time.clone(),
-                        signer: entry.signer.clone(),
-                        role: p.role.clone(),
-                        release: p.release.clone(),
-                    });
+                    .push(ApprovalRec::of(entry, p));
             }
             Payload::EvalPreregister(p) => {
                 self.preregs.insert(
@@ -878,5 +885,178 @@ impl Lookup for State {
     }
     fn approvals(&self, label: &str) -> Result<Vec<ApprovalRec>, GovError> {
         Ok(self.approvals.get(label).cloned().unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The rules over an in-memory [`State`] (what `verify` uses); entries are
+    //! unsigned here because the rules never look at signatures.
+
+    use super::*;
+    use crate::governance::incident::{Open, Resolve, Severity, Status, Update};
+
+    fn entry(seq: u64, kind: &str, signer: &str) -> Entry {
+        Entry {
+            seq,
+            time: "2025-09-12T00:00:00Z".into(),
+            kind: kind.into(),
+            prev: [0; 32],
+            signer: signer.into(),
+            signer_key: [0; 32],
+            payload: Vec::new(),
+            signature: [0; 64],
+        }
+    }
+
+    /// Checks and records `p` as entry `seq` of `state`.
+    fn push(state: &mut State, seq: u64, kind: &str, p: Payload) -> Result<(), GovError> {
+        let e = entry(seq, kind, "someone");
+        check_references(&e, &p, state)?;
+        state.record(&e, &[seq as u8; 32], &p)
+    }
+
+    fn release(label: &str, fixes: &[&str]) -> Payload {
+        let c = ContentRef::of(label.as_bytes(), MEDIA_MARKDOWN);
+        Payload::SpecRelease(SpecRelease {
+            label: label.into(),
+            content: c.clone(),
+            clauses: c,
+            notes: None,
+            supersedes: None,
+            fixes: fixes.iter().map(|s| s.to_string()).collect(),
+            source: None,
+        })
+    }
+
+    fn link(seq: u64) -> SpecLink {
+        SpecLink {
+            label: "v1".into(),
+            release: EntryRef::new(seq, &[seq as u8; 32]),
+        }
+    }
+
+    fn open(id: &str) -> Payload {
+        Payload::IncidentOpen(Open {
+            id: id.into(),
+            title: "t".into(),
+            severity: Severity::Low,
+            spec: link(1),
+            clauses: vec!["a".into()],
+            aware_at: "2025-09-01T00:00:00Z".into(),
+            reporter: None,
+            summary: Some("s".into()),
+            commitment: None,
+        })
+    }
+
+    fn state_with_release() -> State {
+        let mut s = State::default();
+        push(&mut s, 1, kinds::SPEC_RELEASE, release("v1", &[])).unwrap();
+        s.set_release_clauses(1, ["a".to_string()].into());
+        s
+    }
+
+    #[test]
+    fn incident_ids_lifecycle_and_fixes() {
+        let mut s = state_with_release();
+        let e = push(&mut s, 2, kinds::INCIDENT_OPEN, open("INC-2")).unwrap_err();
+        assert!(e.to_string().contains("the next INC id is INC-1"), "{e}");
+        push(&mut s, 2, kinds::INCIDENT_OPEN, open("INC-1")).unwrap();
+        let mut bad = open("INC-2");
+        if let Payload::IncidentOpen(o) = &mut bad {
+            o.clauses = vec!["zz".into()];
+        }
+        assert!(push(&mut s, 3, kinds::INCIDENT_OPEN, bad).is_err());
+        let e = push(&mut s, 3, kinds::SPEC_RELEASE, release("v2", &["INC-9"])).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                GovError::Unknown {
+                    what: "incident",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        push(&mut s, 3, kinds::SPEC_RELEASE, release("v2", &["INC-1"])).unwrap();
+        let resolve = |seq: u64| {
+            Payload::IncidentResolve(Resolve {
+                id: "INC-1".into(),
+                resolution: "done".into(),
+                fixed_by: Some(SpecLink {
+                    label: "v2".into(),
+                    release: EntryRef::new(seq, &[seq as u8; 32]),
+                }),
+            })
+        };
+        // v1 (entry 1) does not list INC-1; v2 (entry 3) does.
+        assert!(push(&mut s, 4, kinds::INCIDENT_RESOLVE, resolve(1)).is_err());
+        push(&mut s, 4, kinds::INCIDENT_RESOLVE, resolve(3)).unwrap();
+        assert_eq!(s.incidents()["INC-1"].status, Status::Resolved);
+        let upd = Payload::IncidentUpdate(Update {
+            id: "INC-1".into(),
+            status: Status::Monitoring,
+            note: "n".into(),
+        });
+        let e = push(&mut s, 5, kinds::INCIDENT_UPDATE, upd).unwrap_err();
+        assert!(e.to_string().contains("was resolved in entry 4"), "{e}");
+    }
+
+    #[test]
+    fn approvals_follow_the_latest_release() {
+        let mut s = state_with_release();
+        let approve = |seq: u64| {
+            Payload::SpecApprove(SpecApprove {
+                label: "v1".into(),
+                release: EntryRef::new(seq, &[seq as u8; 32]),
+                role: "safety".into(),
+            })
+        };
+        // No approval rule in the policy yet.
+        assert!(push(&mut s, 2, kinds::SPEC_APPROVE, approve(1)).is_err());
+        s.authority.policy.release_approvals = Some(policy::Approvals {
+            roles: vec!["safety".into(), "legal".into()],
+            quorum: 2,
+        });
+        s.authority.keys.push(KeyState {
+            name: "someone".into(),
+            public: [0; 32],
+            verifier: String::new(),
+            roles: vec!["safety".into()],
+            added: 0,
+            revoked: None,
+        });
+        push(&mut s, 2, kinds::SPEC_APPROVE, approve(1)).unwrap();
+        let e = push(&mut s, 3, kinds::SPEC_APPROVE, approve(1)).unwrap_err();
+        assert!(e.to_string().contains("already approved"), "{e}");
+        assert_eq!(s.approvals("v1").unwrap().len(), 1);
+        let mut rev = release("v1", &[]);
+        if let Payload::SpecRelease(r) = &mut rev {
+            r.content = ContentRef::of(b"new", MEDIA_MARKDOWN);
+            r.supersedes = Some(EntryRef::new(1, &[1; 32]));
+        }
+        push(&mut s, 3, kinds::SPEC_RELEASE, rev).unwrap();
+        assert!(s.approvals("v1").unwrap().is_empty());
+        // An approval of the superseded release is refused.
+        assert!(push(&mut s, 4, kinds::SPEC_APPROVE, approve(1)).is_err());
+    }
+
+    #[test]
+    fn policy_approval_rule_is_checked() {
+        let mut p = Policy::default();
+        check_policy(&p).unwrap();
+        for (roles, quorum) in [
+            (vec!["a", "b"], 3),
+            (vec!["a", "a"], 1),
+            (vec![], 0),
+            (vec!["A"], 1),
+        ] {
+            p.release_approvals = Some(policy::Approvals {
+                roles: roles.iter().map(|s| s.to_string()).collect(),
+                quorum,
+            });
+            assert!(check_policy(&p).is_err(), "{roles:?} {quorum}");
+        }
     }
 }

@@ -456,8 +456,16 @@ impl<'a, 'b> Overlay<'a, 'b> {
         (!self.empty).then_some(self.reader)
     }
 
-    fn is_pending(&self, seq: u64) -> bool {
-        self.drafts.iter().any(|(e, _, _)| e.seq == seq)
+    /// Asks about entry `seq`: the batch's drafts if it is one of them, else the stored ledger.
+    fn at_seq<T>(
+        &self,
+        seq: u64,
+        ask: impl Fn(&dyn Lookup) -> Result<T, GovError>,
+    ) -> Result<T, GovError> {
+        match self.stored() {
+            Some(r) if !self.drafts.iter().any(|(e, _, _)| e.seq == seq) => ask(r),
+            _ => ask(&self.pending),
+        }
     }
 }
 
@@ -481,16 +489,10 @@ impl Lookup for Overlay<'_, '_> {
         Ok(stored + self.pending.count(kind)?)
     }
     fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError> {
-        match self.stored() {
-            Some(r) if !self.is_pending(seq) => r.release_at(seq),
-            _ => self.pending.release_at(seq),
-        }
+        self.at_seq(seq, |l| l.release_at(seq))
     }
     fn release_clauses(&self, seq: u64) -> Result<BTreeSet<String>, GovError> {
-        match self.stored() {
-            Some(r) if !self.is_pending(seq) => r.release_clauses(seq),
-            _ => self.pending.release_clauses(seq),
-        }
+        self.at_seq(seq, |l| l.release_clauses(seq))
     }
     fn incident(&self, id: &str) -> Result<Option<IncidentRec>, GovError> {
         let mut rec = match self.stored() {
@@ -503,10 +505,7 @@ impl Lookup for Overlay<'_, '_> {
         Ok(rec)
     }
     fn preregistration_at(&self, seq: u64) -> Result<Option<PreregRec>, GovError> {
-        match self.stored() {
-            Some(r) if !self.is_pending(seq) => r.preregistration_at(seq),
-            _ => self.pending.preregistration_at(seq),
-        }
+        self.at_seq(seq, |l| l.preregistration_at(seq))
     }
     fn approvals(&self, label: &str) -> Result<Vec<ApprovalRec>, GovError> {
         let mut v = match self.stored() {
@@ -516,13 +515,7 @@ impl Lookup for Overlay<'_, '_> {
         for (e, _, p) in &self.drafts {
             match p {
                 Payload::SpecRelease(r) if r.label == label => v.clear(),
-                Payload::SpecApprove(a) if a.label == label => v.push(ApprovalRec {
-                    seq: e.seq,
-                    time: e.time.clone(),
-                    signer: e.signer.clone(),
-                    role: a.role.clone(),
-                    release: a.release.clone(),
-                }),
+                Payload::SpecApprove(a) if a.label == label => v.push(ApprovalRec::of(e, a)),
                 _ => {}
             }
         }
@@ -651,13 +644,7 @@ impl Lookup for Reader<'_> {
             if let Payload::SpecApprove(a) = p
                 && a.release.seq == last.seq
             {
-                out.push(ApprovalRec {
-                    seq: e.seq,
-                    time: e.time,
-                    signer: e.signer,
-                    role: a.role,
-                    release: a.release,
-                });
+                out.push(ApprovalRec::of(&e, &a));
             }
         }
         Ok(out)
@@ -681,5 +668,159 @@ impl Lookup for Reader<'_> {
             a.apply(&e, &p)?;
         }
         Ok(a)
+    }
+}
+
+#[cfg(test)]
+mod governance_tests {
+    //! The governance rules through [`Ledger::append_with`]: the builder's view
+    //! of the ledger, verdict rules, and append-time content checks.
+
+    use super::*;
+    use crate::governance::eval::{self, EvalRecord};
+    use crate::governance::{ContentRef, EntryRef, KeyAdd, SpecLink, SpecRelease, clauses};
+
+    const TIME: &str = "2025-09-12T00:00:00Z";
+    const SPEC: &str = "## Do not lie {#do_not_lie}\n\nNever lie.\n";
+    const RESULTS: &str = r#"{"model":{"id":"m"},"suite":{"name":"s","version":"1"},"harness":{"name":"h"},"dataset":{"id":"d"},"sample_size":10,"date":"2025-09-12","evaluator":"e","relationship":"first-party","results":[{"clauses":["do_not_lie"],"metric":"acc","value":0.5,"comparator":">=","threshold":0.9}]}"#;
+
+    fn setup() -> (tempfile::TempDir, Ledger, SigningKey, SigningKey) {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = SigningKey::from_bytes(&[1u8; 32]);
+        let author = SigningKey::from_bytes(&[2u8; 32]);
+        let mut l = Ledger::init(
+            dir.path(),
+            "example.org/spec",
+            &admin,
+            Some(TIME),
+            OpenOptions::default(),
+        )
+        .unwrap();
+        let add = KeyAdd {
+            name: "author".into(),
+            public_key: note::verifier_key_string("author", &author.verifying_key()),
+            roles: vec!["spec-owner".into(), "evaluator".into()],
+            replaces: None,
+        };
+        let signer = Signer {
+            name: crate::keys::ADMIN,
+            key: &admin,
+        };
+        l.append(
+            &signer,
+            &admin,
+            vec![Draft::new(kinds::KEY_ADD, &add)],
+            Some(TIME),
+        )
+        .unwrap();
+        (dir, l, admin, author)
+    }
+
+    fn release_draft() -> Draft {
+        let manifest = to_payload(&clauses::parse(SPEC).unwrap());
+        let rel = SpecRelease {
+            label: "v1".into(),
+            content: ContentRef::of(SPEC.as_bytes(), governance::MEDIA_MARKDOWN),
+            clauses: ContentRef::of(&manifest, governance::MEDIA_CLAUSES),
+            notes: None,
+            supersedes: None,
+            fixes: Vec::new(),
+            source: None,
+        };
+        let mut d = Draft::new(kinds::SPEC_RELEASE, &rel);
+        d.blobs = vec![SPEC.as_bytes().to_vec(), manifest];
+        d
+    }
+
+    fn record(release: EntryRef, pass: bool) -> Draft {
+        let file = eval::parse_results(RESULTS.as_bytes()).unwrap();
+        let mut outcomes = eval::derive_outcomes(&file, None).unwrap();
+        outcomes[0].pass = Some(pass);
+        let rec = EvalRecord {
+            id: "EVAL-1".into(),
+            spec: SpecLink {
+                label: "v1".into(),
+                release,
+            },
+            model: file.model,
+            suite: file.suite,
+            evaluator: file.evaluator,
+            relationship: file.relationship,
+            date: file.date,
+            results: ContentRef::of(RESULTS.as_bytes(), governance::MEDIA_RESULTS),
+            pass: eval::overall(&outcomes),
+            outcomes,
+            preregistration: None,
+        };
+        let mut d = Draft::new(kinds::EVAL_RECORD, &rec);
+        d.blobs = vec![RESULTS.as_bytes().to_vec()];
+        d
+    }
+
+    #[test]
+    fn builder_sees_the_ledger_and_verdicts_are_checked() {
+        let (_dir, mut l, admin, author) = setup();
+        let signer = Signer {
+            name: "author",
+            key: &author,
+        };
+        let a = l
+            .append_with(&signer, &admin, Some(TIME), |lk| {
+                // The builder runs inside the transaction and sees the stored ledger.
+                assert_eq!(lk.count(kinds::KEY_ADD)?, 1);
+                assert!(lk.releases("v1")?.is_empty());
+                Ok(vec![release_draft()])
+            })
+            .unwrap();
+        let (seq, hash) = a.entries[0];
+        assert_eq!(seq, 2);
+        let r = l.reader();
+        assert_eq!(r.release_clauses(2).unwrap().len(), 1);
+        drop(r);
+        // A verdict that does not follow from the value is refused by the rules.
+        let e = l
+            .append(
+                &signer,
+                &admin,
+                vec![record(EntryRef::new(seq, &hash), true)],
+                Some(TIME),
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("does not follow"), "{e}");
+        // The right verdict is accepted, and counted for the next id.
+        l.append(
+            &signer,
+            &admin,
+            vec![record(EntryRef::new(seq, &hash), false)],
+            Some(TIME),
+        )
+        .unwrap();
+        assert_eq!(Lookup::count(&l.reader(), kinds::EVAL_RECORD).unwrap(), 1);
+        assert!(verify::verify(&l, &|_, _| {}).is_ok());
+    }
+
+    #[test]
+    fn append_recomputes_outcomes_from_the_results_blob() {
+        let (_dir, mut l, admin, author) = setup();
+        let signer = Signer {
+            name: "author",
+            key: &author,
+        };
+        let a = l
+            .append(&signer, &admin, vec![release_draft()], Some(TIME))
+            .unwrap();
+        let (seq, hash) = a.entries[0];
+        // Consistent on its face (value, threshold, pass agree), but not the file's value.
+        let mut d = record(EntryRef::new(seq, &hash), false);
+        let mut rec: EvalRecord = serde_json::from_slice(&d.payload).unwrap();
+        rec.outcomes[0].value = 0.4;
+        d.payload = to_payload(&rec);
+        let head = l.reader().head().unwrap();
+        let e = l.append(&signer, &admin, vec![d], Some(TIME)).unwrap_err();
+        assert!(
+            e.to_string().contains("recomputed from the results file"),
+            "{e}"
+        );
+        assert_eq!(l.reader().head().unwrap(), head);
     }
 }
