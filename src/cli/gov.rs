@@ -287,6 +287,7 @@ Examples:
         json: JsonFlag,
     },
     /// Print the policy in force.
+    #[command(after_help = "Examples:\n  speclog policy show\n  speclog policy show --json")]
     Show {
         #[command(flatten)]
         json: JsonFlag,

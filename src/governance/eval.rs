@@ -380,6 +380,62 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// A JSON value parsed without tolerating repeated object keys (serde_json's
+/// `Value` silently keeps the last one, which would make a file ambiguous).
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(Strict(x)) = seq.next_element()? {
+            v.push(x);
+        }
+        Ok(Value::Array(v))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut m = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if m.contains_key(&k) {
+                return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
+            }
+            let Strict(v) = map.next_value()?;
+            m.insert(k, v);
+        }
+        Ok(Value::Object(m))
+    }
+}
+
 fn parse_json(bytes: &[u8]) -> Result<Value, String> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(format!(
@@ -387,14 +443,16 @@ fn parse_json(bytes: &[u8]) -> Result<Value, String> {
             bytes.len()
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        let hint = if e.is_syntax() {
-            " (NaN and Infinity are not JSON numbers; write finite numbers)"
-        } else {
-            ""
-        };
-        format!("not valid JSON: {e}{hint}")
-    })
+    serde_json::from_slice::<Strict>(bytes)
+        .map(|s| s.0)
+        .map_err(|e| {
+            let hint = if e.is_syntax() {
+                " (NaN and Infinity are not JSON numbers; write finite numbers)"
+            } else {
+                ""
+            };
+            format!("not valid JSON: {e}{hint}")
+        })
 }
 
 fn clause_list(v: &Value, path: &str) -> Result<Vec<String>, String> {
@@ -809,6 +867,12 @@ mod tests {
                 "NaN and Infinity are not JSON numbers",
             ),
             (b"[1]".to_vec(), "(top level): expected an object"),
+            (
+                SAMPLE
+                    .replacen("\"value\": 0.93,", "\"value\": 0.93, \"value\": 0.99,", 1)
+                    .into_bytes(),
+                "not valid JSON: duplicate key \"value\" at line",
+            ),
             (
                 String::from_utf8(with(|_| ()))
                     .unwrap()
