@@ -774,9 +774,7 @@ mod governance_tests {
             .unwrap();
         let (seq, hash) = a.entries[0];
         assert_eq!(seq, 2);
-        let r = l.reader();
-        assert_eq!(r.release_clauses(2).unwrap().len(), 1);
-        drop(r);
+        assert_eq!(l.reader().release_clauses(2).unwrap().len(), 1);
         // A verdict that does not follow from the value is refused by the rules.
         let e = l
             .append(
