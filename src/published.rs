@@ -12,8 +12,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::ledger::verify::{Blobs, Replay, VerifyError, fail, fail_entry};
-use crate::note::{self, Checkpoint, VerifierKey};
+use crate::note::{self, Checkpoint, Note, VerifierKey};
 use crate::tlog::{self, Hash, TILE_WIDTH, Tile};
+use crate::witness::Policy;
 
 /// Largest checkpoint file read.
 const MAX_CHECKPOINT: u64 = 1 << 20;
@@ -37,48 +38,75 @@ pub struct SiteReport {
     pub signers: Vec<String>,
     /// Size of the older checkpoint this one was proven to extend.
     pub extends: Option<u64>,
+    /// Policy names of the witnesses whose cosignatures verified (see [`check_witnesses`]).
+    pub witnesses: Vec<String>,
+    /// The witness policy's quorum, when one was checked.
+    pub quorum: Option<String>,
+    /// Where the witness policy came from: "given" (--witnesses) or "published" (log/witnesses.txt).
+    pub witness_policy: Option<String>,
 }
 
+/// Blobs published as `log/blobs/<sha256>`. Each is hashed once, on first use,
+/// and must match its name.
 struct FileBlobs {
     dir: PathBuf,
-    checked: std::cell::Cell<u64>,
+    verified: std::cell::RefCell<std::collections::BTreeSet<Hash>>,
+}
+
+impl FileBlobs {
+    fn read_checked(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
+        let name = hex::encode(d);
+        let b = match fs::read(self.dir.join(&name)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("log/blobs/{name}: {e}")),
+        };
+        if crate::ledger::entry::sha256(&b) != *d {
+            return Err(format!("log/blobs/{name} does not match its digest"));
+        }
+        self.verified.borrow_mut().insert(*d);
+        Ok(Some(b))
+    }
 }
 
 impl Blobs for FileBlobs {
     fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String> {
-        match fs::metadata(self.dir.join(hex::encode(d))) {
-            Ok(m) if m.is_file() => Ok(Some(m.len())),
-            Ok(_) => Err(format!("blobs/{} is not a file", hex::encode(d))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.to_string()),
+        if self.verified.borrow().contains(d) {
+            let m = fs::metadata(self.dir.join(hex::encode(d))).map_err(|e| e.to_string())?;
+            return Ok(Some(m.len()));
         }
+        Ok(self.read_checked(d)?.map(|b| b.len() as u64))
     }
     fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
-        self.checked.set(self.checked.get() + 1);
-        match fs::read(self.dir.join(hex::encode(d))) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.to_string()),
-        }
+        self.read_checked(d)
     }
 }
 
 fn read_limited(path: &Path, max: u64, place: &str) -> Result<Vec<u8>, VerifyError> {
-    let m = fs::metadata(path).map_err(|e| fail(place, format!("cannot read {}: {e}", path.display())))?;
+    let m = fs::metadata(path)
+        .map_err(|e| fail(place, format!("cannot read {}: {e}", path.display())))?;
     if !m.is_file() || m.len() > max {
-        return Err(fail(place, format!("{} is not a file of at most {max} bytes", path.display())));
+        return Err(fail(
+            place,
+            format!("{} is not a file of at most {max} bytes", path.display()),
+        ));
     }
     fs::read(path).map_err(|e| fail(place, format!("cannot read {}: {e}", path.display())))
 }
 
 /// Opens a checkpoint note with `key`, requiring the key's name to be the origin.
-pub fn open_checkpoint(text: &[u8], keys: &[VerifierKey], place: &str) -> Result<(Checkpoint, Vec<String>), VerifyError> {
+pub fn open_checkpoint(
+    text: &[u8],
+    keys: &[VerifierKey],
+    place: &str,
+) -> Result<(Checkpoint, Vec<String>), VerifyError> {
     let origin = std::str::from_utf8(text)
         .ok()
         .and_then(|t| t.lines().next())
         .unwrap_or("")
         .to_string();
-    let (cp, _, sigs) = note::open_checkpoint(text, &origin, keys).map_err(|e| fail(place, e.to_string()))?;
+    let (cp, _, sigs) =
+        note::open_checkpoint(text, &origin, keys).map_err(|e| fail(place, e.to_string()))?;
     Ok((cp, sigs.into_iter().map(|s| s.name).collect()))
 }
 
@@ -98,7 +126,8 @@ pub fn verify_site(
         None => {
             let b = read_limited(&log.join("verifier-key.txt"), 4096, "log/verifier-key.txt")?;
             let s = String::from_utf8_lossy(&b);
-            let k = VerifierKey::parse(s.trim()).map_err(|e| fail("log/verifier-key.txt", e.to_string()))?;
+            let k = VerifierKey::parse(s.trim())
+                .map_err(|e| fail("log/verifier-key.txt", e.to_string()))?;
             (k, "published")
         }
     };
@@ -107,7 +136,11 @@ pub fn verify_site(
     if cp.origin != key.name() {
         return Err(fail(
             "log/checkpoint",
-            format!("origin {:?} is not the log key's name {:?}", cp.origin, key.name()),
+            format!(
+                "origin {:?} is not the log key's name {:?}",
+                cp.origin,
+                key.name()
+            ),
         ));
     }
     let old = match since {
@@ -129,7 +162,7 @@ pub fn verify_site(
 
     let blobs = FileBlobs {
         dir: log.join("blobs"),
-        checked: std::cell::Cell::new(0),
+        verified: Default::default(),
     };
     let mut replay = Replay::new();
     let mut rep = SiteReport {
@@ -143,18 +176,25 @@ pub fn verify_site(
     let mut completed = Vec::new();
     if let Some(o) = &old {
         if o.size == 0 && o.root != tlog::EMPTY_ROOT {
-            return Err(fail("--since checkpoint", "empty tree with a non-empty root"));
+            return Err(fail(
+                "--since checkpoint",
+                "empty tree with a non-empty root",
+            ));
         }
     }
     let bundles = cp.size.div_ceil(TILE_WIDTH);
     for n in 0..bundles {
         let width = (cp.size - n * TILE_WIDTH).min(TILE_WIDTH) as u16;
-        let t = Tile::entry_bundle(n, width).map_err(|e| fail("log/tile/entries", e.to_string()))?;
+        let t =
+            Tile::entry_bundle(n, width).map_err(|e| fail("log/tile/entries", e.to_string()))?;
         let place = format!("log/{}", t.path());
         let data = read_limited(&log.join(t.path()), MAX_BUNDLE, &place)?;
         let entries = tlog::parse_bundle(&data).map_err(|e| fail(&place, e.to_string()))?;
         if entries.len() != width as usize {
-            return Err(fail(&place, format!("holds {} entries, expected {width}", entries.len())));
+            return Err(fail(
+                &place,
+                format!("holds {} entries, expected {width}", entries.len()),
+            ));
         }
         rep.bundles += 1;
         for e in entries {
@@ -185,7 +225,7 @@ pub fn verify_site(
     tiles.finish(&log, &mut rep)?;
     rep.entries = replay.count;
     rep.signatures = replay.signatures;
-    rep.blobs = blobs.checked.get();
+    rep.blobs = blobs.verified.borrow().len() as u64;
     rep.root = hex::encode(cp.root);
     rep.extends = old.map(|o| o.size);
     Ok(rep)
@@ -242,12 +282,66 @@ impl Tiles {
     }
 }
 
-fn compare_tile(log: &Path, t: &Tile, hashes: &[Hash], rep: &mut SiteReport) -> Result<(), VerifyError> {
+fn compare_tile(
+    log: &Path,
+    t: &Tile,
+    hashes: &[Hash],
+    rep: &mut SiteReport,
+) -> Result<(), VerifyError> {
     let place = format!("log/{}", t.path());
     let data = read_limited(&log.join(t.path()), (TILE_WIDTH * 32) as u64, &place)?;
     if data != hashes.concat() {
-        return Err(fail(&place, "hash tile differs from the hashes recomputed from the entries"));
+        return Err(fail(
+            &place,
+            "hash tile differs from the hashes recomputed from the entries",
+        ));
     }
     rep.tiles += 1;
     Ok(())
+}
+
+/// Checks the witness cosignatures on a signed checkpoint against a witness
+/// policy (C2SP tlog-policy): if the policy lists logs, one of them must have
+/// signed it; every cosignature line from a listed witness must verify; and
+/// the witnesses that cosigned must satisfy the quorum. Returns their policy
+/// names, in note order.
+pub fn check_witnesses(
+    checkpoint_text: &[u8],
+    policy: &Policy,
+) -> Result<Vec<String>, VerifyError> {
+    const PLACE: &str = "witnesses";
+    let n = Note::parse(checkpoint_text).map_err(|e| fail("log/checkpoint", e.to_string()))?;
+    let cp = Checkpoint::parse(&n.text).map_err(|e| fail("log/checkpoint", e.to_string()))?;
+    policy.check_log(checkpoint_text, &cp.origin).map_err(|e| {
+        fail(
+            PLACE,
+            format!(
+                "the checkpoint of {} is not signed by a log the witness policy lists: {e}",
+                cp.origin
+            ),
+        )
+    })?;
+    let names = policy.cosigners(&n).map_err(|(w, e)| {
+        fail(
+            PLACE,
+            format!("the cosignature by witness {w} does not verify: {e}"),
+        )
+    })?;
+    let set = names.iter().cloned().collect();
+    if !policy.quorum_met(&set) {
+        let by = if names.is_empty() {
+            "no witness".to_string()
+        } else {
+            names.join(", ")
+        };
+        return Err(fail(
+            PLACE,
+            format!(
+                "quorum not met: checkpoint {} is cosigned by {by}; the policy requires {}",
+                cp.size,
+                policy.quorum_description()
+            ),
+        ));
+    }
+    Ok(names)
 }

@@ -111,7 +111,10 @@ fn verify_chunk(chunk: &[Pending]) -> Result<(), VerifyError> {
             return Err(fail_entry(p.seq, "signature does not verify"));
         }
     }
-    Err(fail("ledger", "a signature batch failed but no single signature did"))
+    Err(fail(
+        "ledger",
+        "a signature batch failed but no single signature did",
+    ))
 }
 
 /// Replays entries in log order, checking each, and recomputes the Merkle tree.
@@ -146,7 +149,9 @@ impl Replay {
         completed: &mut Vec<(u8, u64, Hash)>,
     ) -> Result<(Entry, Payload, Hash), VerifyError> {
         let seq = self.count;
-        let (e, payload, hash) = self.check(seq, data, blobs).map_err(|w| fail_entry(seq, w))?;
+        let (e, payload, hash) = self
+            .check(seq, data, blobs)
+            .map_err(|w| fail_entry(seq, w))?;
         self.count += 1;
         let mut node = (0u8, seq, hash);
         while let Some(&(l, i, h)) = self.edge.last() {
@@ -164,7 +169,12 @@ impl Replay {
         Ok((e, payload, hash))
     }
 
-    fn check(&mut self, seq: u64, data: &[u8], blobs: &impl Blobs) -> Result<(Entry, Payload, Hash), String> {
+    fn check(
+        &mut self,
+        seq: u64,
+        data: &[u8],
+        blobs: &impl Blobs,
+    ) -> Result<(Entry, Payload, Hash), String> {
         let e = Entry::decode(data).map_err(|e| e.to_string())?;
         if e.seq != seq {
             return Err(format!("encoded seq {} differs from its position", e.seq));
@@ -267,12 +277,18 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
         let (e, payload, hash) = replay.push(&row.data, &r, &mut completed)?;
         // The index columns must agree with the entry.
         if row.hash.as_slice() != hash {
-            return Err(fail_entry(seq, "hash column does not match the entry bytes"));
+            return Err(fail_entry(
+                seq,
+                "hash column does not match the entry bytes",
+            ));
         }
         if row.kind != e.kind {
             return Err(fail_entry(
                 seq,
-                format!("kind column {:?} differs from the entry's kind {:?}", row.kind, e.kind),
+                format!(
+                    "kind column {:?} differs from the entry's kind {:?}",
+                    row.kind, e.kind
+                ),
             ));
         }
         if row.subject != payload.subject() {
@@ -287,8 +303,18 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
             let place = format!("tree level {level} index {idx}");
             match r.tree_row(level, idx)? {
                 Some(v) if v.as_slice() == h => {}
-                Some(_) => return Err(fail(place, format!("stored hash is wrong (recomputed at entry {seq})"))),
-                None => return Err(fail(place, format!("stored hash is missing (recomputed at entry {seq})"))),
+                Some(_) => {
+                    return Err(fail(
+                        place,
+                        format!("stored hash is wrong (recomputed at entry {seq})"),
+                    ));
+                }
+                None => {
+                    return Err(fail(
+                        place,
+                        format!("stored hash is missing (recomputed at entry {seq})"),
+                    ));
+                }
             }
         }
         if seq % CHUNK as u64 == 0 {
@@ -318,7 +344,10 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
         return Err(fail("head", "head hash is not the hash of the last entry"));
     }
     if head.root != root {
-        return Err(fail("head", "head root is not the Merkle root of the entries"));
+        return Err(fail(
+            "head",
+            "head root is not the Merkle root of the entries",
+        ));
     }
 
     // Every blob must match its digest.
@@ -333,6 +362,35 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
         }
         Ok(())
     })?;
+
+    // Every private row must be the opening of a confidential incident's commitment.
+    for (name, data) in r.private_rows()? {
+        let place = format!("private row {name:?}");
+        let id = name
+            .strip_prefix("incident/")
+            .ok_or_else(|| fail(&place, "unknown kind of private row"))?;
+        let rec = replay
+            .state
+            .incidents()
+            .get(id)
+            .ok_or_else(|| fail(&place, "names no incident in the ledger"))?;
+        let want = rec
+            .commitment
+            .as_deref()
+            .ok_or_else(|| fail(&place, "the incident is not confidential"))?;
+        let d: governance::incident::PrivateDetails =
+            serde_json::from_slice(&data).map_err(|e| fail(&place, format!("malformed: {e}")))?;
+        let salt: [u8; 32] = hex::decode(&d.salt)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| fail(&place, "malformed salt"))?;
+        if governance::incident::commitment(&salt, &d.summary) != want {
+            return Err(fail(
+                &place,
+                "details do not match the incident's signed commitment",
+            ));
+        }
+    }
 
     // Every signed checkpoint must verify under the log key and match the tree.
     let log_vk = note::VerifierKey::parse(&replay.state.authority.log_key)
