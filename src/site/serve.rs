@@ -242,6 +242,14 @@ fn read_head(s: &mut TcpStream) -> Result<String, u16> {
     }
 }
 
+/// Reads and drops what the client still sends (at most 64 KiB, briefly), so
+/// closing after an early error answer does not reset the connection.
+fn drain(s: &mut TcpStream) {
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+    let _ = std::io::copy(&mut s.take(64 * 1024), &mut std::io::sink());
+}
+
 fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
     let p = root.join(rel).canonicalize().ok()?;
     (p.starts_with(root) && p.is_file()).then_some(p)
@@ -260,6 +268,7 @@ fn handle(mut s: TcpStream, root: &Path, log: &dyn Fn(&str)) {
                 b"bad request\n",
                 false,
             );
+            drain(&mut s);
             return;
         }
     };
