@@ -69,17 +69,18 @@ pub fn charts(d: &SiteData) -> Vec<Chart> {
     for e in &d.evals {
         let Some(ri) = e.release else { continue };
         for o in &e.rec.outcomes {
+            // One line per clause set, across versions; the model is named per point.
             let name = if o.clauses.is_empty() {
-                e.rec.model.id.clone()
+                "all clauses".to_string()
             } else {
-                format!("{} · {}", e.rec.model.id, o.clauses.join(", "))
+                o.clauses.join(", ")
             };
             by_metric
                 .entry(&o.metric)
                 .or_default()
                 .entry(name)
                 .or_default()
-                .insert(ri, (o.value, e.rec.id.clone()));
+                .insert(ri, (o.value, format!("{}, {}", e.rec.id, e.rec.model.id)));
             if let Some(t) = o.threshold {
                 thresholds.entry(&o.metric).or_default().push(t);
             }
@@ -157,11 +158,13 @@ fn svg(c: &Chart, n: usize) -> String {
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
     let ncol = c.versions.len().max(1);
+    // Inset the first and last columns so their labels fit.
+    let inset = 44.0;
     let x = |i: usize| {
         if ncol == 1 {
             LEFT + pw / 2.0
         } else {
-            LEFT + pw * i as f64 / (ncol - 1) as f64
+            LEFT + inset + (pw - 2.0 * inset) * i as f64 / (ncol - 1) as f64
         }
     };
     let y = |v: f64| TOP + ph * (1.0 - (v - lo) / (hi - lo));

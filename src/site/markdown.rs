@@ -238,10 +238,8 @@ pub fn plain(text: &str, max: usize) -> String {
     for ev in Parser::new_ext(text, clauses::markdown_options()) {
         match ev {
             Event::Text(t) | Event::Code(t) => s.push_str(&t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) => {
-                if !s.ends_with(' ') {
-                    s.push(' ');
-                }
+            Event::SoftBreak | Event::HardBreak | Event::End(_) if !s.ends_with(' ') => {
+                s.push(' ');
             }
             _ => {}
         }

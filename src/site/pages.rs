@@ -557,12 +557,13 @@ fn render_clause(
     for &(ri, c) in occ {
         let r = &d.releases[ri];
         let contiguous = prev_idx.is_some_and(|p| p + 1 == ri);
-        if let (true, Some(s)) = (contiguous, history.last_mut()) {
-            if s.sha256 == c.sha256 && s.title == c.title {
-                s.versions.push(RelRef::of(r));
-                prev_idx = Some(ri);
-                continue;
-            }
+        if let (true, Some(s)) = (contiguous, history.last_mut())
+            && s.sha256 == c.sha256
+            && s.title == c.title
+        {
+            s.versions.push(RelRef::of(r));
+            prev_idx = Some(ri);
+            continue;
         }
         if let (false, Some(p), Some(s)) = (contiguous, prev_idx, history.last_mut()) {
             s.removed_in = d.releases.get(p + 1).map(RelRef::of);
