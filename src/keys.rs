@@ -123,17 +123,7 @@ impl KeyDir {
             }
         }
         fs::create_dir_all(&self.dir).map_err(|e| KeyError::Io(self.dir.clone(), e))?;
-        // PKCS#8 v1 (no public key inside), the form OpenSSL 3.0 reads.
-        let kp = KeypairBytes {
-            secret_key: key.to_bytes(),
-            public_key: None,
-        };
-        let pem: Zeroizing<String> = match pass {
-            Passphrase::None => kp.to_pkcs8_pem(pkcs8::LineEnding::LF),
-            Passphrase::Given(p) => kp.to_pkcs8_encrypted_pem(p.as_bytes(), pkcs8::LineEnding::LF),
-        }
-        .map_err(|e| KeyError::Malformed(priv_path.clone(), e.to_string()))?;
-        write_new(&priv_path, pem.as_bytes(), 0o600)?;
+        write_private(&priv_path, key, pass)?;
         let line = format!(
             "{}\n",
             note::verifier_key_string(note_name, &key.verifying_key())
@@ -161,6 +151,22 @@ impl KeyDir {
     pub fn has_private(&self, name: &str) -> bool {
         self.private_path(name).map(|p| p.exists()).unwrap_or(false)
     }
+}
+
+/// Writes `key` to a new private key file (mode 0600, never overwriting) as
+/// PKCS#8 v1 PEM (no public key inside, the form OpenSSL 3.0 reads),
+/// encrypted when a passphrase is given.
+pub fn write_private(path: &Path, key: &SigningKey, pass: &Passphrase) -> Result<(), KeyError> {
+    let kp = KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    let pem: Zeroizing<String> = match pass {
+        Passphrase::None => kp.to_pkcs8_pem(pkcs8::LineEnding::LF),
+        Passphrase::Given(p) => kp.to_pkcs8_encrypted_pem(p.as_bytes(), pkcs8::LineEnding::LF),
+    }
+    .map_err(|e| KeyError::Malformed(path.into(), e.to_string()))?;
+    write_new(path, pem.as_bytes(), 0o600)
 }
 
 /// Loads a private key file, checking its permissions first.
@@ -195,10 +201,10 @@ pub fn load_private(path: &Path, pass: &Passphrase) -> Result<SigningKey, KeyErr
         KeypairBytes::from_pkcs8_pem(&text).map_err(|e| bad(e.to_string()))?
     };
     let key = SigningKey::from_bytes(&kp.secret_key);
-    if let Some(pk) = &kp.public_key {
-        if pk.to_bytes() != key.verifying_key().to_bytes() {
-            return Err(bad("public key does not match the private key".into()));
-        }
+    if let Some(pk) = &kp.public_key
+        && pk.to_bytes() != key.verifying_key().to_bytes()
+    {
+        return Err(bad("public key does not match the private key".into()));
     }
     Ok(key)
 }

@@ -174,13 +174,14 @@ pub fn verify_site(
     };
     let mut tiles = Tiles::default();
     let mut completed = Vec::new();
-    if let Some(o) = &old {
-        if o.size == 0 && o.root != tlog::EMPTY_ROOT {
-            return Err(fail(
-                "--since checkpoint",
-                "empty tree with a non-empty root",
-            ));
-        }
+    if let Some(o) = &old
+        && o.size == 0
+        && o.root != tlog::EMPTY_ROOT
+    {
+        return Err(fail(
+            "--since checkpoint",
+            "empty tree with a non-empty root",
+        ));
     }
     let bundles = cp.size.div_ceil(TILE_WIDTH);
     for n in 0..bundles {
@@ -201,16 +202,17 @@ pub fn verify_site(
             let (_, _, h) = replay.push(e, &blobs, &mut completed)?;
             completed.clear();
             tiles.push_leaf(&log, h, &mut rep)?;
-            if let Some(o) = &old {
-                if replay.count == o.size && replay.root() != o.root {
-                    return Err(fail_entry(
-                        o.size - 1,
-                        format!(
-                            "the published log does not extend the older checkpoint of size {}: history was rewritten",
-                            o.size
-                        ),
-                    ));
-                }
+            if let Some(o) = &old
+                && replay.count == o.size
+                && replay.root() != o.root
+            {
+                return Err(fail_entry(
+                    o.size - 1,
+                    format!(
+                        "the published log does not extend the older checkpoint of size {}: history was rewritten",
+                        o.size
+                    ),
+                ));
             }
         }
         progress(replay.count, cp.size);
@@ -289,7 +291,7 @@ fn compare_tile(
     rep: &mut SiteReport,
 ) -> Result<(), VerifyError> {
     let place = format!("log/{}", t.path());
-    let data = read_limited(&log.join(t.path()), (TILE_WIDTH * 32) as u64, &place)?;
+    let data = read_limited(&log.join(t.path()), TILE_WIDTH * 32, &place)?;
     if data != hashes.concat() {
         return Err(fail(
             &place,

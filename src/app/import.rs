@@ -112,7 +112,11 @@ impl Workspace {
             ));
         }
         let range = since.map(|s| format!("{s}..HEAD"));
-        let mut args = vec!["log", "--reverse", "--format=%H%x00%aI%x00%cn <%ce>%x00%s%x00"];
+        let mut args = vec![
+            "log",
+            "--reverse",
+            "--format=%H%x00%aI%x00%cn <%ce>%x00%s%x00",
+        ];
         if let Some(r) = &range {
             args.push(r);
         }
@@ -120,7 +124,10 @@ impl Workspace {
         args.push(path);
         let out = git(repo, &args)?;
         let text = String::from_utf8_lossy(&out);
-        let fields: Vec<&str> = text.split('\0').map(|f| f.trim_start_matches('\n')).collect();
+        let fields: Vec<&str> = text
+            .split('\0')
+            .map(|f| f.trim_start_matches('\n'))
+            .collect();
         let commits: Vec<GitCommit> = fields
             .chunks(4)
             .filter(|c| c.len() == 4)
@@ -142,7 +149,8 @@ impl Workspace {
         let mut texts = Vec::with_capacity(commits.len());
         for (i, c) in commits.iter().enumerate() {
             let bytes = git(repo, &["show", &format!("{}:{path}", c.id)])?;
-            let text = read_text_bytes(bytes, &format!("{path} at {}", &c.id[..12.min(c.id.len())]))?;
+            let text =
+                read_text_bytes(bytes, &format!("{path} at {}", &c.id[..12.min(c.id.len())]))?;
             let label = label_for(re.as_ref(), &c.subject, &c.author_date).ok_or_else(|| {
                 Error::input(
                     format!("commit {} ({:?}) gives no label", c.id, c.subject),
@@ -168,7 +176,11 @@ impl Workspace {
             let digest = hex::encode(crate::ledger::entry::sha256(text.as_bytes()));
             let prior = match latest.get(&label) {
                 Some(d) => Some(d.clone()),
-                None => ledger.reader().releases(&label)?.last().map(|r| r.content.sha256.clone()),
+                None => ledger
+                    .reader()
+                    .releases(&label)?
+                    .last()
+                    .map(|r| r.content.sha256.clone()),
             };
             let action = if imported.contains(&c.id) {
                 "already imported"
@@ -223,14 +235,16 @@ impl Workspace {
 }
 
 /// Commits already recorded as release sources.
-fn imported_commits(ledger: &crate::ledger::Ledger) -> Result<std::collections::BTreeSet<String>, Error> {
+fn imported_commits(
+    ledger: &crate::ledger::Ledger,
+) -> Result<std::collections::BTreeSet<String>, Error> {
     let mut out = std::collections::BTreeSet::new();
     for row in ledger.reader().entries_of_kind(kinds::SPEC_RELEASE)? {
         let e = Entry::decode(&row.data).map_err(crate::ledger::LedgerError::from)?;
-        if let Ok(Payload::SpecRelease(p)) = Payload::decode(&e.kind, &e.payload) {
-            if let Some(s) = p.source {
-                out.insert(s.commit);
-            }
+        if let Ok(Payload::SpecRelease(p)) = Payload::decode(&e.kind, &e.payload)
+            && let Some(s) = p.source
+        {
+            out.insert(s.commit);
         }
     }
     Ok(out)

@@ -249,7 +249,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::from(map_busy(e, busy)))?;
+            .map_err(|e| map_busy(e, busy))?;
         let reader = Reader { conn: &tx };
         let head = reader.head()?;
         let batch = build(&head, &reader)?;
@@ -276,8 +276,7 @@ impl Store {
         if changed != 1 {
             return Err(E::from(StoreError::Conflict));
         }
-        tx.commit()
-            .map_err(|e| E::from(StoreError::from(map_busy(e, busy))))?;
+        tx.commit().map_err(|e| E::from(map_busy(e, busy)))?;
         Ok((new_head, note))
     }
 

@@ -317,7 +317,7 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
                 }
             }
         }
-        if seq % CHUNK as u64 == 0 {
+        if seq.is_multiple_of(CHUNK as u64) {
             progress(seq, head.size);
         }
         Ok(())
