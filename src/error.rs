@@ -7,6 +7,7 @@ use crate::keys::KeyError;
 use crate::ledger::verify::VerifyError;
 use crate::ledger::{LedgerError, StoreError};
 use crate::site::SiteError;
+use crate::witness::WitnessError;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -30,6 +31,8 @@ pub enum Error {
     Io(String, std::io::Error),
     #[error("site: {0}")]
     Site(#[from] SiteError),
+    #[error(transparent)]
+    Witness(#[from] WitnessError),
 }
 
 impl From<GovError> for Error {
@@ -57,6 +60,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Verify(_) => EXIT_VERIFY,
+            Error::Witness(w) => w.exit_code(),
             Error::Ledger(LedgerError::Store(StoreError::Corrupt(_))) => EXIT_VERIFY,
             _ => EXIT_INPUT,
         }
@@ -66,12 +70,15 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Input { hint, .. } => return hint.clone(),
+            Error::Witness(w) => return w.hint(),
             Error::Verify(v) => {
                 let p = v.place.as_str();
                 if p.starts_with("proof") || p == "entry" {
                     "check that --key is this log's verifier key and that the proof file is intact".into()
                 } else if p.starts_with("--since") {
                     "the older checkpoint must be signed by the same log key; if it is, the log forked or was rolled back: keep both checkpoints as evidence".into()
+                } else if p == "witnesses" {
+                    "the checkpoint lacks the witness cosignatures the policy requires: have the witnesses cosign it (`speclog witness cosign`), add their lines with `speclog checkpoint add-cosignature`, and rebuild the site".into()
                 } else if p.starts_with("log/") {
                     "the published site is damaged or was changed; fetch it again or rebuild it from the ledger".into()
                 } else {

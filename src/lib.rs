@@ -9,6 +9,7 @@
 //! - [`keys`]: key files.
 //! - [`governance`]: entry kinds, policy, clauses and references.
 //! - [`site`]: the public transparency site (static pages, feed, preview server).
+//! - [`witness`]: witness cosigning and witness policies (C2SP tlog-witness, tlog-policy).
 //! - [`app`]: the operations behind each command.
 
 pub mod app;
@@ -17,7 +18,9 @@ pub mod governance;
 pub mod keys;
 pub mod ledger;
 pub mod note;
+pub mod published;
 pub mod site;
 pub mod tlog;
+pub mod witness;
 
 pub use error::Error;

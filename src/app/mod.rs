@@ -7,6 +7,7 @@
 pub mod demo;
 pub mod import;
 pub mod proofs;
+pub mod witness;
 mod gov;
 
 pub use gov::*;

@@ -13,6 +13,7 @@ use speclog::keys::Passphrase;
 mod gov;
 mod output;
 mod site;
+mod witness;
 
 use output::Out;
 
@@ -135,6 +136,10 @@ enum Command {
         /// An older signed checkpoint that the log must extend.
         #[arg(long, value_name = "OLD_CHECKPOINT_FILE")]
         since: Option<PathBuf>,
+        /// With --site: a witness policy (C2SP tlog-policy) whose quorum must have cosigned
+        /// the checkpoint (default: the site's own log/witnesses.txt, if any).
+        #[arg(long, value_name = "POLICY_FILE", requires = "site")]
+        witnesses: Option<PathBuf>,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -144,11 +149,13 @@ enum Command {
     /// Produce inclusion and consistency proofs.
     #[command(subcommand)]
     Prove(ProveCmd),
-    /// Print the latest signed checkpoint (C2SP tlog-checkpoint as a signed note).
-    Checkpoint {
-        #[command(flatten)]
-        json: JsonFlag,
-    },
+    /// Print the latest signed checkpoint (C2SP tlog-checkpoint as a signed note), or add
+    /// witness cosignatures to it.
+    Checkpoint(witness::CheckpointArgs),
+    /// Run a witness that cosigns checkpoints (C2SP tlog-witness), or manage this ledger's
+    /// witness policy.
+    #[command(subcommand)]
+    Witness(witness::WitnessCmd),
     /// Build a realistic example ledger (and its site), verify it, and show where to look.
     #[command(after_help = "Example:\n  speclog demo --out speclog-demo")]
     Demo {
@@ -461,16 +468,23 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             site: Some(dir),
             key,
             since,
+            witnesses,
             json,
             ..
         } => {
             let key = key.map(|k| speclog::app::proofs::load_verifier_key(&k)).transpose()?;
             let since = since.map(|p| read_input(&p)).transpose()?;
             let pb = output::progress("verifying site");
-            let r = speclog::app::proofs::verify_site(&dir, key.as_ref(), since.as_deref(), &|d, t| {
-                pb.set_length(t);
-                pb.set_position(d);
-            });
+            let r = speclog::app::witness::verify_site(
+                &dir,
+                key.as_ref(),
+                since.as_deref(),
+                witnesses.as_deref(),
+                &|d, t| {
+                    pb.set_length(t);
+                    pb.set_position(d);
+                },
+            );
             pb.finish_and_clear();
             let r = r?;
             if json.json {
@@ -484,6 +498,17 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             out.line(&format!("checkpoint signed by: {}", r.signers.join(", ")));
             if let Some(o) = r.extends {
                 out.line(&format!("extends the older checkpoint of size {o}: append-only"));
+            }
+            if let Some(q) = &r.quorum {
+                let by = if r.witnesses.is_empty() {
+                    "no witness".to_string()
+                } else {
+                    r.witnesses.join(", ")
+                };
+                out.line(&format!("witnesses: cosigned by {by}; quorum {q}: met"));
+                if r.witness_policy.as_deref() == Some("published") {
+                    out.line("warning: checked against the site's own log/witnesses.txt; pass --witnesses with a policy you obtained independently");
+                }
             }
             if r.key_source == "published" {
                 out.line("warning: checked against the site's own log/verifier-key.txt; pass --key with a key you obtained independently");
@@ -589,14 +614,8 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
                 Ok(())
             }
         }
-        Command::Checkpoint { json } => {
-            let cp = ws.checkpoint()?;
-            if json.json {
-                out.json(&serde_json::json!({ "checkpoint": cp }))
-            } else {
-                out.raw(&cp)
-            }
-        }
+        Command::Checkpoint(a) => witness::run_checkpoint(&ws, a, out),
+        Command::Witness(c) => witness::run_witness(&ws, c, out),
         Command::Demo { out: dir, json } => {
             let r = speclog::app::demo::run(&dir)?;
             if json.json {

@@ -1,7 +1,8 @@
 //! The `log/` directory of the site, exactly per C2SP tlog-tiles: `log/checkpoint`
 //! (with any witness cosignatures), hash tiles `log/tile/<L>/<N>[.p/<W>]`, entry
 //! bundles `log/tile/entries/<N>[.p/<W>]`, the log's verifier key at
-//! `log/verifier-key.txt`, and content blobs by digest at `log/blobs/<sha256>`.
+//! `log/verifier-key.txt`, the witness policy (if the ledger has one) at
+//! `log/witnesses.txt`, and content blobs by digest at `log/blobs/<sha256>`.
 //!
 //! Full tiles and blobs are immutable, so a rebuild after an append keeps every
 //! one that is already on disk with the right length and writes only new full
@@ -59,6 +60,9 @@ pub fn render_tiles(
         &format!("{LOG_DIR}/verifier-key.txt"),
         format!("{log_key}\n").as_bytes(),
     )?;
+    if let Some(policy) = crate::witness::store::published_policy(ledger.dir())? {
+        w.write(&format!("{LOG_DIR}/witnesses.txt"), &policy)?;
+    }
     for t in tlog::tiles_for_size(head.size) {
         let rel = format!("{LOG_DIR}/{}", t.path());
         let start = t.index * tlog::TILE_WIDTH;

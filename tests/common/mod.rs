@@ -25,6 +25,7 @@ impl Env {
             .env_remove("SPECLOG_KEYS")
             .env_remove("SPECLOG_PASSPHRASE")
             .env_remove("SPECLOG_TIME")
+            .env_remove("SPECLOG_WITNESS")
             .env("NO_COLOR", "1");
         c
     }
@@ -84,6 +85,48 @@ impl Env {
     pub fn init_at(&self, time: &str) {
         self.ok(&["init", "--origin", "example.org/model-spec", "--time", time]);
         self.ok(&["key", "generate", "policy-team", "--time", time]);
+    }
+}
+
+impl Env {
+    /// Signs a small spec release `label` (text `body`) by `policy-team`.
+    pub fn release(&self, label: &str, body: &str) {
+        let f = format!("{label}.md");
+        self.write(&f, format!("# Spec {{#spec}}\n\n{body}\n"));
+        self.ok(&[
+            "spec",
+            "release",
+            &f,
+            "--version",
+            label,
+            "--signer",
+            "policy-team",
+        ]);
+    }
+
+    /// A copy of this workspace's ledger and keys in a new temp directory:
+    /// from here on the two logs can diverge.
+    pub fn fork(&self) -> Env {
+        let other = Env::new();
+        for d in ["ledger", "keys"] {
+            copy_dir(&self.path(d), &other.path(d));
+        }
+        other
+    }
+}
+
+/// Copies the files of a directory (not recursive), keeping permissions.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if !e.file_type().unwrap().is_file() {
+            continue;
+        }
+        let dst = to.join(e.file_name());
+        std::fs::copy(e.path(), &dst).unwrap();
+        let perm = std::fs::metadata(e.path()).unwrap().permissions();
+        std::fs::set_permissions(&dst, perm).unwrap();
     }
 }
 

@@ -1,0 +1,1442 @@
+//! Witnesses: cosigning a log's checkpoints only when they extend what the
+//! witness saw before (C2SP `tlog-witness`, `tlog-cosignature`), and witness
+//! policies saying which cosignatures a checkpoint needs (C2SP `tlog-policy`).
+//!
+//! A log whose operator alone signs checkpoints can show different histories
+//! to different readers (a split view). A witness remembers, per log origin,
+//! the latest checkpoint it cosigned, and cosigns a new one only with a
+//! consistency proof from that one. Readers who require cosignatures from a
+//! quorum of independent witnesses then all see one history.
+//!
+//! This module is pure: [`add_checkpoint`] is the witness's state machine,
+//! [`LogState`] its per-log state, [`Policy`] the policy file. File I/O (the
+//! witness directory, atomic state writes, evidence, the ledger's policy file)
+//! lives in [`store`], and the `add-checkpoint` HTTP framing in [`http`].
+
+pub mod http;
+pub mod store;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use crate::note::{
+    self, ALG_COSIGNATURE_V1, ALG_ED25519, Checkpoint, Note, NoteError, VerifierKey,
+};
+use crate::tlog::{self, EMPTY_ROOT, Hash};
+
+/// Format tag of a witness state file.
+pub const STATE_FORMAT: &str = "speclog.dev/witness-state@v1";
+
+/// Name of the group `speclog witness policy --quorum N` maintains: N of all
+/// the policy's witnesses.
+pub const MANAGED_GROUP: &str = "speclog-quorum";
+
+/// Most logs, witnesses or groups in a policy (tlog-policy asks for at least 32).
+pub const MAX_POLICY_ITEMS: usize = 256;
+
+/// Why a witness refused to cosign a checkpoint.
+///
+/// [`Refusal::is_conflict`] tells the refusals that involve two checkpoints
+/// both signed by the log that cannot both be honest (or, for
+/// [`Refusal::Inconsistent`], might not be): the witness keeps those as
+/// evidence.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The submission is not a signed checkpoint (or not a valid request).
+    #[error("malformed checkpoint: {0}")]
+    Malformed(String),
+    /// The checkpoint's origin is not a log the witness was told to trust.
+    #[error(
+        "unknown log: the checkpoint's origin is {origin:?}, the trusted log key is for {trusted}"
+    )]
+    UnknownLog {
+        /// Origin line of the checkpoint.
+        origin: String,
+        /// The origin(s) the witness trusts.
+        trusted: String,
+    },
+    /// The checkpoint is not validly signed by the trusted log key.
+    #[error("the checkpoint's signature does not verify with the log key {key}: {why}")]
+    BadSignature {
+        /// `name+keyid` of the log key.
+        key: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// The witness already trusts another key for this origin.
+    #[error("the witness trusts another key for {origin}: {pinned}")]
+    LogKeyChanged {
+        /// The log origin.
+        origin: String,
+        /// The key recorded in the witness state.
+        pinned: String,
+    },
+    /// The request's old size exceeds the checkpoint's size.
+    #[error("old size {old} is larger than the checkpoint size {size}")]
+    OldSizeTooLarge {
+        /// Old size in the request.
+        old: u64,
+        /// Checkpoint size.
+        size: u64,
+    },
+    /// The proof starts at another size than the latest cosigned checkpoint.
+    #[error(
+        "the consistency proof starts at size {got}, but the latest checkpoint this witness cosigned has size {have}"
+    )]
+    OldSizeMismatch {
+        /// Size of the latest cosigned checkpoint (0 if none).
+        have: u64,
+        /// Old size of the proof.
+        got: u64,
+    },
+    /// A larger checkpoint came without a consistency proof.
+    #[error(
+        "checkpoint {size} needs a consistency proof from size {have}, the latest this witness cosigned"
+    )]
+    ProofNeeded {
+        /// Size of the latest cosigned checkpoint.
+        have: u64,
+        /// Size of the new checkpoint.
+        size: u64,
+    },
+    /// The checkpoint is smaller than one the witness cosigned.
+    #[error(
+        "checkpoint {size} is smaller than checkpoint {have} this witness already cosigned (rollback)"
+    )]
+    Rollback {
+        /// Size of the latest cosigned checkpoint.
+        have: u64,
+        /// Size of the new checkpoint.
+        size: u64,
+    },
+    /// Same size, different root: the log signed two different trees.
+    #[error("the log signed two different trees of size {size} (fork: split view)")]
+    Fork {
+        /// The tree size.
+        size: u64,
+    },
+    /// The consistency proof does not show that the new tree extends the old.
+    #[error(
+        "the consistency proof from size {old} to {size} does not verify: the new tree may not extend the one this witness cosigned"
+    )]
+    Inconsistent {
+        /// Size of the latest cosigned checkpoint.
+        old: u64,
+        /// Size of the new checkpoint.
+        size: u64,
+    },
+}
+
+impl Refusal {
+    /// True for refusals where the log's signed checkpoints conflict (or may):
+    /// rollback, fork and a failed consistency proof.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Refusal::Rollback { .. } | Refusal::Fork { .. } | Refusal::Inconsistent { .. }
+        )
+    }
+
+    /// True when the refusal means the log (or its signature) failed
+    /// verification, rather than the input being unusable.
+    pub fn is_verification_failure(&self) -> bool {
+        self.is_conflict() || matches!(self, Refusal::BadSignature { .. })
+    }
+
+    /// The tlog-witness `add-checkpoint` status code for this refusal.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Refusal::UnknownLog { .. } => 404,
+            Refusal::BadSignature { .. } | Refusal::LogKeyChanged { .. } => 403,
+            Refusal::OldSizeMismatch { .. } | Refusal::Fork { .. } => 409,
+            Refusal::Inconsistent { .. } => 422,
+            Refusal::Malformed(_)
+            | Refusal::OldSizeTooLarge { .. }
+            | Refusal::ProofNeeded { .. }
+            | Refusal::Rollback { .. } => 400,
+        }
+    }
+}
+
+/// Errors of witness operations that the CLI reports (see `crate::Error`).
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessError {
+    /// The witness refused to cosign; nothing changed.
+    #[error("refused to cosign: {0}")]
+    Refused(Refusal),
+    /// The witness refused to cosign two conflicting checkpoints and kept
+    /// both as evidence.
+    #[error("refused to cosign: {refusal}; kept both signed checkpoints as evidence in {}", evidence.display())]
+    Conflict {
+        /// Why.
+        refusal: Refusal,
+        /// The evidence file.
+        evidence: PathBuf,
+    },
+    /// A witness state file is damaged; it is never reset silently.
+    #[error("witness state {} is corrupt: {why}", path.display())]
+    CorruptState {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A witness policy file is malformed.
+    #[error("witness policy {}: {err}", path.display())]
+    Policy {
+        /// The policy file.
+        path: PathBuf,
+        /// What is wrong.
+        err: PolicyError,
+    },
+    /// A cosignature line does not verify against the checkpoint it was
+    /// offered for.
+    #[error("the cosignature by {witness} does not verify against checkpoint {size}: {why}")]
+    BadCosignature {
+        /// Policy name of the witness.
+        witness: String,
+        /// The checkpoint's size.
+        size: u64,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+impl WitnessError {
+    /// Exit code: 1 when verification failed (a bad signature, a split
+    /// view), 2 for unusable input.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            WitnessError::Refused(r) if r.is_verification_failure() => crate::error::EXIT_VERIFY,
+            WitnessError::Conflict { .. } | WitnessError::BadCosignature { .. } => {
+                crate::error::EXIT_VERIFY
+            }
+            _ => crate::error::EXIT_INPUT,
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            WitnessError::Refused(r) => match r {
+                Refusal::Malformed(_) => "give the signed checkpoint as `speclog checkpoint` prints it".into(),
+                Refusal::UnknownLog { .. } => "give --log the verifier key of the log that signed this checkpoint (its name is the origin)".into(),
+                Refusal::BadSignature { .. } => "check that --log is this log's key (keys/admin.pub); a checkpoint that does not verify is never cosigned".into(),
+                Refusal::LogKeyChanged { .. } => "a log's key never changes; if this is really a new log under the same origin, move its state file out of the witness's state/ directory".into(),
+                Refusal::OldSizeMismatch { have, .. } => format!("produce the proof from the witness's size: `speclog prove consistency {have}`"),
+                Refusal::ProofNeeded { have, .. } => format!("give --proof FILE from `speclog prove consistency {have}`"),
+                Refusal::OldSizeTooLarge { .. } => "the old size comes from an earlier checkpoint, so it is at most the new one".into(),
+                _ => return None,
+            },
+            WitnessError::Conflict { .. } => "the log showed this witness two histories that cannot both be true: publish the evidence file and stop trusting the log until its operator explains".into(),
+            WitnessError::CorruptState { .. } => "restore the file from a backup; the witness never starts over on its own, since that would let a log roll back".into(),
+            WitnessError::Policy { .. } => "lines are `log VKEY`, `witness NAME VKEY`, `group NAME all|any|K MEMBER...` and one `quorum NAME|none` (C2SP tlog-policy); `speclog witness add` and `speclog witness policy --quorum N` write it".into(),
+            WitnessError::BadCosignature { .. } => "the witness cosigned another checkpoint (give --size N for an older one) or the line was damaged; ask the witness again".into(),
+        })
+    }
+}
+
+/// A signed checkpoint as submitted, parsed but not verified.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// The signed note.
+    pub note: Note,
+    /// Its checkpoint text, parsed.
+    pub checkpoint: Checkpoint,
+}
+
+/// Parses a signed checkpoint without verifying it.
+pub fn parse_submission(signed: &[u8]) -> Result<Submission, Refusal> {
+    if signed.len() > note::MAX_CHECKPOINT_SIZE {
+        return Err(Refusal::Malformed("larger than 1 MB".into()));
+    }
+    let n = Note::parse(signed).map_err(|e| Refusal::Malformed(e.to_string()))?;
+    let cp = Checkpoint::parse(&n.text).map_err(|e| Refusal::Malformed(e.to_string()))?;
+    Ok(Submission {
+        note: n,
+        checkpoint: cp,
+    })
+}
+
+/// Returns the origin line of a signed checkpoint, if it has one, without
+/// checking anything else (to find which log key and state apply).
+pub fn peek_origin(signed: &[u8]) -> Option<&str> {
+    let line = signed.split(|&b| b == b'\n').next()?;
+    std::str::from_utf8(line).ok().filter(|s| !s.is_empty())
+}
+
+/// What a witness knows about one log: the latest checkpoint it cosigned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogState {
+    /// The log's origin.
+    pub origin: String,
+    /// The log's verifier key, trusted on first use and pinned after.
+    pub log_key: String,
+    /// Size of the latest cosigned checkpoint.
+    pub size: u64,
+    /// Its root hash.
+    pub root: Hash,
+    /// The signed checkpoint as received, verbatim.
+    pub checkpoint: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFile {
+    format: String,
+    origin: String,
+    log_key: String,
+    size: u64,
+    root: String,
+    checkpoint: String,
+}
+
+impl LogState {
+    /// Serialises the state as JSON.
+    pub fn to_json(&self) -> String {
+        let f = StateFile {
+            format: STATE_FORMAT.into(),
+            origin: self.origin.clone(),
+            log_key: self.log_key.clone(),
+            size: self.size,
+            root: STANDARD.encode(self.root),
+            checkpoint: self.checkpoint.clone(),
+        };
+        let mut s = serde_json::to_string_pretty(&f).expect("state serialises");
+        s.push('\n');
+        s
+    }
+
+    /// Parses and checks a state file: the format tag, the log key, and that
+    /// the stored checkpoint is signed by that key and has the stored
+    /// origin, size and root. Any mismatch is an error, never a reset.
+    pub fn from_json(bytes: &[u8], origin: &str) -> Result<LogState, String> {
+        let f: StateFile =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a witness state file ({e})"))?;
+        if f.format != STATE_FORMAT {
+            return Err(format!("format {:?}, want {STATE_FORMAT:?}", f.format));
+        }
+        if f.origin != origin {
+            return Err(format!(
+                "it is the state of origin {:?}, not {origin:?}",
+                f.origin
+            ));
+        }
+        let key = VerifierKey::parse(&f.log_key).map_err(|e| format!("log key: {e}"))?;
+        let root: Hash = STANDARD
+            .decode(&f.root)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or("root is not 32 bytes of base64")?;
+        let (cp, _, _) = note::open_checkpoint(f.checkpoint.as_bytes(), origin, &[key])
+            .map_err(|e| format!("stored checkpoint: {e}"))?;
+        if cp.size != f.size || cp.root != root {
+            return Err(format!(
+                "size {} and root {} differ from the stored checkpoint's ({}, {})",
+                f.size,
+                f.root,
+                cp.size,
+                STANDARD.encode(cp.root)
+            ));
+        }
+        Ok(LogState {
+            origin: f.origin,
+            log_key: f.log_key,
+            size: f.size,
+            root,
+            checkpoint: f.checkpoint,
+        })
+    }
+}
+
+/// How a submission says which earlier tree its checkpoint extends.
+#[derive(Clone, Copy, Debug)]
+pub enum Old<'a> {
+    /// A tlog-witness `add-checkpoint` request: the old size and consistency
+    /// proof exactly as sent. The old size must be the witness's size (0 if
+    /// it has no state).
+    Protocol {
+        /// The request's old size.
+        size: u64,
+        /// The request's consistency proof.
+        proof: &'a [Hash],
+    },
+    /// The command line: an optional consistency-proof file's old size and
+    /// hashes. A first checkpoint needs none (trust on first use), an equal
+    /// size needs none, a larger one needs a proof from the witness's size.
+    Cli(Option<(u64, &'a [Hash])>),
+}
+
+/// What the witness accepted.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    /// The checkpoint text to cosign.
+    pub text: String,
+    /// The parsed checkpoint.
+    pub checkpoint: Checkpoint,
+    /// The state to persist before answering.
+    pub state: LogState,
+    /// The previous size, if the witness had seen this log.
+    pub previous: Option<u64>,
+    /// False when the checkpoint equals the latest cosigned one.
+    pub changed: bool,
+}
+
+/// The witness's decision on a signed checkpoint of the log with key `log`,
+/// given its current `state` for that log (C2SP tlog-witness
+/// `add-checkpoint`).
+///
+/// It checks, in the protocol's order: the checkpoint's syntax, that its
+/// origin is the log key's name, the log's signature (other signatures are
+/// ignored), that the log key is the one pinned in the state, the old size
+/// (see [`Old`]), and the consistency proof from the state's tree to the new
+/// one; equal sizes need equal roots. On success it returns the new state,
+/// which the caller must persist before handing out the cosignature.
+pub fn add_checkpoint(
+    state: Option<&LogState>,
+    log: &VerifierKey,
+    signed: &[u8],
+    old: Old<'_>,
+) -> Result<Accepted, Refusal> {
+    let sub = parse_submission(signed)?;
+    let cp = sub.checkpoint;
+    if cp.origin != log.name() {
+        return Err(Refusal::UnknownLog {
+            origin: cp.origin,
+            trusted: log.name().to_string(),
+        });
+    }
+    let label = format!("{}+{}", log.name(), hex::encode(log.key_id()));
+    if log.alg() != ALG_ED25519 {
+        return Err(Refusal::BadSignature {
+            key: label,
+            why: "not an Ed25519 (type 0x01) log key".into(),
+        });
+    }
+    note::open_checkpoint(signed, log.name(), std::slice::from_ref(log)).map_err(|e| {
+        Refusal::BadSignature {
+            key: label,
+            why: match e {
+                NoteError::Unverified => "it carries no signature by this key".into(),
+                e => e.to_string(),
+            },
+        }
+    })?;
+    let log_key = log.to_string();
+    if let Some(s) = state
+        && s.log_key != log_key
+    {
+        return Err(Refusal::LogKeyChanged {
+            origin: cp.origin,
+            pinned: s.log_key.clone(),
+        });
+    }
+    let (have, have_root) = state.map_or((0, EMPTY_ROOT), |s| (s.size, s.root));
+    match old {
+        Old::Protocol { size, proof } => {
+            if size > cp.size {
+                return Err(Refusal::OldSizeTooLarge {
+                    old: size,
+                    size: cp.size,
+                });
+            }
+            if size != have {
+                return Err(Refusal::OldSizeMismatch { have, got: size });
+            }
+            check_extends(have, &have_root, &cp, proof)?;
+        }
+        Old::Cli(_) if state.is_none() => {}
+        Old::Cli(proof) => {
+            if cp.size < have {
+                return Err(Refusal::Rollback {
+                    have,
+                    size: cp.size,
+                });
+            }
+            if cp.size == have {
+                check_extends(have, &have_root, &cp, &[])?;
+            } else {
+                match proof {
+                    Some((o, hashes)) if o == have => check_extends(have, &have_root, &cp, hashes)?,
+                    Some((o, _)) => return Err(Refusal::OldSizeMismatch { have, got: o }),
+                    None if have == 0 => check_extends(0, &have_root, &cp, &[])?,
+                    None => {
+                        return Err(Refusal::ProofNeeded {
+                            have,
+                            size: cp.size,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let changed = state.is_none_or(|s| s.size != cp.size || s.root != cp.root);
+    let new_state = match state {
+        Some(s) if !changed => s.clone(),
+        _ => LogState {
+            origin: cp.origin.clone(),
+            log_key,
+            size: cp.size,
+            root: cp.root,
+            checkpoint: String::from_utf8_lossy(signed).into_owned(),
+        },
+    };
+    Ok(Accepted {
+        text: sub.note.text,
+        checkpoint: cp,
+        state: new_state,
+        previous: state.map(|s| s.size),
+        changed,
+    })
+}
+
+/// Checks that `cp` extends the tree of `old` leaves with root `old_root`.
+fn check_extends(
+    old: u64,
+    old_root: &Hash,
+    cp: &Checkpoint,
+    proof: &[Hash],
+) -> Result<(), Refusal> {
+    if old == cp.size {
+        if cp.root != *old_root {
+            return Err(Refusal::Fork { size: old });
+        }
+        if !proof.is_empty() {
+            return Err(Refusal::Inconsistent { old, size: cp.size });
+        }
+        return Ok(());
+    }
+    tlog::verify_consistency(proof, cp.size, &cp.root, old, old_root)
+        .map_err(|_| Refusal::Inconsistent { old, size: cp.size })
+}
+
+/// The text of an evidence file: why the witness refused, the checkpoint it
+/// had cosigned and the conflicting one it refused (both signed by the log),
+/// and the proof offered with it, each verbatim between marker lines.
+pub fn evidence_text(
+    refusal: &Refusal,
+    origin: &str,
+    kept: Option<&LogState>,
+    refused: &[u8],
+    proof: Option<&str>,
+    recorded: &str,
+) -> String {
+    let mut s = format!(
+        "# speclog witness evidence: the log {origin} signed checkpoints that conflict\n\
+         # reason: {refusal}\n\
+         # recorded: {recorded}\n\
+         # Each block holds a signed note verbatim (C2SP signed-note); check the log's\n\
+         # signature on both with its verifier key.\n"
+    );
+    if let Some(k) = kept {
+        s.push_str(&format!(
+            "-----BEGIN COSIGNED CHECKPOINT (size {})-----\n{}-----END COSIGNED CHECKPOINT-----\n",
+            k.size, k.checkpoint
+        ));
+    }
+    s.push_str(&format!(
+        "-----BEGIN REFUSED CHECKPOINT-----\n{}-----END REFUSED CHECKPOINT-----\n",
+        String::from_utf8_lossy(refused)
+    ));
+    if let Some(p) = proof {
+        s.push_str(&format!(
+            "-----BEGIN OFFERED CONSISTENCY PROOF-----\n{p}-----END OFFERED CONSISTENCY PROOF-----\n"
+        ));
+    }
+    s
+}
+
+/// The refused checkpoint inside an evidence file (to avoid keeping the same
+/// evidence twice).
+pub fn evidence_refused_checkpoint(text: &str) -> Option<&str> {
+    let start = text.find("-----BEGIN REFUSED CHECKPOINT-----\n")? + 35;
+    let len = text[start..].find("-----END REFUSED CHECKPOINT-----")?;
+    Some(&text[start..start + len])
+}
+
+/// A file name for `origin`: unchanged if it is made of `A-Z a-z 0-9 . _ -`,
+/// does not start with '.' and is at most 100 bytes; otherwise those
+/// characters (others become '_', at most 80) and 8 hex digits of its SHA-256.
+pub fn origin_file_name(origin: &str) -> String {
+    let clean: String = origin
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean == origin && !origin.starts_with('.') && !origin.is_empty() && origin.len() <= 100 {
+        return clean;
+    }
+    let short: String = clean.chars().take(80).collect();
+    let h = crate::ledger::entry::sha256(origin.as_bytes());
+    format!("{short}-{}", hex::encode(&h[..4]))
+}
+
+/// How many of a group's members must have witnessed a checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threshold {
+    /// Every member.
+    All,
+    /// At least one member.
+    Any,
+    /// At least k members.
+    AtLeast(usize),
+}
+
+/// A log in a policy: `log <vkey> [<url>]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyLog {
+    /// The log's verifier key; its name is the log's origin.
+    pub key: VerifierKey,
+    /// Optional URL.
+    pub url: Option<String>,
+}
+
+/// A witness in a policy: `witness <name> <vkey> [<url>]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyWitness {
+    /// The name used by groups and the quorum (local to the policy).
+    pub name: String,
+    /// The witness's cosignature (type `0x04`) verifier key.
+    pub key: VerifierKey,
+    /// Optional URL (the witness's submission prefix).
+    pub url: Option<String>,
+}
+
+/// A group in a policy: `group <name> all|any|<k> <member>...`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyGroup {
+    /// The group's name.
+    pub name: String,
+    /// How many members must have witnessed.
+    pub threshold: Threshold,
+    /// Names of witnesses or earlier groups.
+    pub members: Vec<String>,
+}
+
+impl PolicyGroup {
+    /// The number of members that must have witnessed.
+    pub fn k(&self) -> usize {
+        match self.threshold {
+            Threshold::All => self.members.len(),
+            Threshold::Any => 1,
+            Threshold::AtLeast(k) => k,
+        }
+    }
+}
+
+/// A malformed policy file: the line and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {msg}")]
+pub struct PolicyError {
+    /// 1-based line number (0 for the file as a whole).
+    pub line: usize,
+    /// What is wrong.
+    pub msg: String,
+}
+
+/// A C2SP tlog-policy: known logs, known witnesses, groups and the quorum.
+///
+/// A checkpoint satisfies the policy if a listed log signed it and the
+/// witnesses whose cosignatures verify satisfy the quorum. speclog keeps a
+/// ledger's policy in `<ledger>/witnesses.txt` and publishes it as
+/// `log/witnesses.txt`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Logs, by verifier key.
+    pub logs: Vec<PolicyLog>,
+    /// Witnesses.
+    pub witnesses: Vec<PolicyWitness>,
+    /// Groups, each referring only to earlier names.
+    pub groups: Vec<PolicyGroup>,
+    /// The quorum: a witness or group name, or `None` for `quorum none`.
+    pub quorum: Option<String>,
+}
+
+fn perr(line: usize, msg: impl Into<String>) -> PolicyError {
+    PolicyError {
+        line,
+        msg: msg.into(),
+    }
+}
+
+impl Policy {
+    /// Parses a policy file strictly per tlog-policy: lines of tokens
+    /// separated by spaces and tabs; empty and `#` comment lines ignored;
+    /// `log`, `witness`, `group` and exactly one `quorum` line; names defined
+    /// once, before use; no duplicate keys; witness keys of type `0x04`, log
+    /// keys of type `0x01`; group thresholds `all`, `any` or 1 ≤ k ≤ n; each
+    /// name a group member at most once. The file must be UTF-8 without
+    /// control characters other than tab and newline.
+    pub fn parse(bytes: &[u8]) -> Result<Policy, PolicyError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            perr(
+                bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1,
+                "not UTF-8",
+            )
+        })?;
+        let mut p = Policy::default();
+        let mut quorum_seen = false;
+        let mut members_used: BTreeSet<String> = BTreeSet::new();
+        for (i, raw) in text.split('\n').enumerate() {
+            let n = i + 1;
+            if raw.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+                return Err(perr(n, "control character"));
+            }
+            let toks: Vec<&str> = raw.split([' ', '\t']).filter(|t| !t.is_empty()).collect();
+            let Some(&kw) = toks.first() else { continue };
+            if kw.starts_with('#') {
+                continue;
+            }
+            if quorum_seen {
+                return Err(perr(
+                    n,
+                    "nothing may follow the quorum line except comments",
+                ));
+            }
+            match kw {
+                "log" => {
+                    let (key, url) = match toks[1..] {
+                        [k] => (k, None),
+                        [k, u] => (k, Some(u.to_string())),
+                        _ => return Err(perr(n, "want `log <vkey> [<url>]`")),
+                    };
+                    let key = VerifierKey::parse(key).map_err(|e| perr(n, e.to_string()))?;
+                    if key.alg() != ALG_ED25519 {
+                        return Err(perr(n, "a log key must have type 0x01 (Ed25519)"));
+                    }
+                    if p.logs.iter().any(|l| l.key.public() == key.public()) {
+                        return Err(perr(n, "duplicate log key"));
+                    }
+                    p.logs.push(PolicyLog { key, url });
+                }
+                "witness" => {
+                    let (name, key, url) = match toks[1..] {
+                        [name, k] => (name, k, None),
+                        [name, k, u] => (name, k, Some(u.to_string())),
+                        _ => return Err(perr(n, "want `witness <name> <vkey> [<url>]`")),
+                    };
+                    p.check_new_name(name).map_err(|m| perr(n, m))?;
+                    let key = VerifierKey::parse(key).map_err(|e| perr(n, e.to_string()))?;
+                    if key.alg() != ALG_COSIGNATURE_V1 {
+                        return Err(perr(
+                            n,
+                            "a witness key must have type 0x04 (cosignature/v1)",
+                        ));
+                    }
+                    if p.witnesses.iter().any(|w| w.key.public() == key.public()) {
+                        return Err(perr(n, "duplicate witness key"));
+                    }
+                    p.witnesses.push(PolicyWitness {
+                        name: name.to_string(),
+                        key,
+                        url,
+                    });
+                }
+                "group" => {
+                    let [name, th, ref members @ ..] = toks[1..] else {
+                        return Err(perr(n, "want `group <name> all|any|<k> <member>...`"));
+                    };
+                    p.check_new_name(name).map_err(|m| perr(n, m))?;
+                    if members.is_empty() {
+                        return Err(perr(n, "a group needs at least one member"));
+                    }
+                    for m in members {
+                        if !p.is_defined(m) {
+                            return Err(perr(
+                                n,
+                                format!("{m:?} is not a witness or group defined above"),
+                            ));
+                        }
+                        if !members_used.insert(m.to_string()) {
+                            return Err(perr(n, format!("{m:?} is already a group member")));
+                        }
+                    }
+                    let threshold = match th {
+                        "all" => Threshold::All,
+                        "any" => Threshold::Any,
+                        k => {
+                            let k = parse_decimal(k)
+                                .ok_or_else(|| perr(n, "threshold must be all, any or a number"))?;
+                            if k == 0 || k > members.len() {
+                                return Err(perr(
+                                    n,
+                                    format!("threshold {k} is not between 1 and {}", members.len()),
+                                ));
+                            }
+                            Threshold::AtLeast(k)
+                        }
+                    };
+                    p.groups.push(PolicyGroup {
+                        name: name.to_string(),
+                        threshold,
+                        members: members.iter().map(|m| m.to_string()).collect(),
+                    });
+                }
+                "quorum" => {
+                    let [name] = toks[1..] else {
+                        return Err(perr(n, "want `quorum <name>` or `quorum none`"));
+                    };
+                    p.quorum = match name {
+                        "none" => None,
+                        q if p.is_defined(q) => Some(q.to_string()),
+                        q => {
+                            return Err(perr(
+                                n,
+                                format!("{q:?} is not a witness or group defined above"),
+                            ));
+                        }
+                    };
+                    quorum_seen = true;
+                }
+                other => return Err(perr(n, format!("unknown keyword {other:?}"))),
+            }
+            if p.logs.len().max(p.witnesses.len()).max(p.groups.len()) > MAX_POLICY_ITEMS {
+                return Err(perr(
+                    n,
+                    format!("more than {MAX_POLICY_ITEMS} logs, witnesses or groups"),
+                ));
+            }
+        }
+        if !quorum_seen {
+            return Err(perr(
+                0,
+                "no quorum line (write `quorum none` to require no cosignatures)",
+            ));
+        }
+        Ok(p)
+    }
+
+    fn is_defined(&self, name: &str) -> bool {
+        self.witnesses.iter().any(|w| w.name == name) || self.groups.iter().any(|g| g.name == name)
+    }
+
+    fn check_new_name(&self, name: &str) -> Result<(), String> {
+        if name == "none" {
+            return Err("the name `none` is reserved".into());
+        }
+        if self.is_defined(name) {
+            return Err(format!("{name:?} is already defined"));
+        }
+        Ok(())
+    }
+
+    /// The policy file text (comments are not kept).
+    pub fn format(&self) -> String {
+        let mut s = String::from(
+            "# Witness policy (C2SP tlog-policy). `speclog witness add|remove|policy` rewrite\n\
+             # this file; comments are not kept.\n",
+        );
+        let url = |u: &Option<String>| u.as_ref().map(|u| format!(" {u}")).unwrap_or_default();
+        for l in &self.logs {
+            s.push_str(&format!("log {}{}\n", l.key, url(&l.url)));
+        }
+        for w in &self.witnesses {
+            s.push_str(&format!("witness {} {}{}\n", w.name, w.key, url(&w.url)));
+        }
+        for g in &self.groups {
+            let th = match g.threshold {
+                Threshold::All => "all".to_string(),
+                Threshold::Any => "any".to_string(),
+                Threshold::AtLeast(k) => k.to_string(),
+            };
+            s.push_str(&format!("group {} {th} {}\n", g.name, g.members.join(" ")));
+        }
+        s.push_str(&format!(
+            "quorum {}\n",
+            self.quorum.as_deref().unwrap_or("none")
+        ));
+        s
+    }
+
+    /// Reports whether `name` (a witness or group) has witnessed, given the
+    /// witnesses whose cosignatures verified.
+    fn witnessed(&self, name: &str, cosigned: &BTreeSet<String>, depth: usize) -> bool {
+        if let Some(g) = self.groups.iter().find(|g| g.name == name) {
+            // Groups only refer to earlier names, so depth is bounded by their count.
+            if depth > self.groups.len() {
+                return false;
+            }
+            let n = g
+                .members
+                .iter()
+                .filter(|m| self.witnessed(m, cosigned, depth + 1))
+                .count();
+            return n >= g.k();
+        }
+        cosigned.contains(name)
+    }
+
+    /// Reports whether the witnesses named in `cosigned` satisfy the quorum.
+    pub fn quorum_met(&self, cosigned: &BTreeSet<String>) -> bool {
+        match &self.quorum {
+            None => true,
+            Some(q) => self.witnessed(q, cosigned, 0),
+        }
+    }
+
+    /// Describes the quorum, e.g. `2 of w1, w2, w3` or `none`.
+    pub fn quorum_description(&self) -> String {
+        let Some(q) = &self.quorum else {
+            return "none (no cosignatures required)".into();
+        };
+        self.describe(q, 0)
+    }
+
+    fn describe(&self, name: &str, depth: usize) -> String {
+        match self.groups.iter().find(|g| g.name == name) {
+            Some(g) if depth <= self.groups.len() => {
+                let inner: Vec<String> = g
+                    .members
+                    .iter()
+                    .map(|m| {
+                        let d = self.describe(m, depth + 1);
+                        if d.contains(' ') { format!("({d})") } else { d }
+                    })
+                    .collect();
+                format!("{} of {}", g.k(), inner.join(", "))
+            }
+            _ => name.to_string(),
+        }
+    }
+
+    /// The policy names of the witnesses whose cosignatures on `note`
+    /// verify, in note order. A cosignature line from a listed witness's key
+    /// that does not verify is an error (as in signed-note); lines from
+    /// unknown keys are ignored, and repeated ones after the first.
+    pub fn cosigners(&self, note: &Note) -> Result<Vec<String>, (String, NoteError)> {
+        let mut out: Vec<String> = Vec::new();
+        for sig in &note.sigs {
+            let Some(w) = self
+                .witnesses
+                .iter()
+                .find(|w| w.key.name() == sig.name && w.key.key_id() == sig.key_id)
+            else {
+                continue;
+            };
+            if out.contains(&w.name) {
+                continue;
+            }
+            note::verify_cosignature(&w.key, &note.text, sig).map_err(|e| (w.name.clone(), e))?;
+            out.push(w.name.clone());
+        }
+        Ok(out)
+    }
+
+    /// If the policy lists logs, checks that one of them with the
+    /// checkpoint's origin as its name signed `signed`, and returns that
+    /// log's key name; `Ok(None)` when the policy lists no logs.
+    pub fn check_log(&self, signed: &[u8], origin: &str) -> Result<Option<String>, NoteError> {
+        if self.logs.is_empty() {
+            return Ok(None);
+        }
+        let keys: Vec<VerifierKey> = self
+            .logs
+            .iter()
+            .filter(|l| l.key.name() == origin)
+            .map(|l| l.key.clone())
+            .collect();
+        note::open_checkpoint(signed, origin, &keys)?;
+        Ok(Some(origin.to_string()))
+    }
+
+    /// Makes sure `key` is among the logs (speclog writes its ledger's log
+    /// key into the policy it publishes).
+    pub fn ensure_log(&mut self, key: &VerifierKey) {
+        if !self.logs.iter().any(|l| l.key == *key) {
+            self.logs.push(PolicyLog {
+                key: key.clone(),
+                url: None,
+            });
+        }
+    }
+
+    /// Adds a witness. If the quorum is the managed "N of all witnesses"
+    /// group, the new witness joins it (N stays).
+    pub fn add_witness(&mut self, name: &str, key: VerifierKey) -> Result<(), String> {
+        if !note::is_valid_name(name) || name == MANAGED_GROUP {
+            return Err(format!(
+                "invalid witness name {name:?}: use a name without spaces or '+' (and not {MANAGED_GROUP:?})"
+            ));
+        }
+        self.check_new_name(name)?;
+        if key.alg() != ALG_COSIGNATURE_V1 {
+            return Err("a witness key must have type 0x04 (cosignature/v1): use the key `speclog witness init` printed".into());
+        }
+        if let Some(w) = self
+            .witnesses
+            .iter()
+            .find(|w| w.key.public() == key.public())
+        {
+            return Err(format!(
+                "this key is already in the policy as witness {:?}",
+                w.name
+            ));
+        }
+        if self.witnesses.len() >= MAX_POLICY_ITEMS {
+            return Err(format!(
+                "a policy holds at most {MAX_POLICY_ITEMS} witnesses"
+            ));
+        }
+        self.witnesses.push(PolicyWitness {
+            name: name.to_string(),
+            key,
+            url: None,
+        });
+        if let Some(g) = self.managed_group_mut() {
+            g.members.push(name.to_string());
+        }
+        Ok(())
+    }
+
+    /// Removes a witness. Fails if a group other than the managed one names
+    /// it, if it is the quorum itself, or if the managed quorum would need
+    /// more witnesses than remain.
+    pub fn remove_witness(&mut self, name: &str) -> Result<(), String> {
+        let Some(i) = self.witnesses.iter().position(|w| w.name == name) else {
+            return Err(format!("no witness {name:?} in the policy"));
+        };
+        if self.quorum.as_deref() == Some(name) {
+            return Err(format!(
+                "{name:?} is the quorum; set another with `speclog witness policy --quorum N` first"
+            ));
+        }
+        if let Some(g) = self
+            .groups
+            .iter()
+            .find(|g| g.name != MANAGED_GROUP && g.members.iter().any(|m| m == name))
+        {
+            return Err(format!(
+                "group {:?} names {name:?}; edit the policy file",
+                g.name
+            ));
+        }
+        if let Some(g) = self.managed_group_mut() {
+            g.members.retain(|m| m != name);
+            if g.members.len() < g.k() || g.members.is_empty() {
+                return Err(format!(
+                    "the quorum needs {} witnesses; lower it first with `speclog witness policy --quorum N`",
+                    g.k()
+                ));
+            }
+        }
+        self.witnesses.remove(i);
+        Ok(())
+    }
+
+    /// Sets the quorum to `n` of all witnesses (`quorum none` for 0),
+    /// replacing any groups.
+    pub fn set_quorum(&mut self, n: usize) -> Result<(), String> {
+        if n > self.witnesses.len() {
+            return Err(format!(
+                "quorum {n} needs at least {n} witnesses, the policy has {}",
+                self.witnesses.len()
+            ));
+        }
+        self.groups.clear();
+        if n == 0 {
+            self.quorum = None;
+            return Ok(());
+        }
+        self.groups.push(PolicyGroup {
+            name: MANAGED_GROUP.into(),
+            threshold: Threshold::AtLeast(n),
+            members: self.witnesses.iter().map(|w| w.name.clone()).collect(),
+        });
+        self.quorum = Some(MANAGED_GROUP.into());
+        Ok(())
+    }
+
+    fn managed_group_mut(&mut self) -> Option<&mut PolicyGroup> {
+        if self.quorum.as_deref() != Some(MANAGED_GROUP) {
+            return None;
+        }
+        self.groups.iter_mut().find(|g| g.name == MANAGED_GROUP)
+    }
+}
+
+fn parse_decimal(s: &str) -> Option<usize> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::note::{NoteSigner, cosign, sign_checkpoint};
+    use ed25519_dalek::SigningKey;
+
+    fn log() -> NoteSigner {
+        NoteSigner::new("example.com/log", SigningKey::from_bytes(&[1; 32])).unwrap()
+    }
+
+    fn wit(i: u8) -> NoteSigner {
+        NoteSigner::new_cosigner(
+            &format!("w{i}.example"),
+            SigningKey::from_bytes(&[10 + i; 32]),
+        )
+        .unwrap()
+    }
+
+    /// A signed checkpoint of a tree of `n` leaves `leaf-<tag>-<i>`.
+    fn signed(tag: &str, n: u64) -> (String, tlog::MemoryHashes) {
+        let leaves: Vec<Hash> = (0..n)
+            .map(|i| tlog::leaf_hash(format!("leaf-{tag}-{i}").as_bytes()))
+            .collect();
+        let m = tlog::MemoryHashes::from_leaf_hashes(&leaves).unwrap();
+        let root = tlog::tree_hash(n, &m).unwrap();
+        let cp = Checkpoint {
+            origin: "example.com/log".into(),
+            size: n,
+            root,
+            extensions: vec![],
+        };
+        (sign_checkpoint(&cp, &[&log()]).unwrap(), m)
+    }
+
+    fn accept(state: Option<&LogState>, note: &str, old: Old<'_>) -> Result<Accepted, Refusal> {
+        add_checkpoint(state, &log().verifier_key(), note.as_bytes(), old)
+    }
+
+    #[test]
+    fn state_machine_cosigns_extensions_and_refuses_conflicts() {
+        let (n3, _) = signed("a", 3);
+        let first = accept(None, &n3, Old::Cli(None)).unwrap();
+        assert!(first.changed);
+        assert_eq!(first.previous, None);
+        let s3 = first.state;
+        assert_eq!((s3.size, s3.checkpoint.as_str()), (3, n3.as_str()));
+
+        // Same checkpoint again: fine, unchanged.
+        let again = accept(Some(&s3), &n3, Old::Cli(None)).unwrap();
+        assert!(!again.changed);
+        assert_eq!(again.state, s3);
+
+        // Larger: needs a proof from 3.
+        let (n7, m7) = signed("a", 7);
+        assert_eq!(
+            accept(Some(&s3), &n7, Old::Cli(None)).unwrap_err(),
+            Refusal::ProofNeeded { have: 3, size: 7 }
+        );
+        let proof = tlog::prove_consistency(7, 3, &m7).unwrap();
+        assert_eq!(
+            accept(Some(&s3), &n7, Old::Cli(Some((2, &proof)))).unwrap_err(),
+            Refusal::OldSizeMismatch { have: 3, got: 2 }
+        );
+        let s7 = accept(Some(&s3), &n7, Old::Cli(Some((3, &proof))))
+            .unwrap()
+            .state;
+        assert_eq!(s7.size, 7);
+
+        // Rollback, fork, and a fork's proof.
+        assert_eq!(
+            accept(Some(&s7), &n3, Old::Cli(None)).unwrap_err(),
+            Refusal::Rollback { have: 7, size: 3 }
+        );
+        let (f7, _) = signed("b", 7);
+        let e = accept(Some(&s7), &f7, Old::Cli(None)).unwrap_err();
+        assert_eq!(e, Refusal::Fork { size: 7 });
+        assert!(e.is_conflict());
+        let (f9, mf9) = signed("b", 9);
+        let fp = tlog::prove_consistency(9, 7, &mf9).unwrap();
+        assert_eq!(
+            accept(Some(&s7), &f9, Old::Cli(Some((7, &fp)))).unwrap_err(),
+            Refusal::Inconsistent { old: 7, size: 9 }
+        );
+
+        // Protocol mode: status codes in the spec's order.
+        let p = |size, proof: &[Hash], st: Option<&LogState>, n: &str| {
+            accept(st, n, Old::Protocol { size, proof }).map_err(|e| e.http_status())
+        };
+        assert_eq!(p(0, &[], None, &n3).unwrap().state, s3);
+        assert_eq!(p(3, &[], None, &n3).unwrap_err(), 409);
+        assert_eq!(p(8, &[], Some(&s7), &n7).unwrap_err(), 400);
+        assert_eq!(p(3, &[], Some(&s7), &n7).unwrap_err(), 409);
+        assert_eq!(p(7, &[], Some(&s7), &f7).unwrap_err(), 409);
+        assert_eq!(p(7, &fp, Some(&s7), &f9).unwrap_err(), 422);
+        assert_eq!(p(3, &proof, Some(&s3), &n7).unwrap().state, s7);
+        assert_eq!(p(3, &proof[1..], Some(&s3), &n7).unwrap_err(), 422);
+        assert_eq!(p(0, &proof, None, &n7).unwrap_err(), 422);
+    }
+
+    #[test]
+    fn signature_origin_and_key_pinning() {
+        let (n3, _) = signed("a", 3);
+        let other = NoteSigner::new("example.com/log", SigningKey::from_bytes(&[2; 32])).unwrap();
+        let e =
+            add_checkpoint(None, &other.verifier_key(), n3.as_bytes(), Old::Cli(None)).unwrap_err();
+        assert!(matches!(e, Refusal::BadSignature { .. }), "{e}");
+        assert_eq!(e.http_status(), 403);
+        let elsewhere =
+            NoteSigner::new("example.com/other", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let e = add_checkpoint(
+            None,
+            &elsewhere.verifier_key(),
+            n3.as_bytes(),
+            Old::Cli(None),
+        )
+        .unwrap_err();
+        assert_eq!(e.http_status(), 404);
+        // A cosigner key is not a log key.
+        let cos =
+            NoteSigner::new_cosigner("example.com/log", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let e =
+            add_checkpoint(None, &cos.verifier_key(), n3.as_bytes(), Old::Cli(None)).unwrap_err();
+        assert!(matches!(e, Refusal::BadSignature { .. }));
+
+        let s = accept(None, &n3, Old::Cli(None)).unwrap().state;
+        let mut pinned = s.clone();
+        pinned.log_key = other.verifier_key().to_string();
+        assert!(matches!(
+            accept(Some(&pinned), &n3, Old::Cli(None)).unwrap_err(),
+            Refusal::LogKeyChanged { .. }
+        ));
+
+        for bad in [
+            "",
+            "example.com/log\n3\n",
+            "\u{0}",
+            "example.com/log\n3\nAAAA\n\n— x AAAAAAA=\n",
+        ] {
+            assert!(
+                matches!(
+                    accept(None, bad, Old::Cli(None)).unwrap_err(),
+                    Refusal::Malformed(_)
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            add_checkpoint(None, &log().verifier_key(), b"\xff\xfe", Old::Cli(None)).unwrap_err(),
+            Refusal::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn state_file_round_trips_and_detects_damage() {
+        let (n3, _) = signed("a", 3);
+        let s = accept(None, &n3, Old::Cli(None)).unwrap().state;
+        let json = s.to_json();
+        assert_eq!(
+            LogState::from_json(json.as_bytes(), "example.com/log").unwrap(),
+            s
+        );
+        assert!(LogState::from_json(json.as_bytes(), "example.com/other").is_err());
+        assert!(
+            LogState::from_json(&json.as_bytes()[..json.len() / 2], "example.com/log").is_err()
+        );
+        let bumped = json.replace("\"size\": 3", "\"size\": 4");
+        assert!(
+            LogState::from_json(bumped.as_bytes(), "example.com/log")
+                .unwrap_err()
+                .contains("differ")
+        );
+        let (f3, _) = signed("b", 3);
+        let swapped = s.to_json().replace(
+            &serde_json::to_string(&n3).unwrap(),
+            &serde_json::to_string(&f3).unwrap(),
+        );
+        assert!(LogState::from_json(swapped.as_bytes(), "example.com/log").is_err());
+        assert!(LogState::from_json(b"", "example.com/log").is_err());
+        assert!(LogState::from_json(b"{}", "example.com/log").is_err());
+    }
+
+    #[test]
+    fn evidence_and_file_names() {
+        let (n3, _) = signed("a", 3);
+        let (f3, _) = signed("b", 3);
+        let s = accept(None, &n3, Old::Cli(None)).unwrap().state;
+        let t = evidence_text(
+            &Refusal::Fork { size: 3 },
+            "example.com/log",
+            Some(&s),
+            f3.as_bytes(),
+            None,
+            "2025-01-01T00:00:00Z",
+        );
+        assert!(t.contains(&n3) && t.contains(&f3), "{t}");
+        assert_eq!(evidence_refused_checkpoint(&t), Some(f3.as_str()));
+        assert_eq!(origin_file_name("example.org_x-1.2"), "example.org_x-1.2");
+        let a = origin_file_name("example.org/model-spec");
+        assert!(
+            a.starts_with("example.org_model-spec-") && a.len() == 31,
+            "{a}"
+        );
+        assert_ne!(a, origin_file_name("example.org_model-spec"));
+        assert_ne!(origin_file_name(".."), "..");
+        assert!(origin_file_name(&"x/".repeat(300)).len() <= 89);
+    }
+
+    fn policy_with(ws: &[u8], k: usize) -> Policy {
+        let mut p = Policy::default();
+        p.ensure_log(&log().verifier_key());
+        for &i in ws {
+            p.add_witness(&format!("w{i}"), wit(i).verifier_key())
+                .unwrap();
+        }
+        p.set_quorum(k).unwrap();
+        p
+    }
+
+    #[test]
+    fn policy_round_trip_quorum_and_cosigners() {
+        let p = policy_with(&[1, 2, 3], 2);
+        let text = p.format();
+        assert!(
+            text.contains("group speclog-quorum 2 w1 w2 w3\nquorum speclog-quorum\n"),
+            "{text}"
+        );
+        assert_eq!(Policy::parse(text.as_bytes()).unwrap(), p);
+        assert_eq!(p.quorum_description(), "2 of w1, w2, w3");
+
+        let (n3, _) = signed("a", 3);
+        let body = Note::parse(n3.as_bytes()).unwrap().text;
+        let mut note = Note::parse(n3.as_bytes()).unwrap();
+        note.add_signature(cosign(&wit(1), &body, 1).unwrap());
+        let one = p.cosigners(&note).unwrap();
+        assert_eq!(one, vec!["w1"]);
+        assert!(!p.quorum_met(&one.into_iter().collect()));
+        note.add_signature(cosign(&wit(3), &body, 2).unwrap());
+        note.add_signature(cosign(&wit(9), &body, 2).unwrap()); // unknown: ignored
+        let two = p.cosigners(&note).unwrap();
+        assert_eq!(two, vec!["w1", "w3"]);
+        assert!(p.quorum_met(&two.into_iter().collect()));
+        assert_eq!(
+            p.check_log(n3.as_bytes(), "example.com/log")
+                .unwrap()
+                .as_deref(),
+            Some("example.com/log")
+        );
+
+        // A cosignature for another checkpoint, from a listed witness, is an error.
+        let (n4, _) = signed("a", 4);
+        let other_body = Note::parse(n4.as_bytes()).unwrap().text;
+        note.add_signature(cosign(&wit(2), &other_body, 3).unwrap());
+        assert_eq!(p.cosigners(&note).unwrap_err().0, "w2");
+
+        // Managed group edits.
+        let mut q = p.clone();
+        q.add_witness("w4", wit(4).verifier_key()).unwrap();
+        assert_eq!(q.quorum_description(), "2 of w1, w2, w3, w4");
+        assert!(
+            q.add_witness("w5", wit(4).verifier_key())
+                .unwrap_err()
+                .contains("already")
+        );
+        assert!(q.add_witness("w4", wit(5).verifier_key()).is_err());
+        assert!(q.add_witness("none", wit(5).verifier_key()).is_err());
+        assert!(q.add_witness("bad name", wit(5).verifier_key()).is_err());
+        assert!(q.add_witness("w5", log().verifier_key()).is_err());
+        q.remove_witness("w4").unwrap();
+        q.remove_witness("w3").unwrap();
+        assert!(
+            q.remove_witness("w2")
+                .unwrap_err()
+                .contains("lower it first")
+        );
+        assert!(q.set_quorum(3).is_err());
+        q.set_quorum(0).unwrap();
+        assert_eq!(q.quorum_description(), "none (no cosignatures required)");
+        assert!(q.quorum_met(&BTreeSet::new()));
+        assert!(
+            Policy::parse(q.format().as_bytes())
+                .unwrap()
+                .quorum
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn policy_parse_follows_tlog_policy() {
+        let k = |i: u8| wit(i).verifier_key().to_string();
+        let l = log().verifier_key().to_string();
+        // The spec's two-level example, with comments, tabs and URLs.
+        let text = format!(
+            "# comment\n  log {l} https://log.example\n\n\
+             witness X1 {}\nwitness X2 {}\nwitness X3 {}\ngroup X-witnesses 2 X1 X2 X3\n\
+             witness Y1 {}\t\nwitness Y2 {} https://w.example/\nwitness Y3 {}\ngroup Y-witnesses any Y1 Y2 Y3\n\
+             group X-and-Y all X-witnesses Y-witnesses\nquorum X-and-Y\n  # trailing comment",
+            k(1),
+            k(2),
+            k(3),
+            k(4),
+            k(5),
+            k(6)
+        );
+        let p = Policy::parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            p.quorum_description(),
+            "2 of (2 of X1, X2, X3), (1 of Y1, Y2, Y3)"
+        );
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert!(p.quorum_met(&set(&["X1", "X3", "Y2"])));
+        assert!(!p.quorum_met(&set(&["X1", "Y2", "Y3"])));
+        assert!(!p.quorum_met(&set(&["X1", "X2", "X3"])));
+        assert_eq!(Policy::parse(p.format().as_bytes()).unwrap(), p);
+
+        let w1 = format!("witness w1 {}\n", k(1));
+        for (bad, want) in [
+            (String::new(), "no quorum"),
+            (format!("{w1}quorum w2\n"), "not a witness or group"),
+            (format!("{w1}quorum w1\nquorum w1\n"), "follow the quorum"),
+            (
+                format!("{w1}witness w1 {}\nquorum none\n", k(2)),
+                "already defined",
+            ),
+            (
+                format!("{w1}witness w2 {}\nquorum none\n", k(1)),
+                "duplicate witness key",
+            ),
+            (format!("witness w1 {l}\nquorum none\n"), "type 0x04"),
+            (format!("log {}\nquorum none\n", k(1)), "type 0x01"),
+            (
+                format!("{w1}group g 2 w1\nquorum g\n"),
+                "not between 1 and 1",
+            ),
+            (format!("{w1}group g 0 w1\nquorum g\n"), "not between"),
+            (format!("{w1}group g 01 w1\nquorum g\n"), "threshold"),
+            (
+                format!("{w1}group g any\nquorum g\n"),
+                "at least one member",
+            ),
+            (
+                format!("{w1}group g any w1\ngroup h any w1\nquorum h\n"),
+                "already a group member",
+            ),
+            (
+                format!("{w1}group g any g\nquorum g\n"),
+                "not a witness or group",
+            ),
+            (
+                format!("{w1}witness none {}\nquorum none\n", k(2)),
+                "reserved",
+            ),
+            (format!("{w1}quorum\n"), "want `quorum"),
+            (format!("{w1}cosigner x\nquorum none\n"), "unknown keyword"),
+            (format!("{w1}quorum none\r\n"), "control character"),
+            (
+                "witness w1 w1+00000000+BAAA\nquorum none\n".to_string(),
+                "verifier key",
+            ),
+        ] {
+            let e = Policy::parse(bad.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains(want), "{bad:?}: {e}");
+        }
+        assert_eq!(Policy::parse(b"quorum none\n\xff\n").unwrap_err().line, 2);
+    }
+}
