@@ -1,7 +1,8 @@
 // Drives Chromium over the demo and XSS-probe sites, each served by
 // `speclog site serve` on 127.0.0.1. Usage: node browser.mjs SPECLOG_BIN OUT_DIR
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -171,6 +172,32 @@ try {
     check(!(await page.locator(".site-nav").isVisible()), "print: navigation still shown");
     await page.pdf({ path: join(shots, "incident-print.pdf") });
     await ctx.close();
+  }
+
+  // Accessibility: axe-core (WCAG 2.1 A and AA rules, colour contrast included) on
+  // the main pages, light and dark. axe is injected by the test (CSP bypassed for
+  // that alone); the site itself has no script.
+  {
+    const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+    const axePages = ["", "versions/", rev, diff, "clauses/", "clauses/be_rationally_optimistic/",
+      "evaluations/", "evaluations/EVAL-1/", "incidents/", "incidents/INC-1/", "incidents/INC-2/",
+      "entries/", "entries/3/", "keys/", "verify/"];
+    let checked = 0;
+    for (const scheme of ["light", "dark"]) {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: scheme, bypassCSP: true });
+      const page = await ctx.newPage();
+      for (const p of axePages) {
+        await page.goto(demo.url + p);
+        await page.addScriptTag({ content: axeSource });
+        const res = await page.evaluate(async () =>
+          await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }));
+        const bad = res.violations.filter((v) => v.impact === "serious" || v.impact === "critical" || v.impact === "moderate");
+        check(bad.length === 0, `axe ${scheme} ${p}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`).join("; ")}`);
+        checked++;
+      }
+      await ctx.close();
+    }
+    console.log(`axe-core: ${checked} page checks (WCAG 2.1 AA, light and dark)`);
   }
 
   // Probe site: every page, no script runs, nothing loads from elsewhere.
