@@ -232,6 +232,8 @@ impl WitnessError {
                 Refusal::OldSizeTooLarge { .. } => "the old size comes from an earlier checkpoint, so it is at most the new one".into(),
                 _ => return None,
             },
+            WitnessError::Conflict { refusal: Refusal::Rollback { .. }, .. } => "a stale checkpoint may just be a late retry; but if the log now serves it as its latest, it rolled back: publish the evidence file".into(),
+            WitnessError::Conflict { refusal: Refusal::Inconsistent { .. }, .. } => "either the proof is wrong (produce it with `speclog prove consistency` from the log itself) or the log rewrote history; the evidence file keeps both checkpoints and the proof".into(),
             WitnessError::Conflict { .. } => "the log showed this witness two histories that cannot both be true: publish the evidence file and stop trusting the log until its operator explains".into(),
             WitnessError::CorruptState { .. } => "restore the file from a backup; the witness never starts over on its own, since that would let a log roll back".into(),
             WitnessError::Policy { .. } => "lines are `log VKEY`, `witness NAME VKEY`, `group NAME all|any|K MEMBER...` and one `quorum NAME|none` (C2SP tlog-policy); `speclog witness add` and `speclog witness policy --quorum N` write it".into(),

@@ -137,6 +137,26 @@ fn format_md_cosignature_example_is_what_the_witness_signs() {
 }
 
 #[test]
+fn format_md_policy_example_parses() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).unwrap();
+    let start = doc
+        .find("```\nlog example.org/model-spec+")
+        .expect("policy example")
+        + 4;
+    let text = &doc[start..start + doc[start..].find("```").unwrap()];
+    let p = speclog::witness::Policy::parse(text.as_bytes()).unwrap();
+    assert_eq!(p.quorum_description(), "2 of w1, w2");
+    assert_eq!(
+        p.format()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>(),
+        text.lines().collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn init_writes_a_private_cosigning_key_once() {
     use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
