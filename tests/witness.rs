@@ -697,6 +697,57 @@ fn hostile_witness_inputs_are_refused_and_change_nothing() {
     );
 }
 
+#[test]
+fn concurrent_cosigners_agree_on_one_state() {
+    let env = setup(1);
+    let cp = env.ok(&["checkpoint"]);
+    env.write("cp.txt", &cp);
+    cosign(&env, &["--checkpoint", "cp.txt"]);
+    env.release("v1", "Version 1.");
+    env.write("p.proof", env.ok(&["prove", "consistency", "3"]));
+    // Eight processes race to move the witness from 3 to 4 under its lock:
+    // every one must succeed (the later ones see the same tree again).
+    let outs: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    env.cmd()
+                        .args([
+                            "witness",
+                            "cosign",
+                            "--log",
+                            "keys/admin.pub",
+                            "--proof",
+                            "p.proof",
+                            "--json",
+                        ])
+                        .output()
+                        .unwrap()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut previous = Vec::new();
+    for o in &outs {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["size"], 4);
+        previous.push(v["previous_size"].as_u64().unwrap());
+    }
+    previous.sort();
+    assert_eq!(
+        previous,
+        [3, 4, 4, 4, 4, 4, 4, 4],
+        "exactly one moved the state"
+    );
+    let status = env.ok(&["witness", "status"]);
+    assert!(
+        status.contains(&format!("log {ORIGIN}: size 4")),
+        "{status}"
+    );
+}
+
 /// A `speclog witness serve` child process, killed when dropped.
 struct Server {
     child: Child,

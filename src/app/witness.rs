@@ -646,7 +646,9 @@ fn witness_step(
     };
     let acc = match witness::add_checkpoint(state.as_ref(), log, signed, old) {
         Ok(a) => a,
-        Err(r) if r.is_conflict() => {
+        // A conflict with a checkpoint this witness cosigned is evidence; a
+        // bad proof for a log it never saw is only the submitter's mistake.
+        Err(r) if r.is_conflict() && state.is_some() => {
             let size = witness::parse_submission(signed)
                 .map(|s| s.checkpoint.size)
                 .unwrap_or_default();
