@@ -688,6 +688,39 @@ fn cli_build_and_serve() {
         .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 written"));
 
+    // The whole published site verifies offline, and so does one inclusion proof.
+    let site = std::process::Command::new(&bin)
+        .args(["verify", "--site"])
+        .arg(&out)
+        .args([
+            "--key",
+            std::fs::read_to_string(f.ws.keys.public_path("admin").unwrap())
+                .unwrap()
+                .trim(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        site.status.success(),
+        "verify --site: {}{}",
+        String::from_utf8_lossy(&site.stdout),
+        String::from_utf8_lossy(&site.stderr)
+    );
+    // A published inclusion proof verifies with `speclog verify --proof`.
+    let key = std::fs::read_to_string(f.ws.keys.public_path("admin").unwrap()).unwrap();
+    let proof = std::process::Command::new(&bin)
+        .args(["verify", "--proof"])
+        .arg(out.join("entries/5/inclusion.tlog-proof"))
+        .args(["--key", key.trim()])
+        .output()
+        .unwrap();
+    assert!(
+        proof.status.success(),
+        "verify --proof: {}{}",
+        String::from_utf8_lossy(&proof.stdout),
+        String::from_utf8_lossy(&proof.stderr)
+    );
+
     let mut child = std::process::Command::new(&bin)
         .args([
             "site",

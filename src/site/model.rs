@@ -223,9 +223,11 @@ impl SiteData {
             let view = EntryView::from_bytes(&row.data).map_err(data_err)?;
             let payload = Payload::decode(&e.kind, &e.payload).map_err(data_err)?;
             let hashes = tlog::prove_inclusion(head.size, e.seq, &reader)?;
+            // As `speclog prove inclusion` writes it: the encoded entry rides in
+            // `extra`, so the file alone proves what the entry says.
             let proof = InclusionProofFile {
                 index: e.seq,
-                extra: None,
+                extra: Some(row.data.clone()),
                 hashes,
                 checkpoint_text: d.checkpoint.text.clone(),
             }

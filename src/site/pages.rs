@@ -444,7 +444,7 @@ struct Stretch {
     sha256: String,
     level: u8,
     attrs: Vec<String>,
-    /// "added", "changed", "unchanged" (first stretch of a clause that was there at the first release), "returned".
+    /// "initial" (there since the first release), "added", "changed" or "returned" (added again after a removal).
     how: &'static str,
     /// The clause's text in these releases (Markdown).
     text: String,
@@ -570,7 +570,7 @@ fn render_clause(
         }
         let body = c.body(&r.text).to_string();
         let how = match (&prev_text, contiguous) {
-            (None, _) if ri == 0 => "unchanged",
+            (None, _) if ri == 0 => "initial",
             (None, _) => "added",
             (Some(_), false) => "returned",
             (Some(_), true) => "changed",
@@ -731,6 +731,7 @@ pub fn render_log_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
 #[derive(Serialize)]
 struct EntryData<'a> {
     entry: &'a EntryView,
+    log_key: &'a str,
     summary: &'a str,
     about: Option<Link>,
     proof: String,
@@ -756,6 +757,7 @@ pub fn render_entry_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError>
         let dir = paths::entry(seq);
         let data = EntryData {
             entry: &it.view,
+            log_key: &d.log_key,
             summary: &it.summary,
             about: it
                 .about
