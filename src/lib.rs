@@ -13,6 +13,7 @@
 //! - [`app`]: the operations behind each command.
 
 pub mod app;
+pub mod config;
 pub mod error;
 pub mod governance;
 pub mod keys;

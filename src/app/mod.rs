@@ -4,7 +4,9 @@
 //! writing, and appends in one transaction, so a failed command leaves the
 //! ledger file byte-for-byte unchanged.
 
+pub mod bench;
 pub mod demo;
+pub mod export;
 pub mod import;
 pub mod proofs;
 pub mod witness;

@@ -35,7 +35,7 @@ Examples:
         #[arg(long)]
         results: PathBuf,
         /// Name of the signing key (role evaluator).
-        #[arg(long)]
+        #[arg(long, env = "SPECLOG_SIGNER")]
         signer: String,
         /// Check the results against this pre-registration, e.g. PREREG-1.
         #[arg(long)]
@@ -61,7 +61,7 @@ Example:
         #[arg(long)]
         thresholds: PathBuf,
         /// Name of the signing key (role evaluator).
-        #[arg(long)]
+        #[arg(long, env = "SPECLOG_SIGNER")]
         signer: String,
         #[command(flatten)]
         json: JsonFlag,
@@ -145,7 +145,7 @@ Examples:
         #[arg(long)]
         confidential: bool,
         /// Name of the signing key (role incident-responder).
-        #[arg(long)]
+        #[arg(long, env = "SPECLOG_SIGNER")]
         signer: String,
         #[command(flatten)]
         json: JsonFlag,
@@ -160,7 +160,7 @@ Examples:
         status: StatusArg,
         #[arg(long)]
         note: String,
-        #[arg(long)]
+        #[arg(long, env = "SPECLOG_SIGNER")]
         signer: String,
         #[command(flatten)]
         json: JsonFlag,
@@ -179,7 +179,7 @@ Examples:
         /// The release that fixed it: LABEL, LABEL@SEQ or a release's entry number.
         #[arg(long, value_name = "RELEASE")]
         fixed_by: Option<String>,
-        #[arg(long)]
+        #[arg(long, env = "SPECLOG_SIGNER")]
         signer: String,
         #[command(flatten)]
         json: JsonFlag,
@@ -188,7 +188,7 @@ Examples:
     #[command(after_help = "Example:\n  speclog incident disclose INC-3 --signer incident-desk")]
     Disclose {
         id: String,
-        #[arg(long)]
+        #[arg(long, env = "SPECLOG_SIGNER")]
         signer: String,
         #[command(flatten)]
         json: JsonFlag,
@@ -304,7 +304,7 @@ Example:
   speclog spec approve 2025-12-18 --signer cto --role product")]
 pub struct ApproveArgs {
     pub label: String,
-    #[arg(long)]
+    #[arg(long, env = "SPECLOG_SIGNER")]
     pub signer: String,
     /// The approving role, if the signer holds several approval roles.
     #[arg(long)]

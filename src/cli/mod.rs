@@ -10,6 +10,7 @@ use speclog::Error;
 use speclog::app::Workspace;
 use speclog::keys::Passphrase;
 
+mod bench;
 mod gov;
 mod output;
 mod site;
@@ -64,7 +65,7 @@ enum Command {
     #[command(after_help = "Example:\n  speclog init --origin example.org/model-spec")]
     Init {
         /// The log origin: the first line of every checkpoint, e.g. example.org/model-spec.
-        #[arg(long)]
+        #[arg(long, env = "SPECLOG_ORIGIN")]
         origin: String,
         /// Encrypt the admin key with the passphrase.
         #[arg(long)]
@@ -165,6 +166,19 @@ enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Show the effective configuration and where each value comes from.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Export entries for other tools.
+    #[command(after_help = "Examples:\n  speclog export --format jsonl > entries.jsonl\n  speclog export --format intoto > statements.jsonl")]
+    Export {
+        /// jsonl: every entry, decoded, one JSON object a line; intoto: each release and
+        /// evaluation as an in-toto Statement v1 with the content digest as subject.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: speclog::app::export::Format,
+    },
+    /// Measure speclog against the machine's limits and peers on a generated ledger.
+    Bench(bench::BenchArgs),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff).
@@ -176,6 +190,17 @@ struct JsonFlag {
     /// Machine-readable JSON output.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCmd {
+    /// Print the effective settings: flag or environment variable, `speclog.toml`
+    /// beside the ledger, or the default.
+    #[command(after_help = "The file (LEDGER/speclog.toml), every key optional:\n  origin = \"example.org/model-spec\"   # SPECLOG_ORIGIN\n  signer = \"policy-team\"              # SPECLOG_SIGNER\n  lock_timeout = 30                   # SPECLOG_LOCK_TIMEOUT\n  [site]\n  base_url = \"https://example.org/spec/\"  # SPECLOG_BASE_URL\n  out = \"site\"                        # SPECLOG_SITE_OUT\n  title = \"Example Lab model spec\"   # SPECLOG_SITE_TITLE")]
+    Show {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -192,7 +217,7 @@ enum ImportCmd {
         #[arg(long)]
         path: String,
         /// Name of the signing key.
-        #[arg(long)]
+        #[arg(long, env = "SPECLOG_SIGNER")]
         signer: String,
         /// Regex over the commit subject; its first group (or whole match) is the label.
         #[arg(long, value_name = "REGEX")]
@@ -292,7 +317,7 @@ enum SpecCmd {
         #[arg(long = "version")]
         label: String,
         /// Name of the signing key.
-        #[arg(long)]
+        #[arg(long, env = "SPECLOG_SIGNER")]
         signer: String,
         /// Release notes (Markdown file).
         #[arg(long)]
@@ -310,8 +335,64 @@ enum SpecCmd {
     Approve(gov::ApproveArgs),
 }
 
+/// The ledger directory the command line names, before clap parses it.
+fn ledger_dir_from_args() -> PathBuf {
+    let args: Vec<String> = std::env::args().collect();
+    for (i, a) in args.iter().enumerate() {
+        if a == "--" {
+            break;
+        }
+        if a == "--ledger" {
+            if let Some(v) = args.get(i + 1) {
+                return PathBuf::from(v);
+            }
+        } else if let Some(v) = a.strip_prefix("--ledger=") {
+            return PathBuf::from(v);
+        }
+    }
+    std::env::var_os("SPECLOG_LEDGER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("ledger"))
+}
+
+/// Applies `speclog.toml` beside the ledger: each setting becomes its environment
+/// variable unless that is already set, so flags > environment > file > default.
+/// Returns the variables it set.
+fn apply_config() -> Result<Vec<&'static str>, Error> {
+    let dir = ledger_dir_from_args();
+    let Some(cfg) = speclog::config::Config::load(&dir).map_err(|e| {
+        Error::input(
+            e.to_string(),
+            "fix the file (see `speclog config show --help` for the settings) or move it away",
+        )
+    })?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut set = Vec::new();
+    for (k, v) in cfg.env_pairs() {
+        if std::env::var_os(k).is_none() {
+            // SAFETY: called at the start of main, before any other thread exists.
+            unsafe { std::env::set_var(k, v) };
+            set.push(k);
+        }
+    }
+    Ok(set)
+}
+
 /// Runs the CLI and returns the exit code.
 pub fn main() -> i32 {
+    let from_config = match apply_config() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("hint: {h}");
+            }
+            return e.exit_code();
+        }
+    };
+    CONFIG_VARS.with(|c| *c.borrow_mut() = from_config);
     let cli = Cli::parse();
     let verbose = cli.verbose;
     let mut out = Out::stdout();
@@ -333,6 +414,11 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+thread_local! {
+    /// Environment variables that came from `speclog.toml`.
+    static CONFIG_VARS: std::cell::RefCell<Vec<&'static str>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn workspace(cli: &Cli) -> Result<Workspace, Error> {
@@ -652,6 +738,56 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             ));
             Ok(())
         }
+        Command::Config(ConfigCmd::Show { json }) => {
+            let from_file = CONFIG_VARS.with(|c| c.borrow().clone());
+            let file = ws.ledger_dir.join(speclog::config::CONFIG_FILE);
+            let row = |name: &str, var: &'static str, default: &str| {
+                let (value, source) = match std::env::var(var) {
+                    Ok(v) if from_file.contains(&var) => (v, "speclog.toml".to_string()),
+                    Ok(v) => (v, format!("environment ({var})")),
+                    Err(_) => (default.to_string(), "default".to_string()),
+                };
+                (name.to_string(), value, source)
+            };
+            let rows = vec![
+                ("ledger".to_string(), ws.ledger_dir.display().to_string(), "flag, SPECLOG_LEDGER or default".to_string()),
+                ("keys".to_string(), ws.keys.dir.display().to_string(), "flag, SPECLOG_KEYS or default".to_string()),
+                row("origin", "SPECLOG_ORIGIN", ""),
+                row("signer", "SPECLOG_SIGNER", ""),
+                ("lock_timeout".to_string(), ws.lock_timeout.as_secs().to_string(), row("", "SPECLOG_LOCK_TIMEOUT", "").2),
+                row("site.out", "SPECLOG_SITE_OUT", "site"),
+                row("site.base_url", "SPECLOG_BASE_URL", ""),
+                row("site.title", "SPECLOG_SITE_TITLE", ""),
+            ];
+            if json.json {
+                let m: serde_json::Map<String, serde_json::Value> = rows
+                    .iter()
+                    .map(|(k, v, s)| (k.clone(), serde_json::json!({"value": v, "source": s})))
+                    .collect();
+                return out.json(&serde_json::json!({"file": file, "file_exists": file.exists(), "settings": m}));
+            }
+            out.line(&format!(
+                "config file: {} ({})",
+                file.display(),
+                if file.exists() { "read" } else { "absent" }
+            ));
+            for (k, v, src) in rows {
+                out.line(&format!("{k:<14} {:<40} {src}", if v.is_empty() { "-" } else { &v }));
+            }
+            Ok(())
+        }
+        Command::Export { format } => {
+            let mut err = None;
+            ws.export(format, &mut |line| {
+                if err.is_none() {
+                    if let Err(e) = out.raw(&line) {
+                        err = Some(e);
+                    }
+                }
+            })?;
+            err.map_or(Ok(()), Err)
+        }
+        Command::Bench(a) => bench::run_bench(a, out),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();

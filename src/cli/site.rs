@@ -21,10 +21,10 @@ pub enum SiteCmd {
     )]
     Build {
         /// Output directory.
-        #[arg(long, default_value = "site")]
+        #[arg(long, default_value = "site", env = "SPECLOG_SITE_OUT")]
         out: PathBuf,
         /// Absolute URL the site is published at, for the Atom feed's links.
-        #[arg(long, value_name = "URL")]
+        #[arg(long, value_name = "URL", env = "SPECLOG_BASE_URL")]
         base_url: Option<String>,
         #[command(flatten)]
         json: JsonFlag,
