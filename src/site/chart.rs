@@ -147,13 +147,15 @@ fn svg(c: &Chart, n: usize) -> String {
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
-    if lo >= 0.0 && hi <= 1.0 {
-        (lo, hi) = (0.0, 1.0);
-    } else if (hi - lo).abs() < f64::EPSILON {
+    // Pad the data range; rates (all values in 0..=1) stay within 0..=1.
+    let unit = lo >= 0.0 && hi <= 1.0;
+    let pad = ((hi - lo) * 0.15).max(if unit { 0.02 } else { 1e-9 });
+    (lo, hi) = (lo - pad, hi + pad);
+    if (hi - lo).abs() < 1e-9 {
         (lo, hi) = (lo - 1.0, hi + 1.0);
-    } else {
-        let pad = (hi - lo) * 0.1;
-        (lo, hi) = (lo - pad, hi + pad);
+    }
+    if unit {
+        (lo, hi) = (lo.max(0.0), hi.min(1.0));
     }
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
