@@ -779,10 +779,10 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
         Command::Export { format } => {
             let mut err = None;
             ws.export(format, &mut |line| {
-                if err.is_none() {
-                    if let Err(e) = out.raw(&line) {
-                        err = Some(e);
-                    }
+                if err.is_none()
+                    && let Err(e) = out.raw(&line)
+                {
+                    err = Some(e);
                 }
             })?;
             err.map_or(Ok(()), Err)
