@@ -9,7 +9,7 @@ fn config_file_supplies_defaults_and_flags_win() {
     let env = Env::new();
     env.write(
         "ledger/speclog.toml",
-        "origin = \"cfg.example/spec\"\nsigner = \"policy-team\"\nlock_timeout = 7\n[site]\nout = \"public\"\n",
+        "origin = \"cfg.example/spec\"\nsigner = \"policy-team\"\nlock_timeout = 7\n[site]\nout = \"public\"\ntitle = \"Example Lab spec\"\n",
     );
     env.ok(&["init"]);
     env.ok(&["key", "generate", "policy-team"]);
@@ -51,6 +51,11 @@ fn config_file_supplies_defaults_and_flags_win() {
     );
     env.ok(&["site", "build"]);
     assert!(env.path("public/log/checkpoint").exists());
+    let home = std::fs::read_to_string(env.path("public/index.html")).unwrap();
+    assert!(
+        home.contains("Example Lab spec"),
+        "site title from speclog.toml"
+    );
 }
 
 #[test]

@@ -26,6 +26,9 @@ pub enum SiteCmd {
         /// Absolute URL the site is published at, for the Atom feed's links.
         #[arg(long, value_name = "URL", env = "SPECLOG_BASE_URL")]
         base_url: Option<String>,
+        /// The site's name, shown in every page header.
+        #[arg(long, env = "SPECLOG_SITE_TITLE")]
+        title: Option<String>,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -51,11 +54,12 @@ pub fn run_site(ws: &Workspace, cmd: SiteCmd, out: &mut Out, verbose: bool) -> R
         SiteCmd::Build {
             out: dir,
             base_url,
+            title,
             json,
         } => {
             let started = Instant::now();
             let ledger = ws.open()?;
-            let r = site::build(&ledger, &dir, &BuildOptions { base_url })?;
+            let r = site::build(&ledger, &dir, &BuildOptions { base_url, title })?;
             if json.json {
                 return out.json(&r);
             }

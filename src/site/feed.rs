@@ -71,7 +71,8 @@ pub fn render_feed(d: &SiteData, opts: &BuildOptions, w: &mut Writer) -> Result<
     x.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     x.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     x.push_str(&format!(
-        "  <title>Model spec transparency log: {}</title>\n",
+        "  <title>{}: {}</title>\n",
+        xml_text(&d.site_title),
         xml_text(&d.origin)
     ));
     x.push_str(

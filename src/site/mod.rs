@@ -66,9 +66,14 @@ impl From<StoreError> for SiteError {
     }
 }
 
+/// The site's name when none is configured.
+pub const DEFAULT_TITLE: &str = "Model spec transparency log";
+
 /// Options of a build.
 #[derive(Clone, Debug, Default)]
 pub struct BuildOptions {
+    /// The site's name (default: "Model spec transparency log").
+    pub title: Option<String>,
     /// Absolute URL the site will be published at (e.g. `https://example.org/spec/`),
     /// used for the Atom feed's links; without it they are relative.
     pub base_url: Option<String>,
@@ -92,7 +97,12 @@ pub struct BuildReport {
 
 /// Renders the site for `ledger` into `out`.
 pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildReport, SiteError> {
-    let d = SiteData::load(ledger)?;
+    let mut d = SiteData::load(ledger)?;
+    d.site_title = opts
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_TITLE.to_string());
     let mut w = Writer::new(out)?;
     pages::render_assets(&mut w)?;
     pages::render_home(&d, &mut w)?;

@@ -167,6 +167,8 @@ pub struct CheckpointInfo {
 /// Everything the site shows.
 #[derive(Clone, Debug, Default)]
 pub struct SiteData {
+    /// The site's name, shown in every page header and the feed title.
+    pub site_title: String,
     pub origin: String,
     pub log_key: String,
     pub checkpoint: CheckpointInfo,
@@ -203,6 +205,7 @@ impl SiteData {
         let checkpoint_text = ledger.checkpoint()?;
         let authority = ledger.authority()?;
         let mut d = SiteData {
+            site_title: super::DEFAULT_TITLE.to_string(),
             origin: ledger.origin()?,
             log_key: authority.log_key.clone(),
             keys: authority.keys.clone(),

@@ -34,6 +34,7 @@ const NAV: [(&str, &str); 8] = [
 /// What every page shows around its content.
 #[derive(Clone, Debug)]
 pub struct Base {
+    pub site: String,
     pub title: String,
     pub description: String,
     pub origin: String,
@@ -46,6 +47,7 @@ pub struct Base {
 impl Base {
     fn new(d: &SiteData, dir: &str, section: &str, title: impl Into<String>) -> Base {
         Base {
+            site: d.site_title.clone(),
             title: title.into(),
             description: format!(
                 "Signed, verifiable history of the model spec published by {}",
