@@ -203,3 +203,78 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::set_permissions(&dst, perm).unwrap();
     }
 }
+
+#[test]
+fn published_proofs_of_full_tiles_are_pinned_and_never_rewritten() {
+    let env = Env::new();
+    env.init();
+    // 300 releases in one batch: the log also signs the tree at the 256 boundary.
+    let ws = speclog::app::Workspace::new(env.path("ledger"), env.path("keys"));
+    let mut ledger = ws.open_write().unwrap();
+    let src = speclog::governance::GitSource {
+        commit: "0".repeat(40),
+        path: "spec.md".into(),
+        author_date: "2025-01-01T00:00:00Z".into(),
+        committer: "a <a@example.org>".into(),
+        subject: "s".into(),
+    };
+    let rels = (0..300)
+        .map(|i| {
+            (
+                format!("v{i}"),
+                format!("# S {{#s}}\n\n{i}\n"),
+                false,
+                src.clone(),
+            )
+        })
+        .collect();
+    ws.append_batch_releases(&mut ledger, "policy-team", rels)
+        .unwrap();
+    drop(ledger);
+    let cps: serde_json::Value = serde_json::from_str(&env.ok(&["verify", "--json"])).unwrap();
+    assert_eq!(
+        cps["checkpoints"], 4,
+        "init, key, the 256 boundary and the end"
+    );
+
+    env.ok(&["site", "build", "--out", "site"]);
+    let p10 = std::fs::read(env.path("site/entries/10/inclusion.tlog-proof")).unwrap();
+    let text = String::from_utf8(p10.clone()).unwrap();
+    assert!(
+        text.contains("\nexample.org/model-spec\n256\n"),
+        "pinned to the tile boundary: {text}"
+    );
+    let p290 = std::fs::read(env.path("site/entries/290/inclusion.tlog-proof")).unwrap();
+    assert!(String::from_utf8_lossy(&p290).contains("\nexample.org/model-spec\n302\n"));
+
+    env.write("x.md", "# X {#s}\n\nmore\n");
+    env.ok(&[
+        "spec",
+        "release",
+        "x.md",
+        "--version",
+        "x",
+        "--signer",
+        "policy-team",
+    ]);
+    env.ok(&["site", "build", "--out", "site"]);
+    assert_eq!(
+        p10,
+        std::fs::read(env.path("site/entries/10/inclusion.tlog-proof")).unwrap()
+    );
+    assert_ne!(
+        p290,
+        std::fs::read(env.path("site/entries/290/inclusion.tlog-proof")).unwrap()
+    );
+    for e in ["10", "290"] {
+        let ok = env.ok(&[
+            "verify",
+            "--proof",
+            &format!("site/entries/{e}/inclusion.tlog-proof"),
+            "--key",
+            "keys/admin.pub",
+        ]);
+        assert!(ok.starts_with(&format!("ok: entry {e} ")), "{ok}");
+    }
+    env.ok(&["verify", "--site", "site", "--key", "keys/admin.pub"]);
+}

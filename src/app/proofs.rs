@@ -38,18 +38,12 @@ pub fn load_verifier_key(arg: &str) -> Result<VerifierKey, Error> {
 }
 
 fn checkpoint_at(l: &Ledger, size: u64) -> Result<String, Error> {
-    let note = l.reader().checkpoint_at(size)?.ok_or_else(|| {
+    l.checkpoint_text_at(size)?.ok_or_else(|| {
         Error::input(
             format!("the log never signed a checkpoint for size {size}"),
             "use a size printed by `speclog log` after an append, or omit it for the latest",
         )
-    })?;
-    let mut out = note;
-    for line in l.reader().cosignatures(size)? {
-        out.push_str(&line);
-        out.push('\n');
-    }
-    Ok(out)
+    })
 }
 
 impl Workspace {

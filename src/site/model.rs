@@ -225,14 +225,22 @@ impl SiteData {
             let e = Entry::decode(&row.data).map_err(data_err)?;
             let view = EntryView::from_bytes(&row.data).map_err(data_err)?;
             let payload = Payload::decode(&e.kind, &e.payload).map_err(data_err)?;
-            let hashes = tlog::prove_inclusion(head.size, e.seq, &reader)?;
+            // An entry in a full tile is proven against the checkpoint signed at
+            // that tile's end, which never changes, so its proof file is written
+            // once; entries on the partial right edge use the latest checkpoint.
+            let pin = (e.seq / tlog::TILE_WIDTH + 1) * tlog::TILE_WIDTH;
+            let (size, checkpoint_text) = match ledger.checkpoint_text_at(pin)? {
+                Some(t) if pin < head.size => (pin, t),
+                _ => (head.size, d.checkpoint.text.clone()),
+            };
+            let hashes = tlog::prove_inclusion(size, e.seq, &reader)?;
             // As `speclog prove inclusion` writes it: the encoded entry rides in
             // `extra`, so the file alone proves what the entry says.
             let proof = InclusionProofFile {
                 index: e.seq,
                 extra: Some(row.data.clone()),
                 hashes,
-                checkpoint_text: d.checkpoint.text.clone(),
+                checkpoint_text,
             }
             .format();
             let (summary, about) = match &payload {
