@@ -33,27 +33,28 @@ Examples:
 #[command(name = "speclog", version, about, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     /// Ledger directory (holds ledger.sqlite).
-    #[arg(long, global = true, env = "SPECLOG_LEDGER", default_value = "ledger")]
+    #[arg(long, global = true, help_heading = "Global options", env = "SPECLOG_LEDGER", default_value = "ledger")]
     ledger: PathBuf,
     /// Key directory (NAME.key private, NAME.pub public).
-    #[arg(long, global = true, env = "SPECLOG_KEYS", default_value = "keys")]
+    #[arg(long, global = true, help_heading = "Global options", env = "SPECLOG_KEYS", default_value = "keys")]
     keys: PathBuf,
     /// Read the key passphrase from the first line of FILE (else SPECLOG_PASSPHRASE, else a prompt).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
     /// Record entries with this time (RFC 3339 UTC, e.g. 2025-09-12T17:00:00Z) instead of now.
-    #[arg(long, global = true, env = "SPECLOG_TIME", value_name = "TIME")]
+    #[arg(long, global = true, help_heading = "Global options", env = "SPECLOG_TIME", value_name = "TIME")]
     time: Option<String>,
     /// Seconds to wait for another writer's lock before giving up.
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "SPECLOG_LOCK_TIMEOUT",
         default_value_t = 30
     )]
     lock_timeout: u64,
     /// Show the cause chain of errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     verbose: bool,
     #[command(subcommand)]
     command: Command,
