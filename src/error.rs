@@ -4,6 +4,7 @@ use thiserror::Error;
 
 use crate::governance::GovError;
 use crate::keys::KeyError;
+use crate::ledger::entry::EntryError;
 use crate::ledger::verify::VerifyError;
 use crate::ledger::{LedgerError, StoreError};
 use crate::site::SiteError;
@@ -103,6 +104,7 @@ impl Error {
                 KeyError::EmptyPassphrase => "use a non-empty passphrase, or none at all for an unencrypted key".into(),
                 KeyError::Malformed(..) => "the key file is damaged; restore it from a backup".into(),
                 KeyError::BadPublic(..) => "a public key file holds one line: name+hexkeyid+base64key".into(),
+                KeyError::Io(..) => "check the file: its path, permissions and contents".into(),
                 _ => return None,
             },
             Error::Ledger(l) => match l {
@@ -127,9 +129,18 @@ impl Error {
                         "to re-release a label with new content on purpose, add --revision; otherwise choose a new --version".into()
                     }
                     GovError::Rule(m) if m.contains("invalid version label") => "example: --version 2025-09-12".into(),
+                    GovError::Rule(m) if m.ends_with("contains a control character") => {
+                        "remove the control characters (tabs, newlines, escapes) from the text".into()
+                    }
+                    GovError::Rule(m) if m.starts_with("invalid role") => {
+                        "roles are words like spec-owner, evaluator, incident-responder or safety".into()
+                    }
                     _ => return None,
                 },
                 LedgerError::Origin(_) => "example: --origin example.org/model-spec".into(),
+                LedgerError::Entry(EntryError::Time(_)) => {
+                    "give --time (SPECLOG_TIME) as RFC 3339 UTC, e.g. 2025-09-12T17:00:00Z, or omit it".into()
+                }
                 LedgerError::NoEntry(_) => "give a sequence number or at least 4 hex digits of an entry hash (see `speclog log`)".into(),
                 LedgerError::Ambiguous(_) => "give more hex digits of the hash".into(),
                 LedgerError::TimeBackwards(..) => "entry times never go backwards; give a later --time or none".into(),

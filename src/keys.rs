@@ -60,9 +60,19 @@ pub enum Passphrase {
 impl Passphrase {
     /// Reads a passphrase from the first line of a file.
     pub fn from_file(path: &Path) -> Result<Passphrase, KeyError> {
-        let s = Zeroizing::new(fs::read_to_string(path).map_err(|e| KeyError::Io(path.into(), e))?);
-        let line = s.lines().next().unwrap_or("").to_string();
-        Passphrase::given(line)
+        use std::io::Read;
+        // Bounded: the first line is all we use, and /dev/zero has no end.
+        const MAX: u64 = 64 * 1024;
+        let bad = |why: &str| KeyError::Io(path.into(), std::io::Error::other(why));
+        let mut b = Zeroizing::new(Vec::new());
+        fs::File::open(path)
+            .and_then(|f| f.take(MAX + 1).read_to_end(&mut b))
+            .map_err(|e| KeyError::Io(path.into(), e))?;
+        if b.len() as u64 > MAX {
+            return Err(bad("a passphrase file is at most 64 KiB"));
+        }
+        let s = std::str::from_utf8(&b).map_err(|_| bad("the passphrase file is not UTF-8"))?;
+        Passphrase::given(s.lines().next().unwrap_or("").to_string())
     }
 
     /// Wraps a passphrase, refusing an empty one.

@@ -98,8 +98,15 @@ impl Workspace {
         let re = label_from
             .map(|r| {
                 regex::Regex::new(r).map_err(|e| {
+                    // A syntax error spans lines (the pattern, a caret, the reason): keep the reason.
+                    let text = e.to_string();
+                    let why = text
+                        .lines()
+                        .rev()
+                        .find_map(|l| l.trim().strip_prefix("error: "))
+                        .map_or_else(|| text.replace('\n', " "), str::to_string);
                     Error::input(
-                        format!("invalid --label-from regex: {e}"),
+                        format!("invalid --label-from regex {r:?}: {why}"),
                         "example: --label-from 'Release (\\S+)'",
                     )
                 })

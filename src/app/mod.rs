@@ -7,10 +7,10 @@
 pub mod bench;
 pub mod demo;
 pub mod export;
+mod gov;
 pub mod import;
 pub mod proofs;
 pub mod witness;
-mod gov;
 
 pub use gov::*;
 
@@ -146,7 +146,10 @@ pub fn read_text_bytes(bytes: Vec<u8>, what: &str) -> Result<String, Error> {
         ));
     }
     if text.trim().is_empty() {
-        return Err(Error::input(format!("{what} is empty"), "give a file with the spec text"));
+        return Err(Error::input(
+            format!("{what} is empty"),
+            "give a file with the spec text",
+        ));
     }
     Ok(text)
 }
@@ -331,6 +334,7 @@ impl Workspace {
         public_file: &Path,
         roles: &[String],
     ) -> Result<KeyResult, Error> {
+        entry::check_name(name).map_err(|_| KeyError::Name(name.into()))?;
         let roles = default_roles(roles)?;
         let vk = keys::read_verifier_key(public_file)?;
         if vk.alg() != note::ALG_ED25519 {
@@ -531,7 +535,15 @@ impl Workspace {
             if flush && !group.is_empty() {
                 let mut drafts = Vec::with_capacity(group.len());
                 for (label, text, rev, source) in group.drain(..) {
-                    drafts.push(self.release_draft(ledger, text, &label, None, rev, vec![], Some(source))?);
+                    drafts.push(self.release_draft(
+                        ledger,
+                        text,
+                        &label,
+                        None,
+                        rev,
+                        vec![],
+                        Some(source),
+                    )?);
                 }
                 let a = self.append(ledger, signer, drafts)?;
                 match &mut all {
@@ -607,7 +619,11 @@ impl Workspace {
         let auth = l.authority()?;
         let vk = note::VerifierKey::parse(&auth.log_key)
             .map_err(|e| fail("entry 0", format!("log key: {e}")))?;
-        let (cp, _) = crate::published::open_checkpoint(checkpoint, std::slice::from_ref(&vk), "--since checkpoint")?;
+        let (cp, _) = crate::published::open_checkpoint(
+            checkpoint,
+            std::slice::from_ref(&vk),
+            "--since checkpoint",
+        )?;
         let head = l.reader().head()?;
         if cp.size > head.size {
             return Err(fail(
@@ -619,7 +635,8 @@ impl Workspace {
             )
             .into());
         }
-        let root = crate::tlog::tree_hash(cp.size, &l.reader()).map_err(|e| fail("tree", e.to_string()))?;
+        let root = crate::tlog::tree_hash(cp.size, &l.reader())
+            .map_err(|e| fail("tree", e.to_string()))?;
         if root != cp.root {
             return Err(fail(
                 "--since checkpoint",
@@ -633,6 +650,86 @@ impl Workspace {
     /// The latest checkpoint, with cosignatures.
     pub fn checkpoint(&self) -> Result<String, Error> {
         Ok(self.open()?.checkpoint()?)
+    }
+
+    /// Checks a site directory before a site is built into it or served from it:
+    /// everything in it is published, so it must not be, hold or lie inside the
+    /// ledger directory (private rows) or the key directory; and it must be a
+    /// directory, or not exist yet.
+    pub fn check_site_dir(&self, out: &Path) -> Result<(), Error> {
+        if out.exists() && !out.is_dir() {
+            return Err(Error::input(
+                format!("{} is not a directory", out.display()),
+                "give the site's directory with --out, e.g. --out site",
+            ));
+        }
+        let site = resolved(out);
+        for (what, dir) in [("ledger", &self.ledger_dir), ("key", &self.keys.dir)] {
+            let d = resolved(dir);
+            let rel = if d == site {
+                "is"
+            } else if d.starts_with(&site) {
+                "holds"
+            } else if site.starts_with(&d) {
+                "is inside"
+            } else {
+                continue;
+            };
+            return Err(Error::input(
+                format!(
+                    "refusing to use {} for the site: it {rel} the {what} directory {}",
+                    out.display(),
+                    dir.display()
+                ),
+                "everything in the site directory is public; use a directory outside the ledger and key directories, e.g. --out site",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `p` as an absolute path with symbolic links resolved as far as it exists; the
+/// rest (directories still to be made) is normalised as written.
+fn resolved(p: &Path) -> PathBuf {
+    let mut cur = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut rest = Vec::new();
+    let mut base = loop {
+        if let Ok(c) = cur.canonicalize() {
+            break c;
+        }
+        match (cur.parent(), cur.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last.as_os_str().to_os_string());
+                cur = parent.to_path_buf();
+            }
+            _ => break cur,
+        }
+    };
+    for part in rest.iter().rev() {
+        if part == ".." {
+            base.pop();
+        } else if part != "." {
+            base.push(part);
+        }
+    }
+    base
+}
+
+/// Checks a site's base URL (used for the Atom feed's links): absolute `http` or `https`.
+pub fn check_base_url(url: &str) -> Result<(), Error> {
+    let lower = url.to_ascii_lowercase();
+    let ok = (lower.starts_with("https://") || lower.starts_with("http://"))
+        && url.len() > "https://".len()
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"<>\\^`{|}".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(
+            format!("invalid base URL {url:?}: want an absolute http or https URL"),
+            "example: --base-url https://example.org/spec/",
+        ))
     }
 }
 

@@ -31,8 +31,16 @@ pub struct ProofReport {
 
 /// Reads a verifier-key file or takes the key itself.
 pub fn load_verifier_key(arg: &str) -> Result<VerifierKey, Error> {
-    if let Ok(k) = VerifierKey::parse(arg.trim()) {
-        return Ok(k);
+    let why = match VerifierKey::parse(arg.trim()) {
+        Ok(k) => return Ok(k),
+        Err(e) => e,
+    };
+    if arg.contains('+') && !Path::new(arg).exists() {
+        // Meant as the key itself: say what is wrong with it, not that no such file exists.
+        return Err(Error::input(
+            format!("{arg:?} is not a verifier key ({why}) nor a file"),
+            "give the .pub file or its one line, name+hexkeyid+base64key",
+        ));
     }
     Ok(crate::keys::read_verifier_key(Path::new(arg))?)
 }
@@ -57,7 +65,8 @@ impl Workspace {
             .reader()
             .entry(seq)?
             .ok_or_else(|| LedgerError::NoEntry(r.into()))?;
-        let hashes = tlog::prove_inclusion(head.size, seq, &l.reader()).map_err(|e| LedgerError::Io(e.to_string()))?;
+        let hashes = tlog::prove_inclusion(head.size, seq, &l.reader())
+            .map_err(|e| LedgerError::Io(e.to_string()))?;
         Ok(InclusionProofFile {
             index: seq,
             extra: Some(entry),
@@ -78,7 +87,8 @@ impl Workspace {
             ));
         }
         let cp = checkpoint_at(&l, size)?;
-        let hashes = tlog::prove_consistency(size, old, &l.reader()).map_err(|e| LedgerError::Io(e.to_string()))?;
+        let hashes = tlog::prove_consistency(size, old, &l.reader())
+            .map_err(|e| LedgerError::Io(e.to_string()))?;
         Ok(ConsistencyProofFile {
             old_size: old,
             hashes,
@@ -100,20 +110,33 @@ pub fn verify_proof(
     let keys = std::slice::from_ref(key);
     if proof.starts_with(tlog::INCLUSION_PROOF_HEADER.as_bytes()) {
         let p = InclusionProofFile::parse(proof).map_err(|e| fail("proof", e.to_string()))?;
-        let (cp, _) = published::open_checkpoint(p.checkpoint_text.as_bytes(), keys, "proof checkpoint")?;
+        let (cp, _) =
+            published::open_checkpoint(p.checkpoint_text.as_bytes(), keys, "proof checkpoint")?;
         let bytes = match (entry, &p.extra) {
             (Some(e), Some(x)) if e != x.as_slice() => {
-                return Err(fail("entry", "the entry file differs from the entry in the proof"));
+                return Err(fail(
+                    "entry",
+                    "the entry file differs from the entry in the proof",
+                ));
             }
             (Some(e), _) => e.to_vec(),
             (None, Some(x)) => x.clone(),
-            (None, None) => return Err(fail("proof", "the proof carries no entry; give --entry FILE")),
+            (None, None) => {
+                return Err(fail(
+                    "proof",
+                    "the proof carries no entry; give --entry FILE",
+                ));
+            }
         };
         let e = Entry::decode(&bytes).map_err(|e| fail("entry", e.to_string()))?;
         if e.seq != p.index {
-            return Err(fail_entry(e.seq, format!("the proof is for index {}", p.index)));
+            return Err(fail_entry(
+                e.seq,
+                format!("the proof is for index {}", p.index),
+            ));
         }
-        e.verify_signature().map_err(|x| fail_entry(e.seq, x.to_string()))?;
+        e.verify_signature()
+            .map_err(|x| fail_entry(e.seq, x.to_string()))?;
         let leaf = entry_hash(&bytes);
         tlog::verify_inclusion(&p.hashes, cp.size, &cp.root, p.index, &leaf)
             .map_err(|x| fail_entry(p.index, format!("inclusion proof does not verify: {x}")))?;
@@ -129,15 +152,22 @@ pub fn verify_proof(
         })
     } else if proof.starts_with(tlog::CONSISTENCY_PROOF_HEADER.as_bytes()) {
         let p = ConsistencyProofFile::parse(proof).map_err(|e| fail("proof", e.to_string()))?;
-        let (cp, _) = published::open_checkpoint(p.checkpoint_text.as_bytes(), keys, "proof checkpoint")?;
+        let (cp, _) =
+            published::open_checkpoint(p.checkpoint_text.as_bytes(), keys, "proof checkpoint")?;
         let Some(old) = since else {
-            return Err(fail("proof", "a consistency proof needs the older checkpoint: give --since FILE"));
+            return Err(fail(
+                "proof",
+                "a consistency proof needs the older checkpoint: give --since FILE",
+            ));
         };
         let (oc, _) = published::open_checkpoint(old, keys, "--since checkpoint")?;
         if oc.size != p.old_size {
             return Err(fail(
                 "proof",
-                format!("the proof starts at size {}, the older checkpoint has {}", p.old_size, oc.size),
+                format!(
+                    "the proof starts at size {}, the older checkpoint has {}",
+                    p.old_size, oc.size
+                ),
             ));
         }
         tlog::verify_consistency(&p.hashes, cp.size, &cp.root, oc.size, &oc.root)
@@ -153,7 +183,10 @@ pub fn verify_proof(
             old_size: Some(oc.size),
         })
     } else {
-        Err(fail("proof", "not a c2sp.org/tlog-proof@v1 or speclog consistency proof file"))
+        Err(fail(
+            "proof",
+            "not a c2sp.org/tlog-proof@v1 or speclog consistency proof file",
+        ))
     }
 }
 

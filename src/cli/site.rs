@@ -58,6 +58,10 @@ pub fn run_site(ws: &Workspace, cmd: SiteCmd, out: &mut Out, verbose: bool) -> R
             json,
         } => {
             let started = Instant::now();
+            ws.check_site_dir(&dir)?;
+            if let Some(b) = &base_url {
+                speclog::app::check_base_url(b)?;
+            }
             let ledger = ws.open()?;
             let r = site::build(&ledger, &dir, &BuildOptions { base_url, title })?;
             if json.json {
@@ -98,6 +102,7 @@ pub fn run_site(ws: &Workspace, cmd: SiteCmd, out: &mut Out, verbose: bool) -> R
             port,
             max_requests,
         } => {
+            ws.check_site_dir(&dir)?;
             if !dir.join("index.html").is_file() {
                 return Err(Error::input(
                     format!("{} holds no built site", dir.display()),

@@ -443,10 +443,18 @@ fn parse_json(bytes: &[u8]) -> Result<Value, String> {
             bytes.len()
         ));
     }
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(format!(
+            "not UTF-8 (first bad byte at offset {})",
+            e.valid_up_to()
+        ));
+    }
     serde_json::from_slice::<Strict>(bytes)
         .map(|s| s.0)
         .map_err(|e| {
-            let hint = if e.is_syntax() {
+            // Where NaN or Infinity stand, the parser expected a value (or, after '-', a number).
+            let m = e.to_string();
+            let hint = if m.starts_with("expected value") || m.starts_with("invalid number") {
                 " (NaN and Infinity are not JSON numbers; write finite numbers)"
             } else {
                 ""

@@ -16,6 +16,7 @@
 //! no styles, no scripts, only `http`, `https` and `mailto` URLs.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Parser, Tag, TagEnd};
 
@@ -122,6 +123,38 @@ pub fn render_fragment(text: &str, known: &Titles<'_>, links: ClauseLinks<'_>) -
     render(text, &HashMap::new(), known, links)
 }
 
+/// Deepest nesting of block quotes, lists and emphasis that is rendered as such; deeper
+/// ones are flattened into their parent, their content kept. The sanitiser's time grows
+/// with the square of the nesting depth: 100,000 nested `>` took minutes.
+const MAX_NESTING: usize = 64;
+
+/// Drops the start and end of block quotes, lists, items and emphasis nested deeper than
+/// [`MAX_NESTING`] (an item goes with its list).
+fn flatten_deep<'a>(
+    events: impl Iterator<Item = (Event<'a>, Range<usize>)>,
+) -> impl Iterator<Item = (Event<'a>, Range<usize>)> {
+    let mut kept: Vec<bool> = Vec::new();
+    events.filter(move |(ev, _)| match ev {
+        Event::Start(t) => {
+            let keep = match t {
+                Tag::Item => kept.last() != Some(&false),
+                Tag::BlockQuote(_)
+                | Tag::List(_)
+                | Tag::Emphasis
+                | Tag::Strong
+                | Tag::Strikethrough
+                | Tag::Superscript
+                | Tag::Subscript => kept.len() < MAX_NESTING,
+                _ => true,
+            };
+            kept.push(keep);
+            keep
+        }
+        Event::End(_) => kept.pop().unwrap_or(true),
+        _ => true,
+    })
+}
+
 fn render(
     text: &str,
     by_start: &HashMap<usize, &Clause>,
@@ -134,7 +167,8 @@ fn render(
     let mut link_to: Option<&str> = None;
     // Depth of links and images being dropped for an unsafe URL (their text stays).
     let mut dropped = 0usize;
-    for (ev, range) in Parser::new_ext(text, clauses::markdown_options()).into_offset_iter() {
+    let parser = Parser::new_ext(text, clauses::markdown_options()).into_offset_iter();
+    for (ev, range) in flatten_deep(parser) {
         match ev {
             Event::Start(Tag::Heading { level, .. }) => {
                 heading = by_start.get(&range.start).copied();
@@ -349,6 +383,42 @@ mod tests {
             ClauseLinks::SamePage,
         );
         assert_eq!(html.trim(), "<p>click me</p>");
+    }
+
+    #[test]
+    fn deep_nesting_is_flattened() {
+        for md in [
+            format!("{} deep\n", ">".repeat(100_000)),
+            format!("{}deep\n", "- ".repeat(100_000)),
+            format!("{}deep{}\n", "*_".repeat(50_000), "_*".repeat(50_000)),
+        ] {
+            let html = render_fragment(&md, &Titles::new(), ClauseLinks::SamePage);
+            assert!(html.contains("deep"), "content kept");
+            let depth = max_depth(&html);
+            assert!(depth <= 2 * MAX_NESTING + 8, "nested {depth} deep");
+        }
+        let html = render_fragment(
+            "> > a\n\n- b\n  - c\n",
+            &Titles::new(),
+            ClauseLinks::SamePage,
+        );
+        assert_eq!(html.matches("<blockquote>").count(), 2, "{html}");
+        assert_eq!(html.matches("<li>").count(), 2, "{html}");
+    }
+
+    /// How deep the elements of `html` nest (void elements written `<x />`).
+    fn max_depth(html: &str) -> usize {
+        let (mut depth, mut max) = (0usize, 0usize);
+        for (i, _) in html.match_indices('<') {
+            let tag = &html[i..i + html[i..].find('>').unwrap_or(0)];
+            if tag.starts_with("</") {
+                depth = depth.saturating_sub(1);
+            } else if !tag.ends_with('/') {
+                depth += 1;
+                max = max.max(depth);
+            }
+        }
+        max
     }
 
     #[test]
