@@ -80,6 +80,9 @@ impl Blobs for FileBlobs {
     fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
         self.read_checked(d)
     }
+    fn blob_checked(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
+        self.read_checked(d)
+    }
 }
 
 fn read_limited(path: &Path, max: u64, place: &str) -> Result<Vec<u8>, VerifyError> {

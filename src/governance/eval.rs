@@ -274,33 +274,36 @@ fn obj<'a>(v: &'a Value, path: &str) -> Result<Obj<'a>, String> {
     }
 }
 
-fn text(v: &Value, path: &str, max: usize) -> Result<String, String> {
+/// `path` names the value in an error; it is only formatted on one.
+fn text(v: &Value, path: &dyn Fn() -> String, max: usize) -> Result<String, String> {
     let Value::String(s) = v else {
-        return Err(format!("{path}: expected a string, got {}", kind_of(v)));
+        return Err(format!("{}: expected a string, got {}", path(), kind_of(v)));
     };
     if s.trim().is_empty() {
-        return Err(format!("{path}: must not be empty"));
+        return Err(format!("{}: must not be empty", path()));
     }
     if s.len() > max {
-        return Err(format!("{path}: longer than {max} bytes"));
+        return Err(format!("{}: longer than {max} bytes", path()));
     }
     if s.chars().any(char::is_control) {
-        return Err(format!("{path}: contains a control character"));
+        return Err(format!("{}: contains a control character", path()));
     }
     Ok(s.clone())
 }
 
-fn number(v: &Value, path: &str) -> Result<f64, String> {
+fn number(v: &Value, path: &dyn Fn() -> String) -> Result<f64, String> {
     let Value::Number(n) = v else {
         return Err(format!(
-            "{path}: expected a finite number, got {}",
+            "{}: expected a finite number, got {}",
+            path(),
             kind_of(v)
         ));
     };
     match n.as_f64() {
         Some(x) if x.is_finite() && x.abs() <= MAX_MAGNITUDE => Ok(x),
         _ => Err(format!(
-            "{path}: {n} is out of range (finite numbers up to {MAX_MAGNITUDE:e} in magnitude)"
+            "{}: {n} is out of range (finite numbers up to {MAX_MAGNITUDE:e} in magnitude)",
+            path()
         )),
     }
 }
@@ -322,25 +325,25 @@ impl<'a> Obj<'a> {
 
     fn text(&mut self, key: &'static str) -> Result<String, String> {
         let v = self.req(key)?;
-        text(v, &self.path(key), MAX_FIELD)
+        text(v, &|| self.path(key), MAX_FIELD)
     }
 
     fn opt_text(&mut self, key: &'static str) -> Result<Option<String>, String> {
         match self.opt(key) {
             None => Ok(None),
-            Some(v) => text(v, &self.path(key), MAX_FIELD).map(Some),
+            Some(v) => text(v, &|| self.path(key), MAX_FIELD).map(Some),
         }
     }
 
     fn number(&mut self, key: &'static str) -> Result<f64, String> {
         let v = self.req(key)?;
-        number(v, &self.path(key))
+        number(v, &|| self.path(key))
     }
 
     fn opt_number(&mut self, key: &'static str) -> Result<Option<f64>, String> {
         match self.opt(key) {
             None => Ok(None),
-            Some(v) => number(v, &self.path(key)).map(Some),
+            Some(v) => number(v, &|| self.path(key)).map(Some),
         }
     }
 
@@ -481,15 +484,16 @@ fn clause_list(v: &Value, path: &str) -> Result<Vec<String>, String> {
     }
     let mut out = Vec::with_capacity(a.len());
     for (i, c) in a.iter().enumerate() {
-        let p = format!("{path}[{i}]");
+        let p = || format!("{path}[{i}]");
         let id = text(c, &p, 128)?;
         if !clauses::valid_id(&id) {
             return Err(format!(
-                "{p}: {id:?} is not a clause id (1-128 of A-Z a-z 0-9 _ . -)"
+                "{}: {id:?} is not a clause id (1-128 of A-Z a-z 0-9 _ . -)",
+                p()
             ));
         }
         if out.contains(&id) {
-            return Err(format!("{p}: clause {id:?} is named twice"));
+            return Err(format!("{}: clause {id:?} is named twice", p()));
         }
         out.push(id);
     }

@@ -333,6 +333,10 @@ impl ApprovalRec {
     }
 }
 
+/// The clause ids of one release, shared (a spec has hundreds of clauses and
+/// every evaluation and incident against the release asks for them).
+pub type ClauseIds = std::sync::Arc<BTreeSet<String>>;
+
 /// Read access to what the rules need to know about earlier entries.
 pub trait Lookup {
     /// Every release with `label`, in ledger order.
@@ -344,7 +348,7 @@ pub trait Lookup {
     /// The release entry at `seq`, if that entry is a release.
     fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError>;
     /// The clause ids of the release entry at `seq`, from its clause manifest.
-    fn release_clauses(&self, seq: u64) -> Result<BTreeSet<String>, GovError>;
+    fn release_clauses(&self, seq: u64) -> Result<ClauseIds, GovError>;
     /// The incident `id`, folded over its entries.
     fn incident(&self, id: &str) -> Result<Option<incident::IncidentRec>, GovError>;
     /// The pre-registration entry at `seq`, if that entry is one.
@@ -726,27 +730,50 @@ pub fn check_content(
             Ok(Some(derived.into_iter().map(|c| c.id).collect()))
         }
         Payload::EvalRecord(p) => {
-            if p.results.media_type != MEDIA_RESULTS {
-                return Err(GovError::Rule(format!(
-                    "{}: results media type is {:?}, not {MEDIA_RESULTS:?}",
-                    p.id, p.results.media_type
-                )));
-            }
+            check_results_type(p)?;
             let bytes = blob(&p.results)?;
-            let pre = match &p.preregistration {
-                Some(r) => Some(l.preregistration_at(r.seq)?.ok_or_else(|| {
-                    GovError::Rule(format!("entry {} is not a pre-registration", r.seq))
-                })?),
-                None => None,
-            };
-            let reg = pre
-                .as_ref()
-                .map(|x| (x.prereg.id.as_str(), x.prereg.thresholds.as_slice()));
-            eval::check_against_results(p, &bytes, reg).map_err(GovError::Rule)?;
+            let pre = eval_preregistration(p, l)?;
+            check_eval_results(p, &bytes, pre.as_ref())?;
             Ok(None)
         }
         _ => Ok(None),
     }
+}
+
+/// The media type of an evaluation's results file must be [`MEDIA_RESULTS`].
+pub fn check_results_type(p: &eval::EvalRecord) -> Result<(), GovError> {
+    if p.results.media_type != MEDIA_RESULTS {
+        return Err(GovError::Rule(format!(
+            "{}: results media type is {:?}, not {MEDIA_RESULTS:?}",
+            p.id, p.results.media_type
+        )));
+    }
+    Ok(())
+}
+
+/// The pre-registration an evaluation applied, if it names one.
+pub fn eval_preregistration(
+    p: &eval::EvalRecord,
+    l: &impl Lookup,
+) -> Result<Option<eval::PreregRec>, GovError> {
+    match &p.preregistration {
+        Some(r) => Ok(Some(l.preregistration_at(r.seq)?.ok_or_else(|| {
+            GovError::Rule(format!("entry {} is not a pre-registration", r.seq))
+        })?)),
+        None => Ok(None),
+    }
+}
+
+/// The content check of an evaluation (see [`check_content`]): its outcomes are
+/// the ones recomputed from the results file `bytes` with the thresholds of its
+/// pre-registration `pre`. Pure, so a verifier may run it on another thread.
+pub fn check_eval_results(
+    p: &eval::EvalRecord,
+    bytes: &[u8],
+    pre: Option<&eval::PreregRec>,
+) -> Result<(), GovError> {
+    let reg = pre.map(|x| (x.prereg.id.as_str(), x.prereg.thresholds.as_slice()));
+    eval::check_against_results(p, bytes, reg).map_err(GovError::Rule)
 }
 
 /// In-memory state built by replaying the ledger in order (used by `verify`).
@@ -759,7 +786,7 @@ pub struct State {
     pub authority: Authority,
     releases: BTreeMap<String, Vec<ReleaseRec>>,
     release_info: BTreeMap<u64, ReleaseInfo>,
-    release_clauses: BTreeMap<u64, BTreeSet<String>>,
+    release_clauses: BTreeMap<u64, ClauseIds>,
     counts: BTreeMap<String, u64>,
     incidents: BTreeMap<String, incident::IncidentRec>,
     preregs: BTreeMap<u64, eval::PreregRec>,
@@ -850,7 +877,7 @@ impl State {
 
     /// Records the clause ids of the release at `seq` (from its verified manifest).
     pub fn set_release_clauses(&mut self, seq: u64, ids: BTreeSet<String>) {
-        self.release_clauses.insert(seq, ids);
+        self.release_clauses.insert(seq, ClauseIds::new(ids));
     }
 
     /// The incidents recorded so far, by id.
@@ -872,7 +899,7 @@ impl Lookup for State {
     fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError> {
         Ok(self.release_info.get(&seq).cloned())
     }
-    fn release_clauses(&self, seq: u64) -> Result<BTreeSet<String>, GovError> {
+    fn release_clauses(&self, seq: u64) -> Result<ClauseIds, GovError> {
         self.release_clauses.get(&seq).cloned().ok_or_else(|| {
             GovError::Lookup(format!("clause manifest of entry {seq} is not loaded"))
         })

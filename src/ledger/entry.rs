@@ -132,11 +132,76 @@ pub fn check_name(n: &str) -> Result<(), EntryError> {
     }
 }
 
+/// Checks that the payload is one JSON object, accepting exactly what
+/// `serde_json::Value` accepts (numbers in range, valid escapes and UTF-8, no
+/// trailing bytes) but without building the value.
 fn check_payload(p: &[u8]) -> Result<(), EntryError> {
-    match serde_json::from_slice::<serde_json::Value>(p) {
-        Ok(serde_json::Value::Object(_)) => Ok(()),
-        Ok(_) => Err(EntryError::Payload("not an object".into())),
+    match serde_json::from_slice::<Top>(p) {
+        Ok(Top::Object) => Ok(()),
+        Ok(Top::Other) => Err(EntryError::Payload("not an object".into())),
         Err(e) => Err(EntryError::Payload(e.to_string())),
+    }
+}
+
+/// Any JSON value, checked and dropped as it is read.
+struct JsonAny;
+
+impl<'de> serde::Deserialize<'de> for Top {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AnyVisitor)
+    }
+}
+
+/// What the top-level value was.
+enum Top {
+    Object,
+    Other,
+}
+
+/// Visits any JSON value the way `serde_json::Value` does, keeping nothing.
+struct AnyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for AnyVisitor {
+    type Value = Top;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_none<E>(self) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Top, E> {
+        Ok(Top::Other)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Top, A::Error> {
+        while s.next_element::<JsonAny>()?.is_some() {}
+        Ok(Top::Other)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Top, A::Error> {
+        while m.next_key::<JsonAny>()?.is_some() {
+            m.next_value::<JsonAny>()?;
+        }
+        Ok(Top::Object)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for JsonAny {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AnyVisitor).map(|_| JsonAny)
     }
 }
 
@@ -226,6 +291,14 @@ impl Entry {
     /// Decodes an entry from its bytes, checking the structure and every field's form.
     /// It does not check the signature; see [`Entry::verify_signature`].
     pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
+        let e = Entry::decode_fields(bytes)?;
+        check_payload(&e.payload)?;
+        Ok(e)
+    }
+
+    /// Like [`Entry::decode`] but leaves the payload's JSON unchecked, for a
+    /// caller that parses it anyway; [`Entry::check_payload`] is the check.
+    pub fn decode_fields(bytes: &[u8]) -> Result<Entry, EntryError> {
         if bytes.len() > MAX_ENTRY_SIZE {
             return Err(EntryError::TooLarge(bytes.len()));
         }
@@ -245,7 +318,6 @@ impl Entry {
         let signer_key = r.arr()?;
         let plen = u32::from_be_bytes(r.arr()?) as usize;
         let payload = r.take(plen)?.to_vec();
-        check_payload(&payload)?;
         let signature = r.arr()?;
         if !r.b.is_empty() {
             return Err(EntryError::TrailingBytes(r.b.len()));
@@ -260,6 +332,28 @@ impl Entry {
             payload,
             signature,
         })
+    }
+
+    /// Checks that the payload is a JSON object (what [`Entry::decode`] checks
+    /// beyond [`Entry::decode_fields`]).
+    pub fn check_payload(&self) -> Result<(), EntryError> {
+        check_payload(&self.payload)
+    }
+
+    /// Reads only the sequence number and the chain link of an encoded entry,
+    /// checking nothing else (for the store's re-check of what it is given).
+    pub fn seq_and_prev(bytes: &[u8]) -> Result<(u64, Hash), EntryError> {
+        let mut r = Reader { b: bytes };
+        let version = r.u8()?;
+        if version != ENTRY_VERSION {
+            return Err(EntryError::Version(version));
+        }
+        let seq = u64::from_be_bytes(r.arr()?);
+        for _ in 0..2 {
+            let n = r.u8()? as usize;
+            r.take(n)?;
+        }
+        Ok((seq, r.arr()?))
     }
 
     /// Re-encodes the entry. For a decoded entry this returns the original bytes.
@@ -387,6 +481,53 @@ mod tests {
         for bad in ["../x", "", ".hidden", "a/b", "a b", &"x".repeat(65)] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn payload_check_accepts_what_serde_json_value_accepts() {
+        let cases: &[&str] = &[
+            "{}",
+            " {\"a\": [1, 2.5, -3e2, true, null, {\"b\": \"\\u00e9\\n\"}]} ",
+            "{\"a\": 1, \"a\": 2}",
+            "{\"x\": 1e400}",
+            "{\"x\": -1e400}",
+            "{\"x\": 123456789012345678901234567890}",
+            "{\"s\": \"\\ud800\"}",
+            "{\"s\": \"\\ud83d\\ude00\"}",
+            "{\"s\": \"\\x\"}",
+            "{\"s\": \"tab\there\"}",
+            "[]",
+            "[1]",
+            "1",
+            "\"s\"",
+            "null",
+            "{} {}",
+            "{},",
+            "{\"a\":}",
+            "{\"a\" 1}",
+            "{1: 2}",
+            "",
+            "   ",
+            "{\"a\": [1, 2,]}",
+            "{\"a\": 01}",
+            "{\"a\": NaN}",
+        ];
+        let mut deep = String::new();
+        for _ in 0..200 {
+            deep.push_str("{\"a\":");
+        }
+        deep.push('1');
+        for _ in 0..200 {
+            deep.push('}');
+        }
+        for c in cases.iter().copied().chain([deep.as_str()]) {
+            let want = matches!(
+                serde_json::from_slice::<serde_json::Value>(c.as_bytes()),
+                Ok(serde_json::Value::Object(_))
+            );
+            assert_eq!(check_payload(c.as_bytes()).is_ok(), want, "{c:?}");
+        }
+        assert!(check_payload(b"{\"s\": \"\xff\"}").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The ledger: signed, hash-chained entries in one SQLite file, with a Merkle
 //! tree over them and a signed checkpoint after every append.
 
+pub mod batch;
 pub mod entry;
 pub mod store;
 pub mod verify;
@@ -10,19 +11,20 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use crate::governance::clauses::Clause;
 use crate::governance::eval::PreregRec;
 use crate::governance::incident::IncidentRec;
 use crate::governance::{
-    self, ApprovalRec, Authority, GovError, Lookup, Payload, ReleaseInfo, ReleaseRec, State, kinds,
-    to_payload,
+    self, ApprovalRec, Authority, ClauseIds, GovError, Lookup, Payload, ReleaseInfo, ReleaseRec,
+    State, kinds, to_payload,
 };
 use crate::note;
 use crate::tlog::Hash;
 use entry::{Entry, EntryError, UnsignedEntry};
-pub use store::{Batch, Head, NewEntry, OpenOptions, Reader, Store, StoreError};
+pub use store::{Batch, Head, Inserter, NewEntry, OpenOptions, Reader, Store, StoreError};
 
 /// File name of the database inside the ledger directory.
 pub const DB_FILE: &str = "ledger.sqlite";
@@ -232,7 +234,6 @@ impl Ledger {
     ) -> Result<Appended, LedgerError> {
         let origin = self.origin()?;
         let log_name = origin.clone();
-        let signer_pub = signer.key.verifying_key().to_bytes();
         let sign_cp = move |size: u64, root: &Hash| -> Result<String, String> {
             let cp = note::Checkpoint {
                 origin: origin.clone(),
@@ -245,11 +246,12 @@ impl Ledger {
             note::sign_note(&cp.to_text(), &[&ns]).map_err(|e| e.to_string())
         };
         let mut written = Vec::new();
-        let (head, checkpoint) = self.store.append::<LedgerError, _>(
-            |head, reader| {
-                let mut overlay = Overlay::new(reader, head.size)?;
+        let (head, checkpoint) = self.store.append_streaming::<LedgerError, _>(
+            |head, reader, ins| {
+                let stored = reader.before(head.size);
+                let mut overlay = Overlay::new(&stored, head.size)?;
                 let drafts = build(&overlay)?;
-                let mut prev_time = match head.size {
+                let prev_time = match head.size {
                     0 => String::new(),
                     n => {
                         let b = reader.entry(n - 1)?.ok_or_else(|| {
@@ -266,68 +268,16 @@ impl Ledger {
                         }
                         t.to_string()
                     }
-                    None => now(),
-                };
-                let mut batch = Batch::default();
-                let mut prev = head.hash;
-                for (i, d) in drafts.into_iter().enumerate() {
-                    let seq = head.size + i as u64;
                     // Clocks may step back; entry times never do.
-                    let t = if t.as_str() < prev_time.as_str() {
-                        prev_time.clone()
-                    } else {
-                        t.clone()
-                    };
-                    let unsigned = UnsignedEntry {
-                        seq,
-                        time: &t,
-                        kind: &d.kind,
-                        prev,
-                        signer: signer.name,
-                        signer_key: signer_pub,
-                        payload: &d.payload,
-                    };
-                    let bytes = unsigned.sign(signer.key)?;
-                    let e = Entry::decode(&bytes)?;
-                    let payload = Payload::decode(&e.kind, &e.payload)?;
-                    let hash = entry::entry_hash(&bytes);
-                    // Every referenced blob must be supplied or already stored.
-                    let supplied: Vec<Hash> = d.blobs.iter().map(|b| entry::sha256(b)).collect();
-                    for r in payload.content_refs() {
-                        let dg = r
-                            .digest()
-                            .ok_or_else(|| GovError::Rule(format!("bad digest {}", r.sha256)))?;
-                        if !supplied.contains(&dg) && reader.blob(&dg)?.is_none() {
-                            return Err(LedgerError::MissingBlob(r.sha256.clone()));
-                        }
-                    }
-                    let blob = |c: &governance::ContentRef| -> Result<Vec<u8>, GovError> {
-                        let dg = c.digest().ok_or_else(|| {
-                            GovError::Rule(format!("malformed digest {:?}", c.sha256))
-                        })?;
-                        match supplied.iter().position(|s| *s == dg) {
-                            Some(i) => Ok(d.blobs[i].clone()),
-                            None => reader.blob(&dg).map_err(lookup_err)?.ok_or_else(|| {
-                                GovError::Rule(format!("content {} is missing", c.sha256))
-                            }),
-                        }
-                    };
-                    overlay.check_and_apply(&e, &hash, &payload, &blob)?;
-                    for (b, dg) in d.blobs.into_iter().zip(supplied) {
-                        batch.blobs.push((dg, b));
-                    }
-                    batch.private.extend(d.private);
-                    batch.entries.push(NewEntry {
-                        bytes,
-                        hash,
-                        kind: e.kind.clone(),
-                        subject: payload.subject(),
-                    });
-                    written.push((seq, hash));
-                    prev = hash;
-                    prev_time = t;
-                }
-                Ok(batch)
+                    None => now().max(prev_time),
+                };
+                let mut step = Step {
+                    reader,
+                    overlay: &mut overlay,
+                    ins,
+                    written: &mut written,
+                };
+                sign_and_store(head, signer, &t, drafts, &mut step)
             },
             &sign_cp,
         )?;
@@ -382,6 +332,19 @@ impl Ledger {
         }
     }
 
+    /// The checkpoint signed for tree size `size`, with its cosignatures, if the
+    /// log signed one at that size.
+    pub fn checkpoint_text_at(&self, size: u64) -> Result<Option<String>, LedgerError> {
+        let Some(mut note) = self.reader().checkpoint_at(size)? else {
+            return Ok(None);
+        };
+        for line in self.reader().cosignatures(size)? {
+            note.push_str(&line);
+            note.push('\n');
+        }
+        Ok(Some(note))
+    }
+
     /// The latest signed checkpoint with any stored cosignatures appended.
     pub fn checkpoint(&self) -> Result<String, LedgerError> {
         let (size, note) = self
@@ -403,16 +366,215 @@ impl Ledger {
     }
 }
 
+/// Drafts at least this many are signed on a thread of their own while the
+/// calling thread checks and stores the ones already signed.
+const PIPELINE_MIN: usize = 64;
+
+/// One signed draft, decoded for the checks.
+struct Signed {
+    bytes: Vec<u8>,
+    hash: Hash,
+    entry: Entry,
+    payload: Payload,
+    blobs: Vec<Vec<u8>>,
+    /// SHA-256 of each blob.
+    digests: Vec<Hash>,
+    private: Vec<(String, Vec<u8>)>,
+}
+
+/// Numbers, chains and signs one draft, and decodes what the checks need.
+fn sign_draft(
+    signer: &Signer<'_>,
+    time: &str,
+    seq: u64,
+    prev: Hash,
+    d: Draft,
+) -> Result<Signed, LedgerError> {
+    let signer_key = signer.key.verifying_key().to_bytes();
+    let bytes = UnsignedEntry {
+        seq,
+        time,
+        kind: &d.kind,
+        prev,
+        signer: signer.name,
+        signer_key,
+        payload: &d.payload,
+    }
+    .sign(signer.key)?;
+    let payload = Payload::decode(&d.kind, &d.payload)?;
+    let signature = bytes[bytes.len() - 64..]
+        .try_into()
+        .map_err(|_| EntryError::Truncated)?;
+    Ok(Signed {
+        hash: entry::entry_hash(&bytes),
+        bytes,
+        entry: Entry {
+            seq,
+            time: time.to_string(),
+            kind: d.kind,
+            prev,
+            signer: signer.name.to_string(),
+            signer_key,
+            payload: d.payload,
+            signature,
+        },
+        payload,
+        digests: d.blobs.iter().map(|b| entry::sha256(b)).collect(),
+        blobs: d.blobs,
+        private: d.private,
+    })
+}
+
+/// What checking and storing the signed drafts of one append needs.
+struct Step<'s, 'a, 'b, 'r, 'i> {
+    reader: &'s Reader<'r>,
+    overlay: &'s mut Overlay<'a, 'b>,
+    ins: &'s mut store::Inserter<'i>,
+    written: &'s mut Vec<(u64, Hash)>,
+}
+
+/// Signs the drafts in order, each chained to the one before, and checks and
+/// stores each as it comes. Signing a chain is sequential (each entry names the
+/// hash of the signed entry before it), so for a long batch it runs on its own
+/// thread (with the decoding and hashing of each draft), ahead of the checks and
+/// SQLite inserts on this one.
+fn sign_and_store(
+    head: &Head,
+    signer: &Signer<'_>,
+    time: &str,
+    drafts: Vec<Draft>,
+    step: &mut Step,
+) -> Result<(), LedgerError> {
+    if drafts.len() < PIPELINE_MIN {
+        let mut prev = head.hash;
+        for (seq, d) in (head.size..).zip(drafts) {
+            let s = sign_draft(signer, time, seq, prev, d)?;
+            prev = s.hash;
+            step.store(s)?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Signed, LedgerError>>(256);
+        let (size, mut prev, n) = (head.size, head.hash, drafts.len());
+        scope.spawn(move || {
+            for (seq, d) in (size..).zip(drafts) {
+                let s = sign_draft(signer, time, seq, prev, d);
+                if let Ok(s) = &s {
+                    prev = s.hash;
+                }
+                let stop = s.is_err();
+                // The receiver is gone when the checks failed: stop signing.
+                if tx.send(s).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        let mut signed = rx.iter();
+        for _ in 0..n {
+            let s = signed
+                .next()
+                .ok_or_else(|| LedgerError::Io("the signing thread stopped".into()))??;
+            step.store(s)?;
+        }
+        Ok(())
+    })
+}
+
+impl Step<'_, '_, '_, '_, '_> {
+    /// Checks one signed draft against the policy and the ledger before it
+    /// (stored entries and the batch's earlier drafts) and inserts it.
+    fn store(&mut self, s: Signed) -> Result<(), LedgerError> {
+        let Signed {
+            bytes,
+            hash,
+            entry: e,
+            payload,
+            blobs,
+            digests,
+            private,
+        } = s;
+        // Every referenced blob must be supplied or already stored.
+        let reader = self.reader;
+        for r in payload.content_refs() {
+            let dg = r
+                .digest()
+                .ok_or_else(|| GovError::Rule(format!("bad digest {}", r.sha256)))?;
+            if !digests.contains(&dg) && reader.blob_size(&dg)?.is_none() {
+                return Err(LedgerError::MissingBlob(r.sha256.clone()));
+            }
+        }
+        let blob = |c: &governance::ContentRef| -> Result<Vec<u8>, GovError> {
+            let dg = c
+                .digest()
+                .ok_or_else(|| GovError::Rule(format!("malformed digest {:?}", c.sha256)))?;
+            match digests.iter().position(|s| *s == dg) {
+                Some(i) => Ok(blobs[i].clone()),
+                None => reader
+                    .blob(&dg)
+                    .map_err(lookup_err)?
+                    .ok_or_else(|| GovError::Rule(format!("content {} is missing", c.sha256))),
+            }
+        };
+        self.overlay.check_and_apply(&e, &hash, &payload, &blob)?;
+        let seq = e.seq;
+        self.ins.entry(&NewEntry {
+            bytes,
+            hash,
+            kind: e.kind,
+            subject: payload.subject(),
+        })?;
+        for (b, dg) in blobs.iter().zip(&digests) {
+            self.ins.blob(dg, b)?;
+        }
+        for (name, data) in &private {
+            self.ins.private(name, data)?;
+        }
+        self.written.push((seq, hash));
+        Ok(())
+    }
+}
+
 /// The ledger as seen by a batch being built: stored entries plus the batch's earlier drafts.
+///
+/// The stored ledger does not change during the append, so what is read from it
+/// is cached (a batch of evaluations against one release parses its clause
+/// manifest once, not once per draft), and what the drafts change is kept up to
+/// date per subject, so each draft costs the same however long the batch is.
 struct Overlay<'a, 'b> {
     reader: &'a Reader<'b>,
     authority: Authority,
     /// The batch's earlier drafts, as an in-memory index.
     pending: State,
-    /// The batch's earlier drafts, for folding over stored records.
-    drafts: Vec<(Entry, Hash, Payload)>,
-    /// The stored ledger has no entries.
-    empty: bool,
+    /// Sequence number of the batch's first draft (the stored ledger's size).
+    first: u64,
+    /// Stored answers, by kind, seq and label.
+    counts: RefCell<BTreeMap<String, u64>>,
+    releases: RefCell<BTreeMap<String, Vec<ReleaseRec>>>,
+    clauses: RefCell<BTreeMap<u64, ClauseIds>>,
+    /// Incidents and approvals as of the last draft, for the subjects asked about
+    /// or touched so far.
+    incidents: RefCell<BTreeMap<String, Option<IncidentRec>>>,
+    approvals: RefCell<BTreeMap<String, Vec<ApprovalRec>>>,
+}
+
+/// Returns the cached value for `key`, computing and caching it on first use.
+fn cached<K, V, Q>(
+    cache: &RefCell<BTreeMap<K, V>>,
+    key: &Q,
+    load: impl FnOnce() -> Result<V, GovError>,
+) -> Result<V, GovError>
+where
+    K: Ord + Clone + std::borrow::Borrow<Q>,
+    V: Clone,
+    Q: Ord + ?Sized + ToOwned<Owned = K>,
+{
+    if let Some(v) = cache.borrow().get(key) {
+        return Ok(v.clone());
+    }
+    let v = load()?;
+    cache.borrow_mut().insert(key.to_owned(), v.clone());
+    Ok(v)
 }
 
 impl<'a, 'b> Overlay<'a, 'b> {
@@ -426,8 +588,12 @@ impl<'a, 'b> Overlay<'a, 'b> {
             reader,
             authority,
             pending: State::default(),
-            drafts: Vec::new(),
-            empty: size == 0,
+            first: size,
+            counts: RefCell::default(),
+            releases: RefCell::default(),
+            clauses: RefCell::default(),
+            incidents: RefCell::default(),
+            approvals: RefCell::default(),
         })
     }
 
@@ -447,13 +613,37 @@ impl<'a, 'b> Overlay<'a, 'b> {
             // A later draft of the batch may name this release's clauses.
             self.pending.set_release_clauses(e.seq, ids);
         }
-        self.drafts.push((e.clone(), *hash, p.clone()));
+        let incident_id = match p {
+            Payload::IncidentOpen(o) => Some(&o.id),
+            Payload::IncidentUpdate(u) => Some(&u.id),
+            Payload::IncidentResolve(r) => Some(&r.id),
+            Payload::IncidentDisclose(d) => Some(&d.id),
+            _ => None,
+        };
+        if let Some(id) = incident_id {
+            let mut rec = self.incident(id)?;
+            fold_incident(&mut rec, id, e, hash, p);
+            self.incidents.borrow_mut().insert(id.clone(), rec);
+        }
+        match p {
+            Payload::SpecRelease(r) => {
+                self.approvals
+                    .borrow_mut()
+                    .insert(r.label.clone(), Vec::new());
+            }
+            Payload::SpecApprove(a) => {
+                let mut v = self.approvals(&a.label)?;
+                v.push(ApprovalRec::of(e, a));
+                self.approvals.borrow_mut().insert(a.label.clone(), v);
+            }
+            _ => {}
+        }
         Ok(())
     }
 
     /// The stored ledger, unless it is still empty (before entry 0).
     fn stored(&self) -> Option<&Reader<'b>> {
-        (!self.empty).then_some(self.reader)
+        (self.first > 0).then_some(self.reader)
     }
 
     /// Asks about entry `seq`: the batch's drafts if it is one of them, else the stored ledger.
@@ -463,7 +653,7 @@ impl<'a, 'b> Overlay<'a, 'b> {
         ask: impl Fn(&dyn Lookup) -> Result<T, GovError>,
     ) -> Result<T, GovError> {
         match self.stored() {
-            Some(r) if !self.drafts.iter().any(|(e, _, _)| e.seq == seq) => ask(r),
+            Some(r) if seq < self.first => ask(r),
             _ => ask(&self.pending),
         }
     }
@@ -472,7 +662,7 @@ impl<'a, 'b> Overlay<'a, 'b> {
 impl Lookup for Overlay<'_, '_> {
     fn releases(&self, label: &str) -> Result<Vec<ReleaseRec>, GovError> {
         let mut v = match self.stored() {
-            Some(r) => r.releases(label)?,
+            Some(r) => cached(&self.releases, label, || r.releases(label))?,
             None => Vec::new(),
         };
         v.extend(self.pending.releases(label)?);
@@ -483,7 +673,7 @@ impl Lookup for Overlay<'_, '_> {
     }
     fn count(&self, kind: &str) -> Result<u64, GovError> {
         let stored = match self.stored() {
-            Some(r) => Lookup::count(r, kind)?,
+            Some(r) => cached(&self.counts, kind, || Lookup::count(r, kind))?,
             None => 0,
         };
         Ok(stored + self.pending.count(kind)?)
@@ -491,35 +681,26 @@ impl Lookup for Overlay<'_, '_> {
     fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError> {
         self.at_seq(seq, |l| l.release_at(seq))
     }
-    fn release_clauses(&self, seq: u64) -> Result<BTreeSet<String>, GovError> {
-        self.at_seq(seq, |l| l.release_clauses(seq))
+    fn release_clauses(&self, seq: u64) -> Result<ClauseIds, GovError> {
+        match self.stored() {
+            Some(r) if seq < self.first => cached(&self.clauses, &seq, || r.release_clauses(seq)),
+            _ => self.pending.release_clauses(seq),
+        }
     }
     fn incident(&self, id: &str) -> Result<Option<IncidentRec>, GovError> {
-        let mut rec = match self.stored() {
-            Some(r) => r.incident(id)?,
-            None => None,
-        };
-        for (e, h, p) in &self.drafts {
-            fold_incident(&mut rec, id, e, h, p);
-        }
-        Ok(rec)
+        cached(&self.incidents, id, || match self.stored() {
+            Some(r) => r.incident(id),
+            None => Ok(None),
+        })
     }
     fn preregistration_at(&self, seq: u64) -> Result<Option<PreregRec>, GovError> {
         self.at_seq(seq, |l| l.preregistration_at(seq))
     }
     fn approvals(&self, label: &str) -> Result<Vec<ApprovalRec>, GovError> {
-        let mut v = match self.stored() {
-            Some(r) => r.approvals(label)?,
-            None => Vec::new(),
-        };
-        for (e, _, p) in &self.drafts {
-            match p {
-                Payload::SpecRelease(r) if r.label == label => v.clear(),
-                Payload::SpecApprove(a) if a.label == label => v.push(ApprovalRec::of(e, a)),
-                _ => {}
-            }
-        }
-        Ok(v)
+        cached(&self.approvals, label, || match self.stored() {
+            Some(r) => r.approvals(label),
+            None => Ok(Vec::new()),
+        })
     }
 }
 
@@ -586,7 +767,7 @@ impl Lookup for Reader<'_> {
         })
     }
 
-    fn release_clauses(&self, seq: u64) -> Result<BTreeSet<String>, GovError> {
+    fn release_clauses(&self, seq: u64) -> Result<ClauseIds, GovError> {
         let Some(Payload::SpecRelease(r)) = self
             .entry(seq)
             .map_err(lookup_err)?
@@ -605,12 +786,23 @@ impl Lookup for Reader<'_> {
         })?;
         let manifest: Vec<Clause> = serde_json::from_slice(&b)
             .map_err(|e| GovError::Lookup(format!("clause manifest of entry {seq}: {e}")))?;
-        Ok(manifest.into_iter().map(|c| c.id).collect())
+        Ok(ClauseIds::new(manifest.into_iter().map(|c| c.id).collect()))
     }
 
     fn incident(&self, id: &str) -> Result<Option<IncidentRec>, GovError> {
         let mut rec = None;
-        for r in self.entries_about("incident.", id).map_err(lookup_err)? {
+        // One indexed query per kind: a kind prefix cannot use the subject column.
+        let mut rows = Vec::new();
+        for kind in [
+            kinds::INCIDENT_OPEN,
+            kinds::INCIDENT_UPDATE,
+            kinds::INCIDENT_RESOLVE,
+            kinds::INCIDENT_DISCLOSE,
+        ] {
+            rows.extend(self.entries_about(kind, id).map_err(lookup_err)?);
+        }
+        rows.sort_by_key(|r| r.seq);
+        for r in rows {
             let (e, p) = decode_row(&r.data)?;
             fold_incident(&mut rec, id, &e, &entry::entry_hash(&r.data), &p);
         }

@@ -139,6 +139,8 @@ pub struct Store {
 /// Read access to the ledger, inside or outside a write transaction.
 pub struct Reader<'a> {
     conn: &'a Connection,
+    /// Entry rows with `seq >= below` are invisible to the entry queries (see [`Reader::before`]).
+    below: i64,
 }
 
 fn configure(conn: &Connection, busy: Duration) -> Result<(), StoreError> {
@@ -216,7 +218,7 @@ impl Store {
 
     /// Read access outside a transaction.
     pub fn reader(&self) -> Reader<'_> {
-        Reader { conn: &self.conn }
+        Reader::new(&self.conn)
     }
 
     /// Sets a metadata value. Used only by `init`.
@@ -245,15 +247,62 @@ impl Store {
         E: From<StoreError>,
         F: FnOnce(&Head, &Reader<'_>) -> Result<Batch, E>,
     {
+        self.append_streaming(
+            |head, reader, ins| {
+                let batch = build(head, reader)?;
+                for e in &batch.entries {
+                    ins.entry(e)?;
+                }
+                for (d, data) in &batch.blobs {
+                    ins.blob(d, data)?;
+                }
+                for (n, data) in &batch.private {
+                    ins.private(n, data)?;
+                }
+                Ok(())
+            },
+            sign_checkpoint,
+        )
+    }
+
+    /// Like [`Store::append`], but `build` writes the rows as it produces them
+    /// through the [`Inserter`], so producing entries (signing) and storing them
+    /// can overlap. Reads through the [`Reader`] see the rows already inserted;
+    /// [`Reader::before`] gives the view of the ledger before the append.
+    pub fn append_streaming<E, F>(
+        &mut self,
+        build: F,
+        sign_checkpoint: CheckpointSigner<'_>,
+    ) -> Result<(Head, String), E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&Head, &Reader<'_>, &mut Inserter<'_>) -> Result<(), E>,
+    {
         let busy = self.busy_timeout;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| map_busy(e, busy))?;
-        let reader = Reader { conn: &tx };
+        let reader = Reader::new(&tx);
         let head = reader.head()?;
-        let batch = build(&head, &reader)?;
-        let new_head = write_batch(&tx, &head, &batch).map_err(E::from)?;
+        let mut ins = Inserter::new(&tx, &head)?;
+        build(&head, &reader, &mut ins)?;
+        let new_head = ins.finish().map_err(E::from)?;
+        // Also sign the tree at every full-tile boundary the append crossed, so
+        // each entry of a full tile has a checkpoint that never changes to be
+        // proven against (published inclusion proofs then never need rewriting).
+        let first_boundary = (head.size / tlog::TILE_WIDTH + 1) * tlog::TILE_WIDTH;
+        for size in (first_boundary..new_head.size).step_by(tlog::TILE_WIDTH as usize) {
+            let root = tlog::tree_hash(size, &Reader::new(&tx))
+                .map_err(|e| E::from(StoreError::from(e)))?;
+            let note =
+                sign_checkpoint(size, &root).map_err(|e| E::from(StoreError::Checkpoint(e)))?;
+            tx.execute(
+                "INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)",
+                params![size as i64, &root[..], note],
+            )
+            .map_err(|e| E::from(StoreError::from(e)))?;
+        }
         let note = sign_checkpoint(new_head.size, &new_head.root)
             .map_err(|e| E::from(StoreError::Checkpoint(e)))?;
         tx.execute(
@@ -306,87 +355,130 @@ fn map_busy(e: rusqlite::Error, busy: Duration) -> StoreError {
     }
 }
 
-fn write_batch(tx: &Connection, head: &Head, batch: &Batch) -> Result<Head, StoreError> {
-    let reader = Reader { conn: tx };
-    let mut prev = head.hash;
-    let mut leaves = Vec::with_capacity(batch.entries.len());
-    {
-        let mut ins = tx.prepare_cached(
-            "INSERT INTO entries (seq, hash, kind, subject, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (i, e) in batch.entries.iter().enumerate() {
-            let seq = head.size + i as u64;
-            let decoded = crate::ledger::entry::Entry::decode(&e.bytes)
-                .map_err(|err| StoreError::Corrupt(format!("new entry {seq}: {err}")))?;
-            if decoded.seq != seq || decoded.prev != prev {
-                return Err(StoreError::Conflict);
-            }
-            let hash = tlog::leaf_hash(&e.bytes);
-            if hash != e.hash {
-                return Err(StoreError::Corrupt(format!(
-                    "new entry {seq}: hash mismatch"
-                )));
-            }
-            ins.execute(params![
+/// Writes the rows of one append inside its transaction, as they are produced:
+/// each entry (checked to be the next in sequence and to chain to the one
+/// before), the tree hashes it completes, content blobs (stored once) and
+/// private rows. [`Inserter::finish`] computes the new root and checks it
+/// against the last signed checkpoint.
+pub struct Inserter<'t> {
+    tx: &'t Connection,
+    prev: Hash,
+    frontier: tlog::Frontier,
+    nodes: Vec<(NodeId, Hash)>,
+}
+
+impl<'t> Inserter<'t> {
+    fn new(tx: &'t Connection, head: &Head) -> Result<Inserter<'t>, StoreError> {
+        Ok(Inserter {
+            tx,
+            prev: head.hash,
+            frontier: tlog::Frontier::read(head.size, &Reader::new(tx))?,
+            nodes: Vec::with_capacity(64),
+        })
+    }
+
+    /// The number of entries the ledger will hold with those inserted so far.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Inserts the next entry and the tree hashes it completes.
+    pub fn entry(&mut self, e: &NewEntry) -> Result<(), StoreError> {
+        let seq = self.frontier.size();
+        let (eseq, eprev) = crate::ledger::entry::Entry::seq_and_prev(&e.bytes)
+            .map_err(|err| StoreError::Corrupt(format!("new entry {seq}: {err}")))?;
+        if eseq != seq || eprev != self.prev {
+            return Err(StoreError::Conflict);
+        }
+        let hash = tlog::leaf_hash(&e.bytes);
+        if hash != e.hash {
+            return Err(StoreError::Corrupt(format!(
+                "new entry {seq}: hash mismatch"
+            )));
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO entries (seq, hash, kind, subject, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
                 seq as i64,
                 &hash[..],
                 e.kind,
                 e.subject,
                 &e.bytes[..]
             ])?;
-            leaves.push(hash);
-            prev = hash;
-        }
-    }
-    let new_size = head.size + batch.entries.len() as u64;
-    let hashes = tlog::hashes_for_append_batch(head.size, &leaves, &reader)?;
-    {
-        let mut ins =
-            tx.prepare_cached("INSERT INTO tree (level, idx, hash) VALUES (?1, ?2, ?3)")?;
-        for (id, h) in hashes {
-            if id.level == 0 {
-                continue; // leaves live in entries.hash
+        self.nodes.clear();
+        self.frontier.push(hash, &mut self.nodes)?;
+        let mut ins = self
+            .tx
+            .prepare_cached("INSERT INTO tree (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+        for (id, h) in &self.nodes {
+            if id.level > 0 {
+                // Leaves live in entries.hash.
+                ins.execute(params![id.level as i64, id.index as i64, &h[..]])?;
             }
-            ins.execute(params![id.level as i64, id.index as i64, &h[..]])?;
         }
+        self.prev = hash;
+        Ok(())
     }
-    {
-        let mut ins =
-            tx.prepare_cached("INSERT OR IGNORE INTO blobs (digest, data) VALUES (?1, ?2)")?;
-        for (d, data) in &batch.blobs {
-            ins.execute(params![&d[..], &data[..]])?;
-        }
-        let mut ins = tx.prepare_cached("INSERT INTO private (name, data) VALUES (?1, ?2)")?;
-        for (n, data) in &batch.private {
-            ins.execute(params![n, &data[..]])?;
-        }
+
+    /// Stores a content blob under its SHA-256 digest (once).
+    pub fn blob(&mut self, digest: &Hash, data: &[u8]) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO blobs (digest, data) VALUES (?1, ?2)")?
+            .execute(params![&digest[..], data])?;
+        Ok(())
     }
-    let root = tlog::tree_hash(new_size, &reader)?;
-    // Never sign a checkpoint that does not extend the last one (RFC 9162 2.1.4).
-    if let Some((old_size, old_root)) = reader.latest_checkpoint_root()? {
-        if old_size > new_size {
-            return Err(StoreError::Checkpoint(format!(
-                "tree of size {new_size} is smaller than checkpoint {old_size}"
-            )));
-        }
-        let proof = tlog::prove_consistency(new_size, old_size, &reader)?;
-        tlog::verify_consistency(&proof, new_size, &root, old_size, &old_root).map_err(|e| {
-            StoreError::Checkpoint(format!(
-                "new tree is inconsistent with checkpoint {old_size}: {e}"
-            ))
-        })?;
+
+    /// Stores a private (never published) row.
+    pub fn private(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("INSERT INTO private (name, data) VALUES (?1, ?2)")?
+            .execute(params![name, data])?;
+        Ok(())
     }
-    Ok(Head {
-        size: new_size,
-        hash: prev,
-        root,
-    })
+
+    /// The new head, once the new tree is known to extend the last signed checkpoint.
+    fn finish(self) -> Result<Head, StoreError> {
+        let reader = Reader::new(self.tx);
+        let new_size = self.frontier.size();
+        let root = self.frontier.root();
+        if root != tlog::tree_hash(new_size, &reader)? {
+            return Err(StoreError::Corrupt(
+                "the stored tree hashes disagree with the new entries".into(),
+            ));
+        }
+        // Never sign a checkpoint that does not extend the last one (RFC 9162 2.1.4).
+        if let Some((old_size, old_root)) = reader.latest_checkpoint_root()? {
+            if old_size > new_size {
+                return Err(StoreError::Checkpoint(format!(
+                    "tree of size {new_size} is smaller than checkpoint {old_size}"
+                )));
+            }
+            let proof = tlog::prove_consistency(new_size, old_size, &reader)?;
+            tlog::verify_consistency(&proof, new_size, &root, old_size, &old_root).map_err(
+                |e| {
+                    StoreError::Checkpoint(format!(
+                        "new tree is inconsistent with checkpoint {old_size}: {e}"
+                    ))
+                },
+            )?;
+        }
+        Ok(Head {
+            size: new_size,
+            hash: self.prev,
+            root,
+        })
+    }
 }
 
 fn hash_col(v: Vec<u8>, what: &str) -> Result<Hash, StoreError> {
     v.try_into()
         .map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
 }
+
+/// A stored blob row: rowid, digest column and data.
+pub type BlobRow = (i64, Vec<u8>, Vec<u8>);
 
 /// A stored entry row: sequence number, leaf hash column, and the encoded bytes.
 #[derive(Clone, Debug)]
@@ -398,7 +490,25 @@ pub struct Row {
     pub data: Vec<u8>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    fn new(conn: &'a Connection) -> Reader<'a> {
+        Reader {
+            conn,
+            below: i64::MAX,
+        }
+    }
+
+    /// The same ledger as it was before entry `seq`: the entry queries
+    /// ([`Reader::entry`], [`Reader::entries_about`], [`Reader::entries_of_kind`],
+    /// [`Reader::count_of_kind`]) ignore entries from `seq` on. An append uses it
+    /// to ask about the ledger it extends while it inserts the new entries.
+    pub fn before(&self, seq: u64) -> Reader<'a> {
+        Reader {
+            conn: self.conn,
+            below: i64::try_from(seq).unwrap_or(i64::MAX).min(self.below),
+        }
+    }
+
     /// The chain head.
     pub fn head(&self) -> Result<Head, StoreError> {
         let (size, hash, root): (i64, Vec<u8>, Vec<u8>) = self
@@ -426,6 +536,9 @@ impl Reader<'_> {
 
     /// The encoded entry at `seq`.
     pub fn entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        if seq >= self.below as u64 {
+            return Ok(None);
+        }
         Ok(self
             .conn
             .prepare_cached("SELECT data FROM entries WHERE seq = ?1")?
@@ -454,9 +567,9 @@ impl Reader<'_> {
     pub fn entries_about(&self, kind: &str, subject: &str) -> Result<Vec<Row>, StoreError> {
         let (sql, k) = kind_clause(kind);
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT seq, hash, kind, subject, data FROM entries WHERE {sql} AND subject = ?2 ORDER BY seq"
+            "SELECT seq, hash, kind, subject, data FROM entries WHERE {sql} AND subject = ?2 AND seq < ?3 ORDER BY seq"
         ))?;
-        let rows = st.query_map(params![k, subject], row)?;
+        let rows = st.query_map(params![k, subject, self.below], row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -464,9 +577,9 @@ impl Reader<'_> {
     pub fn entries_of_kind(&self, kind: &str) -> Result<Vec<Row>, StoreError> {
         let (sql, k) = kind_clause(kind);
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT seq, hash, kind, subject, data FROM entries WHERE {sql} ORDER BY seq"
+            "SELECT seq, hash, kind, subject, data FROM entries WHERE {sql} AND seq < ?2 ORDER BY seq"
         ))?;
-        let rows = st.query_map(params![k], row)?;
+        let rows = st.query_map(params![k, self.below], row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -474,8 +587,8 @@ impl Reader<'_> {
     pub fn count_of_kind(&self, kind: &str) -> Result<u64, StoreError> {
         let (sql, k) = kind_clause(kind);
         let n: i64 = self.conn.query_row(
-            &format!("SELECT count(*) FROM entries WHERE {sql}"),
-            params![k],
+            &format!("SELECT count(*) FROM entries WHERE {sql} AND seq < ?2"),
+            params![k, self.below],
             |r| r.get(0),
         )?;
         Ok(n as u64)
@@ -566,6 +679,31 @@ impl Reader<'_> {
             f(a.map_err(StoreError::from)?, b.map_err(StoreError::from)?)?;
         }
         Ok(())
+    }
+
+    /// Blob rows in storage (insertion) order after `rowid`: (rowid, digest
+    /// column, data), at most `max_rows` of them and stopping once `max_bytes`
+    /// are read.
+    pub fn blobs_after(
+        &self,
+        rowid: i64,
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<BlobRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT rowid, digest, data FROM blobs WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+        )?;
+        let mut rows = st.query(params![rowid, max_rows as i64])?;
+        let (mut out, mut bytes) = (Vec::new(), 0);
+        while let Some(r) = rows.next()? {
+            let data: Vec<u8> = r.get(2)?;
+            bytes += data.len();
+            out.push((r.get(0)?, r.get(1)?, data));
+            if bytes >= max_bytes {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// A private row by name.
@@ -700,6 +838,34 @@ impl Reader<'_> {
                 a.map_err(StoreError::from)?,
                 b.map_err(StoreError::from)?,
                 c.map_err(StoreError::from)?,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with (index, hash) of every stored tree row at `level` with
+    /// `lo <= index <= hi`, in index order.
+    pub fn for_each_tree_row_in<E: From<StoreError>>(
+        &self,
+        level: u8,
+        lo: u64,
+        hi: u64,
+        mut f: impl FnMut(u64, Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, hash FROM tree WHERE level = ?1 AND idx >= ?2 AND idx <= ?3 ORDER BY idx",
+            )
+            .map_err(StoreError::from)?;
+        let mut rows = st
+            .query(params![level as i64, lo as i64, hi as i64])
+            .map_err(StoreError::from)?;
+        while let Some(row) = rows.next().map_err(StoreError::from)? {
+            let (a, b) = (row.get::<_, i64>(0), row.get(1));
+            f(
+                a.map_err(StoreError::from)? as u64,
+                b.map_err(StoreError::from)?,
             )?;
         }
         Ok(())

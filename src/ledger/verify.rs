@@ -8,7 +8,7 @@
 //! checks: index columns, every stored tree hash, every blob, the head and every
 //! signed checkpoint.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 use thiserror::Error;
@@ -74,6 +74,16 @@ pub trait Blobs {
     fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String>;
     /// The blob's bytes, if present (not yet checked against the digest).
     fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String>;
+    /// The blob's bytes, if present, checked against the digest.
+    fn blob_checked(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
+        match self.blob(d)? {
+            Some(b) if entry::sha256(&b) != *d => Err(format!(
+                "content {} does not match its digest",
+                hex::encode(d)
+            )),
+            b => Ok(b),
+        }
+    }
 }
 
 impl Blobs for Reader<'_> {
@@ -90,24 +100,70 @@ const CHUNK: usize = 2048;
 
 struct Pending {
     seq: u64,
-    msg: Vec<u8>,
+    /// The signed bytes of the entry (its encoding without the signature).
+    tbs: Vec<u8>,
     sig: ed25519_dalek::Signature,
     key: ed25519_dalek::VerifyingKey,
+    /// A content check still to run.
+    content: Option<DeferredCheck>,
 }
 
-fn verify_chunk(chunk: &[Pending]) -> Result<(), VerifyError> {
-    let ok = chunk.par_chunks(64).all(|c| {
-        let msgs: Vec<&[u8]> = c.iter().map(|p| p.msg.as_slice()).collect();
-        let sigs: Vec<_> = c.iter().map(|p| p.sig).collect();
-        let keys: Vec<_> = c.iter().map(|p| p.key).collect();
-        ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok()
-    });
+/// Signatures per batch: batch verification gets cheaper per signature as the
+/// batch grows (one multiscalar multiplication per batch), so a chunk is split
+/// into as few batches as keep every core busy.
+fn batch_size(chunk: usize) -> usize {
+    chunk
+        .div_ceil(2 * rayon::current_num_threads())
+        .clamp(64, 1024)
+}
+
+/// Checks a chunk's deferred content checks and signatures, on all cores
+/// (`parallel`) or on this thread only.
+fn verify_chunk(chunk: &[Pending], parallel: bool) -> Result<(), VerifyError> {
+    let content = |p: &Pending| {
+        let e = p.content.as_ref()?.run().err()?;
+        Some(fail_entry(p.seq, e))
+    };
+    let signatures = |c: &[Pending]| {
+        let parts: Vec<[&[u8]; 2]> = c
+            .iter()
+            .map(|p| [entry::SIGNATURE_CONTEXT, p.tbs.as_slice()])
+            .collect();
+        let items: Vec<super::batch::Item> = c
+            .iter()
+            .zip(&parts)
+            .map(|(p, m)| super::batch::Item {
+                msg: m,
+                sig: &p.sig,
+                key: &p.key,
+            })
+            .collect();
+        super::batch::verify(&items)
+    };
+    let size = batch_size(chunk.len());
+    let (bad, ok) = if parallel {
+        (
+            chunk.par_iter().filter_map(content).min_by_key(|e| e.seq),
+            chunk.par_chunks(size).all(signatures),
+        )
+    } else {
+        (
+            chunk.iter().filter_map(content).next(),
+            chunk.chunks(size).all(signatures),
+        )
+    };
     if ok {
-        return Ok(());
+        return bad.map_or(Ok(()), Err);
     }
     // Find the first bad one, strictly.
     for p in chunk {
-        if p.key.verify_strict(&p.msg, &p.sig).is_err() {
+        if let Some(e) = bad.as_ref().filter(|e| e.seq == Some(p.seq)) {
+            return Err(fail_entry(p.seq, &e.what));
+        }
+        if p.key
+            .verify_strict(&entry::signed_message(&p.tbs), &p.sig)
+            .is_err()
+        {
             return Err(fail_entry(p.seq, "signature does not verify"));
         }
     }
@@ -118,20 +174,91 @@ fn verify_chunk(chunk: &[Pending]) -> Result<(), VerifyError> {
 }
 
 /// Replays entries in log order, checking each, and recomputes the Merkle tree.
-/// Memory is bounded: the governance state, one signature chunk and the tree's
-/// right edge (O(log n) hashes).
+/// Memory is bounded: the governance state, a few signature chunks and the
+/// tree's right edge (O(log n) hashes).
+///
+/// Signatures are verified in chunks of [`CHUNK`] on a thread of their own
+/// (batches of 64 spread over all cores), while the caller goes on reading and
+/// checking the next entries, so decoding and verification overlap.
 #[derive(Default)]
 pub struct Replay {
     pub state: State,
     prev_hash: Hash,
     prev_time: String,
     pending: Vec<Pending>,
+    verifier: Option<Verifier>,
+    /// The last signer key decoded (runs of entries share a signer).
+    last_key: Option<([u8; 32], ed25519_dalek::VerifyingKey)>,
     /// Complete subtrees on the right edge: (level, index, hash).
     edge: Vec<(u8, u64, Hash)>,
     /// Entries pushed so far.
     pub count: u64,
     /// Signatures verified so far.
     pub signatures: u64,
+}
+
+/// The signature-verification thread: chunks in, one result per chunk out.
+struct Verifier {
+    chunks: Option<std::sync::mpsc::SyncSender<Vec<Pending>>>,
+    results: std::sync::mpsc::Receiver<Result<u64, VerifyError>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Chunks sent and not yet collected.
+    outstanding: usize,
+}
+
+impl Verifier {
+    fn start() -> Verifier {
+        // On two cores this thread and the caller's keep both busy; with more,
+        // the verifier spreads each chunk over all of them.
+        let parallel = rayon::current_num_threads() > 2;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Pending>>(2);
+        let (rtx, rrx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            for chunk in rx {
+                let r = verify_chunk(&chunk, parallel).map(|_| chunk.len() as u64);
+                let failed = r.is_err();
+                if rtx.send(r).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Verifier {
+            chunks: Some(tx),
+            results: rrx,
+            thread: Some(thread),
+            outstanding: 0,
+        }
+    }
+
+    /// Collects finished results without waiting (or, with `wait`, all of them);
+    /// returns the signatures verified, or the first failure.
+    fn collect(&mut self, wait: bool) -> Result<u64, VerifyError> {
+        let mut n = 0;
+        while self.outstanding > 0 {
+            let r = if wait {
+                self.results.recv().map_err(|_| ())
+            } else {
+                match self.results.try_recv() {
+                    Ok(r) => Ok(r),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                    Err(_) => Err(()),
+                }
+            };
+            let r = r.map_err(|_| fail("ledger", "the signature verifier stopped"))?;
+            self.outstanding -= 1;
+            n += r?;
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for Verifier {
+    fn drop(&mut self) {
+        self.chunks = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Replay {
@@ -149,9 +276,11 @@ impl Replay {
         completed: &mut Vec<(u8, u64, Hash)>,
     ) -> Result<(Entry, Payload, Hash), VerifyError> {
         let seq = self.count;
-        let (e, payload, hash) = self
-            .check(seq, data, blobs)
-            .map_err(|w| fail_entry(seq, w))?;
+        let (e, payload, hash) = match self.check(seq, data, blobs) {
+            Ok(v) => v,
+            // A bad signature of an earlier entry comes first.
+            Err(w) => return Err(self.earlier_failure().unwrap_or(fail_entry(seq, w))),
+        };
         self.count += 1;
         let mut node = (0u8, seq, hash);
         while let Some(&(l, i, h)) = self.edge.last() {
@@ -164,7 +293,24 @@ impl Replay {
         }
         self.edge.push(node);
         if self.pending.len() >= CHUNK {
-            self.flush()?;
+            let v = self.verifier.get_or_insert_with(Verifier::start);
+            self.signatures += v.collect(false)?;
+            let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+            if v.outstanding >= 2 {
+                // The verifier is behind: check this chunk here rather than wait.
+                if let Err(e) = verify_chunk(&chunk, false) {
+                    return Err(self.earlier_failure().unwrap_or(e));
+                }
+                self.signatures += chunk.len() as u64;
+                return Ok((e, payload, hash));
+            }
+            let sent = v.chunks.as_ref().map(|c| c.send(chunk).is_ok());
+            if sent != Some(true) {
+                return Err(self
+                    .earlier_failure()
+                    .unwrap_or_else(|| fail("ledger", "the signature verifier stopped")));
+            }
+            v.outstanding += 1;
         }
         Ok((e, payload, hash))
     }
@@ -175,7 +321,7 @@ impl Replay {
         data: &[u8],
         blobs: &impl Blobs,
     ) -> Result<(Entry, Payload, Hash), String> {
-        let e = Entry::decode(data).map_err(|e| e.to_string())?;
+        let e = Entry::decode_fields(data).map_err(|e| e.to_string())?;
         if e.seq != seq {
             return Err(format!("encoded seq {} differs from its position", e.seq));
         }
@@ -189,13 +335,13 @@ impl Replay {
                 e.time, self.prev_time
             ));
         }
-        let payload = Payload::decode(&e.kind, &e.payload).map_err(|e| e.to_string())?;
+        let payload = decode_payload(&e)?;
         self.state
             .authority
             .authorize(&e, &payload)
             .map_err(|e| e.to_string())?;
         governance::check_references(&e, &payload, &self.state).map_err(|e| e.to_string())?;
-        let clause_ids = check_content(blobs, &payload, &self.state)?;
+        let (clause_ids, deferred) = check_content_deferred(blobs, &payload, &self.state)?;
         self.state
             .apply(&e, &hash, &payload)
             .map_err(|e| e.to_string())?;
@@ -203,14 +349,22 @@ impl Replay {
             // Later entries name this release's clauses.
             self.state.set_release_clauses(e.seq, ids);
         }
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&e.signer_key)
-            .map_err(|_| "signer key is not a valid Ed25519 key".to_string())?;
-        if key.is_weak() {
-            return Err("signer key is a weak (small-order) key".into());
-        }
+        let key = match &self.last_key {
+            Some((b, k)) if *b == e.signer_key => *k,
+            _ => {
+                let key = ed25519_dalek::VerifyingKey::from_bytes(&e.signer_key)
+                    .map_err(|_| "signer key is not a valid Ed25519 key".to_string())?;
+                if key.is_weak() {
+                    return Err("signer key is a weak (small-order) key".into());
+                }
+                self.last_key = Some((e.signer_key, key));
+                key
+            }
+        };
         self.pending.push(Pending {
             seq: e.seq,
-            msg: entry::signed_message(Entry::signed_message(data)),
+            tbs: Entry::signed_message(data).to_vec(),
+            content: deferred,
             sig: ed25519_dalek::Signature::from_bytes(&e.signature),
             key,
         });
@@ -219,12 +373,28 @@ impl Replay {
         Ok((e, payload, hash))
     }
 
-    /// Verifies the signatures pushed so far.
+    /// Verifies the signatures pushed so far (waiting for the chunks in flight).
     pub fn flush(&mut self) -> Result<(), VerifyError> {
-        verify_chunk(&self.pending)?;
+        if let Some(v) = &mut self.verifier {
+            self.signatures += v.collect(true)?;
+        }
+        verify_chunk(&self.pending, true)?;
         self.signatures += self.pending.len() as u64;
         self.pending.clear();
         Ok(())
+    }
+
+    /// Waits for the chunks in flight and returns the first signature failure
+    /// among them, if any: it is of an entry before any pushed since.
+    pub fn earlier_failure(&mut self) -> Option<VerifyError> {
+        let v = self.verifier.as_mut()?;
+        match v.collect(true) {
+            Ok(n) => {
+                self.signatures += n;
+                None
+            }
+            Err(e) => Some(e),
+        }
     }
 
     /// The Merkle root (RFC 9162 MTH) of the entries pushed so far.
@@ -242,6 +412,26 @@ impl Replay {
     /// The leaf hash of the last entry pushed (zeros if none).
     pub fn last_hash(&self) -> Hash {
         self.prev_hash
+    }
+}
+
+/// Decodes an entry's payload, which must also be a JSON object (the check
+/// [`Entry::decode`] makes). A payload of a known kind that decodes and starts
+/// with `{` is one (the typed decode reads and checks every byte, and refuses
+/// unknown fields), so the separate check runs only for the others.
+fn decode_payload(e: &Entry) -> Result<Payload, String> {
+    let object = e.payload.trim_ascii_start().first() == Some(&b'{');
+    match Payload::decode(&e.kind, &e.payload) {
+        Ok(Payload::Other(v)) if !v.is_object() => Err(e
+            .check_payload()
+            .err()
+            .map(|x| x.to_string())
+            .unwrap_or_default()),
+        Ok(p) if object => Ok(p),
+        r => {
+            e.check_payload().map_err(|x| x.to_string())?;
+            r.map_err(|x| x.to_string())
+        }
     }
 }
 
@@ -269,12 +459,19 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     let mut replay = Replay::new();
     let mut tree_rows = 0u64;
     let mut completed = Vec::new();
-    r.for_each_entry(0, head.size, |row: Row| {
+    let seq_blobs = SeqBlobs::new(&r);
+    // Interior hashes recomputed and not yet compared with the stored ones:
+    // (level, index, hash, the entry that completed it).
+    let mut nodes: Vec<(u8, u64, Hash, u64)> = Vec::new();
+    let mut check_entry = |row: Row,
+                           replay: &mut Replay,
+                           nodes: &mut Vec<(u8, u64, Hash, u64)>|
+     -> Result<(), VerifyError> {
         let seq = row.seq;
         if seq != replay.count {
             return Err(fail_entry(replay.count, "entry is missing"));
         }
-        let (e, payload, hash) = replay.push(&row.data, &r, &mut completed)?;
+        let (e, payload, hash) = replay.push(&row.data, &seq_blobs, &mut completed)?;
         // The index columns must agree with the entry.
         if row.hash.as_slice() != hash {
             return Err(fail_entry(
@@ -297,31 +494,27 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
                 format!("subject column {:?} differs from the entry", row.subject),
             ));
         }
-        // Every interior hash the entry completes must be stored, and right.
+        // Every interior hash the entry completes must be stored, and right
+        // (compared in batches, one range query per level).
         for (level, idx, h) in completed.drain(..) {
             tree_rows += 1;
-            let place = format!("tree level {level} index {idx}");
-            match r.tree_row(level, idx)? {
-                Some(v) if v.as_slice() == h => {}
-                Some(_) => {
-                    return Err(fail(
-                        place,
-                        format!("stored hash is wrong (recomputed at entry {seq})"),
-                    ));
-                }
-                None => {
-                    return Err(fail(
-                        place,
-                        format!("stored hash is missing (recomputed at entry {seq})"),
-                    ));
-                }
-            }
+            nodes.push((level, idx, h, seq));
+        }
+        if nodes.len() >= TREE_BATCH {
+            check_nodes(&r, nodes)?;
         }
         if seq.is_multiple_of(CHUNK as u64) {
             progress(seq, head.size);
         }
         Ok(())
+    };
+    r.for_each_entry(0, head.size, |row: Row| {
+        check_entry(row, &mut replay, &mut nodes).map_err(|e| {
+            // A wrong tree hash completed by an earlier entry comes first.
+            check_nodes(&r, &mut nodes).err().unwrap_or(e)
+        })
     })?;
+    check_nodes(&r, &mut nodes)?;
     replay.flush()?;
     progress(head.size, head.size);
 
@@ -350,18 +543,16 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
         ));
     }
 
-    // Every blob must match its digest.
-    let mut blobs = 0u64;
-    r.for_each_blob(|d, data| {
-        blobs += 1;
-        if entry::sha256(&data).as_slice() != d.as_slice() {
-            return Err(fail(
-                format!("blob {}", hex::encode(&d)),
-                "content does not match its digest",
-            ));
-        }
-        Ok(())
-    })?;
+    // Every blob must match its digest: the ones the entries did not read, then
+    // the first mismatch of all.
+    while seq_blobs.fill()? {}
+    let blobs = seq_blobs.rows.get();
+    if let Some(d) = seq_blobs.bad.take() {
+        return Err(fail(
+            format!("blob {}", hex::encode(&d)),
+            "content does not match its digest",
+        ));
+    }
 
     // Every private row must be the opening of a confidential incident's commitment.
     for (name, data) in r.private_rows()? {
@@ -446,6 +637,176 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     })
 }
 
+/// The store's blobs for a replay, read in storage order: entries reference
+/// blobs in about the order they were inserted, so most lookups are served
+/// from a small read-ahead window instead of a random index lookup each. Every
+/// row streams through the window exactly once and is hashed there (the digest
+/// check of every blob); lookups the window cannot serve are point queries.
+struct SeqBlobs<'r, 'c> {
+    r: &'r Reader<'c>,
+    /// Rows read ahead and not yet consumed.
+    window: std::cell::RefCell<std::collections::VecDeque<WindowRow>>,
+    last_rowid: std::cell::Cell<i64>,
+    done: std::cell::Cell<bool>,
+    /// Rows streamed so far, and the first whose data does not match its digest.
+    rows: std::cell::Cell<u64>,
+    bad: std::cell::RefCell<Option<Vec<u8>>>,
+}
+
+/// A blob row read ahead: digest column, data, and whether the data matches it.
+type WindowRow = (Vec<u8>, Vec<u8>, bool);
+
+/// Rows and bytes read ahead at most.
+const BLOB_WINDOW: usize = 16;
+const BLOB_WINDOW_BYTES: usize = 4 << 20;
+
+impl<'r, 'c> SeqBlobs<'r, 'c> {
+    fn new(r: &'r Reader<'c>) -> Self {
+        SeqBlobs {
+            r,
+            window: Default::default(),
+            last_rowid: std::cell::Cell::new(0),
+            done: std::cell::Cell::new(false),
+            rows: std::cell::Cell::new(0),
+            bad: Default::default(),
+        }
+    }
+
+    /// Reads the next rows into the window; false when there are no more.
+    fn fill(&self) -> Result<bool, StoreError> {
+        if self.done.get() {
+            return Ok(false);
+        }
+        let rows = self
+            .r
+            .blobs_after(self.last_rowid.get(), BLOB_WINDOW, BLOB_WINDOW_BYTES)?;
+        if rows.is_empty() {
+            self.done.set(true);
+            return Ok(false);
+        }
+        let mut w = self.window.borrow_mut();
+        for (rowid, digest, data) in rows {
+            self.last_rowid.set(rowid);
+            self.rows.set(self.rows.get() + 1);
+            let ok = entry::sha256(&data).as_slice() == digest.as_slice();
+            if !ok {
+                self.bad.borrow_mut().get_or_insert(digest.clone());
+            }
+            w.push_back((digest, data, ok));
+            // Keep the window bounded: drop what was skipped over.
+            while w.len() > 2 * BLOB_WINDOW {
+                w.pop_front();
+            }
+        }
+        Ok(true)
+    }
+
+    /// Position of `d` in the window, reading ahead once if it is not there.
+    fn find(&self, d: &Hash) -> Result<Option<usize>, StoreError> {
+        for attempt in 0..2 {
+            if let Some(i) = self
+                .window
+                .borrow()
+                .iter()
+                .position(|(x, _, _)| x.as_slice() == d)
+            {
+                return Ok(Some(i));
+            }
+            if attempt == 0 && self.window.borrow().len() < BLOB_WINDOW && !self.fill()? {
+                break;
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl SeqBlobs<'_, '_> {
+    /// The blob with digest `d`, and whether its data matches `d`.
+    fn take(&self, d: &Hash) -> Result<Option<(Vec<u8>, bool)>, String> {
+        match self.find(d).map_err(|e| e.to_string())? {
+            Some(i) => {
+                let mut w = self.window.borrow_mut();
+                w.drain(..i);
+                Ok(w.pop_front().map(|(_, data, ok)| (data, ok)))
+            }
+            None => Ok(Reader::blob(self.r, d)
+                .map_err(|e| e.to_string())?
+                .map(|b| {
+                    let ok = entry::sha256(&b) == *d;
+                    (b, ok)
+                })),
+        }
+    }
+}
+
+impl Blobs for SeqBlobs<'_, '_> {
+    fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String> {
+        match self.find(d).map_err(|e| e.to_string())? {
+            Some(i) => {
+                let mut w = self.window.borrow_mut();
+                // Rows before it were skipped: later references take a point query.
+                w.drain(..i);
+                Ok(w.front().map(|(_, data, _)| data.len() as u64))
+            }
+            None => Reader::blob_size(self.r, d).map_err(|e| e.to_string()),
+        }
+    }
+    fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.take(d)?.map(|(data, _)| data))
+    }
+    fn blob_checked(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
+        match self.take(d)? {
+            // Rows from the window were hashed as they streamed in.
+            Some((_, false)) => Err(format!(
+                "content {} does not match its digest",
+                hex::encode(d)
+            )),
+            Some((data, true)) => Ok(Some(data)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Interior tree hashes compared with the stored ones per range query.
+const TREE_BATCH: usize = 4096;
+
+/// Compares recomputed interior hashes with the stored ones, reading each
+/// level's range in one query, and reports the first wrong or missing one.
+fn check_nodes(r: &Reader<'_>, nodes: &mut Vec<(u8, u64, Hash, u64)>) -> Result<(), VerifyError> {
+    let mut levels: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
+    for &(level, idx, _, _) in nodes.iter() {
+        let e = levels.entry(level).or_insert((idx, idx));
+        e.0 = e.0.min(idx);
+        e.1 = e.1.max(idx);
+    }
+    let mut stored: BTreeMap<(u8, u64), Vec<u8>> = BTreeMap::new();
+    for (level, (lo, hi)) in levels {
+        r.for_each_tree_row_in(level, lo, hi, |idx, h| {
+            stored.insert((level, idx), h);
+            Ok::<_, VerifyError>(())
+        })?;
+    }
+    for (level, idx, h, seq) in nodes.drain(..) {
+        let place = format!("tree level {level} index {idx}");
+        match stored.get(&(level, idx)) {
+            Some(v) if v.as_slice() == h => {}
+            Some(_) => {
+                return Err(fail(
+                    place,
+                    format!("stored hash is wrong (recomputed at entry {seq})"),
+                ));
+            }
+            None => {
+                return Err(fail(
+                    place,
+                    format!("stored hash is missing (recomputed at entry {seq})"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn first_gap(r: &Reader<'_>, size: u64) -> Result<Option<u64>, VerifyError> {
     let mut expect = 0u64;
     let mut gap = None;
@@ -470,6 +831,64 @@ pub fn check_content(
     payload: &Payload,
     state: &State,
 ) -> Result<Option<BTreeSet<String>>, String> {
+    let (ids, deferred) = check_content_deferred(blobs, payload, state)?;
+    if let Some(d) = deferred {
+        d.run()?;
+    }
+    Ok(ids)
+}
+
+/// The part of an evaluation's content check that needs nothing but the entry,
+/// its results file and its pre-registration: recomputing the outcomes. The
+/// replay runs it on the verifier threads, beside the signatures.
+pub struct DeferredCheck {
+    rec: governance::eval::EvalRecord,
+    bytes: Vec<u8>,
+    pre: Option<governance::eval::PreregRec>,
+}
+
+impl DeferredCheck {
+    pub fn run(&self) -> Result<(), String> {
+        governance::check_eval_results(&self.rec, &self.bytes, self.pre.as_ref())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Like [`check_content`], but an evaluation's outcomes are returned as a
+/// check still to run.
+fn check_content_deferred(
+    blobs: &impl Blobs,
+    payload: &Payload,
+    state: &State,
+) -> Result<(Option<BTreeSet<String>>, Option<DeferredCheck>), String> {
+    if let Payload::EvalRecord(p) = payload {
+        // One read of the results file serves the size, digest and outcome checks.
+        let c = &p.results;
+        let d = c
+            .digest()
+            .ok_or_else(|| format!("malformed digest {:?}", c.sha256))?;
+        let bytes = blobs
+            .blob_checked(&d)?
+            .ok_or_else(|| format!("content {} is missing", c.sha256))?;
+        if bytes.len() as u64 != c.size {
+            return Err(format!(
+                "content {} is {} bytes, the entry says {}",
+                c.sha256,
+                bytes.len(),
+                c.size
+            ));
+        }
+        governance::check_results_type(p).map_err(|e| e.to_string())?;
+        let pre = governance::eval_preregistration(p, state).map_err(|e| e.to_string())?;
+        return Ok((
+            None,
+            Some(DeferredCheck {
+                rec: p.clone(),
+                bytes,
+                pre,
+            }),
+        ));
+    }
     for c in payload.content_refs() {
         let d = c
             .digest()
@@ -490,7 +909,9 @@ pub fn check_content(
     let blob = |c: &governance::ContentRef| -> Result<Vec<u8>, GovError> {
         blob_bytes(blobs, c).map_err(GovError::Rule)
     };
-    governance::check_content(payload, &blob, state).map_err(|e| e.to_string())
+    governance::check_content(payload, &blob, state)
+        .map(|ids| (ids, None))
+        .map_err(|e| e.to_string())
 }
 
 /// Reads a blob, checks it against its digest, and returns it as UTF-8 text.
@@ -502,11 +923,7 @@ pub fn blob_text(blobs: &impl Blobs, c: &governance::ContentRef) -> Result<Strin
 /// Reads a blob and checks it against its digest.
 pub fn blob_bytes(blobs: &impl Blobs, c: &governance::ContentRef) -> Result<Vec<u8>, String> {
     let d = c.digest().ok_or("malformed digest")?;
-    let b = blobs
-        .blob(&d)?
-        .ok_or_else(|| format!("content {} is missing", c.sha256))?;
-    if entry::sha256(&b) != d {
-        return Err(format!("content {} does not match its digest", c.sha256));
-    }
-    Ok(b)
+    blobs
+        .blob_checked(&d)?
+        .ok_or_else(|| format!("content {} is missing", c.sha256))
 }

@@ -239,7 +239,7 @@ pub fn hashes_for_append(
 /// for each leaf in turn. Instead of reading siblings for every leaf, this
 /// reads the right edge of the tree of size `n` once — exactly the ids of
 /// [`tree_hash_ids`]`(n)`, in one call — and keeps that edge in memory while
-/// appending, so the total work is O(`leaves.len()` + log `n`).
+/// appending (see [`Frontier`]), so the total work is O(`leaves.len()` + log `n`).
 pub fn hashes_for_append_batch(
     n: u64,
     leaves: &[Hash],
@@ -253,35 +253,83 @@ pub fn hashes_for_append_batch(
     if n.checked_add(count).is_none() {
         return Err(TlogError::InvalidInput("tree is full"));
     }
-    // The right edge ("frontier") of a tree of size n holds one complete
-    // subtree per set bit l of n, stored at (l, (n >> l) - 1).
-    let ids = tree_hash_ids(n);
-    let hashes = read_checked(r, &ids)?;
-    let mut frontier: [Option<Hash>; 64] = [None; 64];
-    for (id, h) in ids.iter().zip(hashes) {
-        if let Some(slot) = frontier.get_mut(usize::from(id.level)) {
-            *slot = Some(h);
-        }
-    }
+    let mut f = Frontier::read(n, r)?;
     let mut out = Vec::with_capacity(leaves.len() * 2 + 64);
-    for (i, leaf) in (n..).zip(leaves) {
-        let mut h = *leaf;
+    for leaf in leaves {
+        f.push(*leaf, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The right edge ("frontier") of a growing tree: one complete subtree per set
+/// bit `l` of its size, stored at `(l, (size >> l) - 1)`. Appending a leaf
+/// completes the subtrees of its trailing one bits; [`Frontier::push`] returns
+/// their hashes as they become stored, for streaming appends.
+#[derive(Clone, Debug)]
+pub struct Frontier {
+    size: u64,
+    edge: [Option<Hash>; 64],
+}
+
+impl Frontier {
+    /// The frontier of the tree of `size` leaves, read from `r` in one call
+    /// (the ids of [`tree_hash_ids`]`(size)`).
+    pub fn read(size: u64, r: &impl HashReader) -> Result<Frontier, TlogError> {
+        let ids = tree_hash_ids(size);
+        let hashes = read_checked(r, &ids)?;
+        let mut edge: [Option<Hash>; 64] = [None; 64];
+        for (id, h) in ids.iter().zip(hashes) {
+            if let Some(slot) = edge.get_mut(usize::from(id.level)) {
+                *slot = Some(h);
+            }
+        }
+        Ok(Frontier { size, edge })
+    }
+
+    /// The number of leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends the leaf with hash `leaf` and adds what becomes stored to `out`:
+    /// the leaf `(0, size)`, then the parent of every subtree it completes.
+    pub fn push(&mut self, leaf: Hash, out: &mut Vec<(NodeId, Hash)>) -> Result<(), TlogError> {
+        let i = self.size;
+        if i == u64::MAX {
+            return Err(TlogError::InvalidInput("tree is full"));
+        }
+        let mut h = leaf;
         out.push((NodeId::new(0, i), h));
         let m = i.trailing_ones() as u8;
         for l in 0..m {
-            let left = frontier
+            let left = self
+                .edge
                 .get_mut(usize::from(l))
                 .and_then(Option::take)
                 .ok_or(TlogError::InvalidInput("inconsistent right edge"))?;
             h = node_hash(&left, &h);
             out.push((NodeId::new(l + 1, i >> (l + 1)), h));
         }
-        let slot = frontier
+        let slot = self
+            .edge
             .get_mut(usize::from(m))
             .ok_or(TlogError::InvalidInput("tree is full"))?;
         *slot = Some(h);
+        self.size += 1;
+        Ok(())
     }
-    Ok(out)
+
+    /// The Merkle Tree Hash of the tree ([`EMPTY_ROOT`] if empty).
+    pub fn root(&self) -> Hash {
+        self.edge
+            .iter()
+            .flatten()
+            .fold(None::<Hash>, |acc, h| match acc {
+                None => Some(*h),
+                Some(right) => Some(node_hash(h, &right)),
+            })
+            .unwrap_or(EMPTY_ROOT)
+    }
 }
 
 /// Returns the largest power of two `k <= x` and its logarithm, for `x >= 1`.
@@ -499,6 +547,24 @@ mod tests {
         }
         assert_eq!(off, 300);
         assert_eq!(one, many);
+    }
+
+    #[test]
+    fn frontier_root_is_the_tree_hash() {
+        let leaves: Vec<Hash> = (0..300u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut out = Vec::new();
+        for start in [0usize, 1, 7, 64, 255, 256] {
+            let mut mem = MemoryHashes::from_leaf_hashes(&leaves[..start]).unwrap();
+            let mut f = Frontier::read(start as u64, &mem).unwrap();
+            for (i, l) in leaves.iter().enumerate().skip(start) {
+                out.clear();
+                f.push(*l, &mut out).unwrap();
+                assert_eq!(out, hashes_for_append(i as u64, *l, &mem).unwrap());
+                mem.append(*l).unwrap();
+                assert_eq!(f.root(), tree_hash(i as u64 + 1, &mem).unwrap());
+            }
+            assert_eq!(f.size(), 300);
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod proof_file;
 mod tile;
 
 pub use hash::{
-    EMPTY_ROOT, HASH_SIZE, Hash, HashReader, MemoryHashes, NodeId, hashes_for_append,
+    EMPTY_ROOT, Frontier, HASH_SIZE, Hash, HashReader, MemoryHashes, NodeId, hashes_for_append,
     hashes_for_append_batch, leaf_hash, node_hash, split_stored_hash_index, stored_hash_count,
     stored_hash_index, tree_hash, tree_hash_ids,
 };
