@@ -33,16 +33,39 @@ Examples:
 #[command(name = "speclog", version, about, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     /// Ledger directory (holds ledger.sqlite).
-    #[arg(long, global = true, help_heading = "Global options", env = "SPECLOG_LEDGER", default_value = "ledger")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "SPECLOG_LEDGER",
+        default_value = "ledger"
+    )]
     ledger: PathBuf,
     /// Key directory (NAME.key private, NAME.pub public).
-    #[arg(long, global = true, help_heading = "Global options", env = "SPECLOG_KEYS", default_value = "keys")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "SPECLOG_KEYS",
+        default_value = "keys"
+    )]
     keys: PathBuf,
     /// Read the key passphrase from the first line of FILE (else SPECLOG_PASSPHRASE, else a prompt).
-    #[arg(long, global = true, help_heading = "Global options", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
     passphrase_file: Option<PathBuf>,
     /// Record entries with this time (RFC 3339 UTC, e.g. 2025-09-12T17:00:00Z) instead of now.
-    #[arg(long, global = true, help_heading = "Global options", env = "SPECLOG_TIME", value_name = "TIME")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "SPECLOG_TIME",
+        value_name = "TIME"
+    )]
     time: Option<String>,
     /// Seconds to wait for another writer's lock before giving up.
     #[arg(
@@ -121,7 +144,9 @@ enum Command {
     },
     /// Re-check every signature, chain link, content digest, tree hash and checkpoint
     /// of the ledger; or, offline, a published site or a proof file.
-    #[command(after_help = "Examples:\n  speclog verify\n  speclog verify --site site --key keys/admin.pub --since old-checkpoint\n  speclog verify --proof entry-3.proof --key keys/admin.pub")]
+    #[command(
+        after_help = "Examples:\n  speclog verify\n  speclog verify --site site --key keys/admin.pub --since old-checkpoint\n  speclog verify --proof entry-3.proof --key keys/admin.pub"
+    )]
     Verify {
         /// Verify the published site in DIR (its log/ directory) instead of the ledger.
         #[arg(long, value_name = "DIR", conflicts_with = "proof")]
@@ -171,7 +196,9 @@ enum Command {
     #[command(subcommand)]
     Config(ConfigCmd),
     /// Export entries for other tools.
-    #[command(after_help = "Examples:\n  speclog export --format jsonl > entries.jsonl\n  speclog export --format intoto > statements.jsonl")]
+    #[command(
+        after_help = "Examples:\n  speclog export --format jsonl > entries.jsonl\n  speclog export --format intoto > statements.jsonl"
+    )]
     Export {
         /// jsonl: every entry, decoded, one JSON object a line; intoto: each release and
         /// evaluation as an in-toto Statement v1 with the content digest as subject.
@@ -197,7 +224,9 @@ struct JsonFlag {
 enum ConfigCmd {
     /// Print the effective settings: flag or environment variable, `speclog.toml`
     /// beside the ledger, or the default.
-    #[command(after_help = "The file (LEDGER/speclog.toml), every key optional:\n  origin = \"example.org/model-spec\"   # SPECLOG_ORIGIN\n  signer = \"policy-team\"              # SPECLOG_SIGNER\n  lock_timeout = 30                   # SPECLOG_LOCK_TIMEOUT\n  [site]\n  base_url = \"https://example.org/spec/\"  # SPECLOG_BASE_URL\n  out = \"site\"                        # SPECLOG_SITE_OUT\n  title = \"Example Lab model spec\"   # SPECLOG_SITE_TITLE")]
+    #[command(
+        after_help = "The file (LEDGER/speclog.toml), every key optional:\n  origin = \"example.org/model-spec\"   # SPECLOG_ORIGIN\n  signer = \"policy-team\"              # SPECLOG_SIGNER\n  lock_timeout = 30                   # SPECLOG_LOCK_TIMEOUT\n  [site]\n  base_url = \"https://example.org/spec/\"  # SPECLOG_BASE_URL\n  out = \"site\"                        # SPECLOG_SITE_OUT\n  title = \"Example Lab model spec\"   # SPECLOG_SITE_TITLE"
+    )]
     Show {
         #[command(flatten)]
         json: JsonFlag,
@@ -210,7 +239,9 @@ enum ImportCmd {
     /// Labels come from the commit subject (or date); a label re-used for new content
     /// becomes a revision; unchanged re-commits and already imported commits are
     /// skipped, so re-running is idempotent. Uses the git command-line tool.
-    #[command(after_help = "Examples:\n  speclog import git ../model_spec --path model_spec.md --signer policy-team\n  speclog import git repo --path spec.md --signer policy-team --label-from 'Release (\\S+)' --since v1.0")]
+    #[command(
+        after_help = "Examples:\n  speclog import git ../model_spec --path model_spec.md --signer policy-team\n  speclog import git repo --path spec.md --signer policy-team --label-from 'Release (\\S+)' --since v1.0"
+    )]
     Git {
         /// The repository (a working tree or bare repository).
         repo: PathBuf,
@@ -235,13 +266,17 @@ enum ImportCmd {
 enum ProveCmd {
     /// A c2sp.org/tlog-proof@v1 inclusion proof of one entry in the latest checkpoint
     /// (the entry itself travels as the proof's extra data).
-    #[command(after_help = "Example:\n  speclog prove inclusion 3 > entry-3.proof\n  speclog verify --proof entry-3.proof --key keys/admin.pub")]
+    #[command(
+        after_help = "Example:\n  speclog prove inclusion 3 > entry-3.proof\n  speclog verify --proof entry-3.proof --key keys/admin.pub"
+    )]
     Inclusion {
         /// Sequence number or hash prefix of the entry.
         reference: String,
     },
     /// A consistency proof that the log of OLD_SIZE entries is a prefix of NEW_SIZE.
-    #[command(after_help = "Example:\n  speclog prove consistency 5 > since-5.proof\n  speclog verify --proof since-5.proof --since checkpoint-5 --key keys/admin.pub")]
+    #[command(
+        after_help = "Example:\n  speclog prove consistency 5 > since-5.proof\n  speclog verify --proof since-5.proof --since checkpoint-5 --key keys/admin.pub"
+    )]
     Consistency {
         old_size: u64,
         /// Default: the latest checkpoint.
@@ -491,7 +526,8 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             let v = ws.show(&seq.to_string())?;
             if json.json {
                 // The entry, plus the checkpoint the append produced.
-                let mut j = serde_json::to_value(&v).map_err(|e| Error::Io("json".into(), e.into()))?;
+                let mut j =
+                    serde_json::to_value(&v).map_err(|e| Error::Io("json".into(), e.into()))?;
                 j["checkpoint"] = a.checkpoint.clone().into();
                 out.json(&j)
             } else {
@@ -559,7 +595,9 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             json,
             ..
         } => {
-            let key = key.map(|k| speclog::app::proofs::load_verifier_key(&k)).transpose()?;
+            let key = key
+                .map(|k| speclog::app::proofs::load_verifier_key(&k))
+                .transpose()?;
             let since = since.map(|p| read_input(&p)).transpose()?;
             let pb = output::progress("verifying site");
             let r = speclog::app::witness::verify_site(
@@ -581,10 +619,15 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
                 "ok: {} entries, {} signatures, {} hash tiles, {} entry bundles, {} blobs verified",
                 r.entries, r.signatures, r.tiles, r.bundles, r.blobs
             ));
-            out.line(&format!("origin {}\nsize {}\nroot {}", r.origin, r.size, r.root));
+            out.line(&format!(
+                "origin {}\nsize {}\nroot {}",
+                r.origin, r.size, r.root
+            ));
             out.line(&format!("checkpoint signed by: {}", r.signers.join(", ")));
             if let Some(o) = r.extends {
-                out.line(&format!("extends the older checkpoint of size {o}: append-only"));
+                out.line(&format!(
+                    "extends the older checkpoint of size {o}: append-only"
+                ));
             }
             if let Some(q) = &r.quorum {
                 let by = if r.witnesses.is_empty() {
@@ -652,10 +695,17 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             json,
         }) => {
             let pb = output::progress("importing");
-            let r = ws.import_git(&repo, &path, &signer, label_from.as_deref(), since.as_deref(), &|d, t| {
-                pb.set_length(t);
-                pb.set_position(d);
-            });
+            let r = ws.import_git(
+                &repo,
+                &path,
+                &signer,
+                label_from.as_deref(),
+                since.as_deref(),
+                &|d, t| {
+                    pb.set_length(t);
+                    pb.set_position(d);
+                },
+            );
             pb.finish_and_clear();
             let r = r?;
             if json.json {
@@ -663,7 +713,10 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             }
             for c in &r.commits {
                 let seq = c.seq.map(|s| format!("entry {s}")).unwrap_or_default();
-                out.line(&format!("{:.12}  {:<24} {:<17} {seq}", c.commit, c.label, c.action));
+                out.line(&format!(
+                    "{:.12}  {:<24} {:<17} {seq}",
+                    c.commit, c.label, c.action
+                ));
             }
             out.line(&format!(
                 "imported {} releases and {} revisions; skipped {}",
@@ -671,7 +724,9 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             ));
             Ok(())
         }
-        Command::Prove(ProveCmd::Inclusion { reference }) => out.raw(&ws.prove_inclusion(&reference)?),
+        Command::Prove(ProveCmd::Inclusion { reference }) => {
+            out.raw(&ws.prove_inclusion(&reference)?)
+        }
         Command::Prove(ProveCmd::Consistency { old_size, new_size }) => {
             out.raw(&ws.prove_consistency(old_size, new_size)?)
         }
@@ -687,7 +742,9 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             if let Some(cp) = since {
                 let size = ws.verify_extends(&cp)?;
                 if !json.json {
-                    out.line(&format!("extends the given checkpoint of size {size}: append-only"));
+                    out.line(&format!(
+                        "extends the given checkpoint of size {size}: append-only"
+                    ));
                 }
             }
             if json.json {
@@ -751,11 +808,23 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
                 (name.to_string(), value, source)
             };
             let rows = vec![
-                ("ledger".to_string(), ws.ledger_dir.display().to_string(), "flag, SPECLOG_LEDGER or default".to_string()),
-                ("keys".to_string(), ws.keys.dir.display().to_string(), "flag, SPECLOG_KEYS or default".to_string()),
+                (
+                    "ledger".to_string(),
+                    ws.ledger_dir.display().to_string(),
+                    "flag, SPECLOG_LEDGER or default".to_string(),
+                ),
+                (
+                    "keys".to_string(),
+                    ws.keys.dir.display().to_string(),
+                    "flag, SPECLOG_KEYS or default".to_string(),
+                ),
                 row("origin", "SPECLOG_ORIGIN", ""),
                 row("signer", "SPECLOG_SIGNER", ""),
-                ("lock_timeout".to_string(), ws.lock_timeout.as_secs().to_string(), row("", "SPECLOG_LOCK_TIMEOUT", "").2),
+                (
+                    "lock_timeout".to_string(),
+                    ws.lock_timeout.as_secs().to_string(),
+                    row("", "SPECLOG_LOCK_TIMEOUT", "").2,
+                ),
                 row("site.out", "SPECLOG_SITE_OUT", "site"),
                 row("site.base_url", "SPECLOG_BASE_URL", ""),
                 row("site.title", "SPECLOG_SITE_TITLE", ""),
@@ -765,7 +834,9 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
                     .iter()
                     .map(|(k, v, s)| (k.clone(), serde_json::json!({"value": v, "source": s})))
                     .collect();
-                return out.json(&serde_json::json!({"file": file, "file_exists": file.exists(), "settings": m}));
+                return out.json(
+                    &serde_json::json!({"file": file, "file_exists": file.exists(), "settings": m}),
+                );
             }
             out.line(&format!(
                 "config file: {} ({})",
@@ -773,7 +844,10 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
                 if file.exists() { "read" } else { "absent" }
             ));
             for (k, v, src) in rows {
-                out.line(&format!("{k:<14} {:<40} {src}", if v.is_empty() { "-" } else { &v }));
+                out.line(&format!(
+                    "{k:<14} {:<40} {src}",
+                    if v.is_empty() { "-" } else { &v }
+                ));
             }
             Ok(())
         }
@@ -808,11 +882,18 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
 /// Reads a small input file (proof, entry, checkpoint), at most 1 MiB.
 fn read_input(p: &std::path::Path) -> Result<Vec<u8>, Error> {
     let m = std::fs::metadata(p).map_err(|e| {
-        Error::input(format!("cannot read {}: {e}", p.display()), "check the path")
+        Error::input(
+            format!("cannot read {}: {e}", p.display()),
+            "check the path",
+        )
     })?;
     if m.len() > 1 << 20 {
         return Err(Error::input(
-            format!("{} is {} bytes; proofs, entries and checkpoints are under 1 MiB", p.display(), m.len()),
+            format!(
+                "{} is {} bytes; proofs, entries and checkpoints are under 1 MiB",
+                p.display(),
+                m.len()
+            ),
             "give the right file",
         ));
     }
