@@ -143,7 +143,7 @@ fn drop_last_line(b: Vec<u8>) -> Vec<u8> {
     let s = String::from_utf8(b).unwrap();
     let body = s.trim_end_matches('\n');
     let cut = body.rfind('\n').map_or(0, |i| i + 1);
-    body[..cut].as_bytes().to_vec()
+    body.as_bytes()[..cut].to_vec()
 }
 
 /// Replaces the first base64 hash line of a proof file with bad base64.

@@ -471,10 +471,10 @@ fn hostile_fields_render_inert_and_pages_stay_well_formed() {
             if text.to_ascii_lowercase().contains("<script") {
                 problems.push(format!("{rel}: <script"));
             }
-        } else if rel.ends_with(".json") {
-            if let Err(e) = serde_json::from_slice::<serde_json::Value>(bytes) {
-                problems.push(format!("{rel}: {e}"));
-            }
+        } else if rel.ends_with(".json")
+            && let Err(e) = serde_json::from_slice::<serde_json::Value>(bytes)
+        {
+            problems.push(format!("{rel}: {e}"));
         }
     }
     assert!(
