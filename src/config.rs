@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(c.site.title.as_deref(), Some("T"));
         assert_eq!(c.env_pairs().len(), 3);
         assert!(matches!(
-            Config::parse("signer = \"x\"\n", p),
+            Config::parse("unknown = 1\n", p),
             Err(ConfigError::Parse(..))
         ));
         assert!(matches!(
