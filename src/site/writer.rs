@@ -3,7 +3,7 @@
 //! write one path twice in a build, and removes files an earlier build wrote
 //! that this build no longer produces.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,11 @@ pub struct Writer {
     written: Vec<String>,
     unchanged: u64,
     bytes: u64,
+    /// Directories (relative) already checked in this build to be real
+    /// directories, each with whether this build created it (then nothing in
+    /// it can be there from before). File creation is the cost of a build, so
+    /// each directory is looked at and made once, not once per file.
+    dirs: HashMap<String, bool>,
 }
 
 /// What a [`Writer`] did.
@@ -73,6 +78,7 @@ impl Writer {
             written: Vec::new(),
             unchanged: 0,
             bytes: 0,
+            dirs: HashMap::new(),
         })
     }
 
@@ -89,16 +95,23 @@ impl Writer {
             return Err(SiteError::Duplicate(rel.to_string()));
         }
         self.bytes += data.len() as u64;
-        let path = self.safe_path(rel)?;
-        match fs::read(&path) {
-            Ok(old) if old == data => {
-                self.unchanged += 1;
-                return Ok(false);
+        let fresh = match rel.rsplit_once('/') {
+            Some((dir, _)) => self.make_dir(dir)?,
+            None => false,
+        };
+        let path = self.root.join(rel);
+        if !fresh {
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => return Err(SiteError::Symlink(path)),
+                Ok(_) => match fs::read(&path) {
+                    Ok(old) if old == data => {
+                        self.unchanged += 1;
+                        return Ok(false);
+                    }
+                    _ => {}
+                },
+                Err(_) => {}
             }
-            _ => {}
-        }
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io(dir))?;
         }
         // Write a sibling temporary file, then rename it over the target, so a
         // reader (or a server) never sees half a file.
@@ -114,6 +127,41 @@ impl Writer {
         fs::rename(&tmp, &path).map_err(io(&path))?;
         self.written.push(rel.to_string());
         Ok(true)
+    }
+
+    /// Makes sure the directory `rel` exists under the root as a real directory,
+    /// refusing a symbolic link on the way; returns true if this build created
+    /// it. Each directory is checked once per build.
+    fn make_dir(&mut self, rel: &str) -> Result<bool, SiteError> {
+        if let Some(fresh) = self.dirs.get(rel) {
+            return Ok(*fresh);
+        }
+        let parent_fresh = match rel.rsplit_once('/') {
+            Some((parent, _)) => self.make_dir(parent)?,
+            None => false,
+        };
+        let p = self.root.join(rel);
+        let fresh = if parent_fresh {
+            fs::create_dir(&p).map_err(io(&p))?;
+            true
+        } else {
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => return Err(SiteError::Symlink(p)),
+                Ok(m) if m.is_dir() => false,
+                Ok(_) => {
+                    return Err(SiteError::Io {
+                        path: p,
+                        source: std::io::Error::other("a file is in the way of a directory"),
+                    });
+                }
+                Err(_) => {
+                    fs::create_dir(&p).map_err(io(&p))?;
+                    true
+                }
+            }
+        };
+        self.dirs.insert(rel.to_string(), fresh);
+        Ok(fresh)
     }
 
     /// The path of `rel` under the root, refusing any existing symbolic link on
