@@ -96,7 +96,7 @@ impl Blobs for Reader<'_> {
 }
 
 /// Entries whose signatures are verified together.
-const CHUNK: usize = 2048;
+const CHUNK: usize = 1024;
 
 struct Pending {
     seq: u64,
@@ -268,15 +268,16 @@ impl Replay {
 
     /// Checks the next entry and adds it to the tree. Interior tree hashes it
     /// completes are appended to `completed` as (level, index, hash). Its
-    /// signature is verified in a batch, at the latest by [`Replay::finish`].
+    /// signature is verified in a batch, at the latest by [`Replay::flush`]; it returns
+    /// the entry, its subject (the index column) and its hash.
     pub fn push(
         &mut self,
         data: &[u8],
         blobs: &impl Blobs,
         completed: &mut Vec<(u8, u64, Hash)>,
-    ) -> Result<(Entry, Payload, Hash), VerifyError> {
+    ) -> Result<(Entry, String, Hash), VerifyError> {
         let seq = self.count;
-        let (e, payload, hash) = match self.check(seq, data, blobs) {
+        let (e, subject, hash) = match self.check(seq, data, blobs) {
             Ok(v) => v,
             // A bad signature of an earlier entry comes first.
             Err(w) => return Err(self.earlier_failure().unwrap_or(fail_entry(seq, w))),
@@ -302,7 +303,7 @@ impl Replay {
                     return Err(self.earlier_failure().unwrap_or(e));
                 }
                 self.signatures += chunk.len() as u64;
-                return Ok((e, payload, hash));
+                return Ok((e, subject, hash));
             }
             let sent = v.chunks.as_ref().map(|c| c.send(chunk).is_ok());
             if sent != Some(true) {
@@ -312,7 +313,7 @@ impl Replay {
             }
             v.outstanding += 1;
         }
-        Ok((e, payload, hash))
+        Ok((e, subject, hash))
     }
 
     fn check(
@@ -320,7 +321,7 @@ impl Replay {
         seq: u64,
         data: &[u8],
         blobs: &impl Blobs,
-    ) -> Result<(Entry, Payload, Hash), String> {
+    ) -> Result<(Entry, String, Hash), String> {
         let e = Entry::decode_fields(data).map_err(|e| e.to_string())?;
         if e.seq != seq {
             return Err(format!("encoded seq {} differs from its position", e.seq));
@@ -349,6 +350,15 @@ impl Replay {
             // Later entries name this release's clauses.
             self.state.set_release_clauses(e.seq, ids);
         }
+        let subject = payload.subject();
+        let content = match (deferred, payload) {
+            (Some((bytes, pre)), Payload::EvalRecord(rec)) => Some(DeferredCheck {
+                rec: Box::new(rec),
+                bytes,
+                pre,
+            }),
+            _ => None,
+        };
         let key = match &self.last_key {
             Some((b, k)) if *b == e.signer_key => *k,
             _ => {
@@ -364,13 +374,13 @@ impl Replay {
         self.pending.push(Pending {
             seq: e.seq,
             tbs: Entry::signed_message(data).to_vec(),
-            content: deferred,
+            content,
             sig: ed25519_dalek::Signature::from_bytes(&e.signature),
             key,
         });
         self.prev_hash = hash;
         self.prev_time = e.time.clone();
-        Ok((e, payload, hash))
+        Ok((e, subject, hash))
     }
 
     /// Verifies the signatures pushed so far (waiting for the chunks in flight).
@@ -471,7 +481,7 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
         if seq != replay.count {
             return Err(fail_entry(replay.count, "entry is missing"));
         }
-        let (e, payload, hash) = replay.push(&row.data, &seq_blobs, &mut completed)?;
+        let (e, subject, hash) = replay.push(&row.data, &seq_blobs, &mut completed)?;
         // The index columns must agree with the entry.
         if row.hash.as_slice() != hash {
             return Err(fail_entry(
@@ -488,7 +498,7 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
                 ),
             ));
         }
-        if row.subject != payload.subject() {
+        if row.subject != subject {
             return Err(fail_entry(
                 seq,
                 format!("subject column {:?} differs from the entry", row.subject),
@@ -832,8 +842,8 @@ pub fn check_content(
     state: &State,
 ) -> Result<Option<BTreeSet<String>>, String> {
     let (ids, deferred) = check_content_deferred(blobs, payload, state)?;
-    if let Some(d) = deferred {
-        d.run()?;
+    if let (Some((bytes, pre)), Payload::EvalRecord(p)) = (deferred, payload) {
+        governance::check_eval_results(p, &bytes, pre.as_ref()).map_err(|e| e.to_string())?;
     }
     Ok(ids)
 }
@@ -842,10 +852,14 @@ pub fn check_content(
 /// its results file and its pre-registration: recomputing the outcomes. The
 /// replay runs it on the verifier threads, beside the signatures.
 pub struct DeferredCheck {
-    rec: governance::eval::EvalRecord,
+    rec: Box<governance::eval::EvalRecord>,
     bytes: Vec<u8>,
     pre: Option<governance::eval::PreregRec>,
 }
+
+/// What [`check_content_deferred`] leaves to a [`DeferredCheck`]: the results
+/// file and the pre-registration of the evaluation.
+type Deferred = (Vec<u8>, Option<governance::eval::PreregRec>);
 
 impl DeferredCheck {
     pub fn run(&self) -> Result<(), String> {
@@ -854,13 +868,13 @@ impl DeferredCheck {
     }
 }
 
-/// Like [`check_content`], but an evaluation's outcomes are returned as a
-/// check still to run.
+/// Like [`check_content`], but an evaluation's outcomes are left to check:
+/// what that needs is returned (see [`DeferredCheck`]).
 fn check_content_deferred(
     blobs: &impl Blobs,
     payload: &Payload,
     state: &State,
-) -> Result<(Option<BTreeSet<String>>, Option<DeferredCheck>), String> {
+) -> Result<(Option<BTreeSet<String>>, Option<Deferred>), String> {
     if let Payload::EvalRecord(p) = payload {
         // One read of the results file serves the size, digest and outcome checks.
         let c = &p.results;
@@ -880,14 +894,7 @@ fn check_content_deferred(
         }
         governance::check_results_type(p).map_err(|e| e.to_string())?;
         let pre = governance::eval_preregistration(p, state).map_err(|e| e.to_string())?;
-        return Ok((
-            None,
-            Some(DeferredCheck {
-                rec: p.clone(),
-                bytes,
-                pre,
-            }),
-        ));
+        return Ok((None, Some((bytes, pre))));
     }
     for c in payload.content_refs() {
         let d = c
