@@ -789,8 +789,19 @@ pub struct State {
     release_clauses: BTreeMap<u64, ClauseIds>,
     counts: BTreeMap<String, u64>,
     incidents: BTreeMap<String, incident::IncidentRec>,
+    /// Resolved public incidents, by the number n of `INC-n`: the entry that
+    /// resolved it (0 when incident n is not one). Nothing can change them any
+    /// more and the rules only ask whether they were resolved, so a replay of a
+    /// long ledger keeps 8 bytes per closed incident, not its record.
+    closed: Vec<u64>,
     preregs: BTreeMap<u64, eval::PreregRec>,
     approvals: BTreeMap<String, Vec<ApprovalRec>>,
+}
+
+/// n of a canonical incident id `INC-n`.
+fn incident_number(id: &str) -> Option<usize> {
+    let n: usize = id.strip_prefix("INC-")?.parse().ok()?;
+    (n > 0 && incident::next_id(n as u64 - 1) == id).then_some(n)
 }
 
 impl State {
@@ -863,6 +874,13 @@ impl State {
             Payload::IncidentResolve(p) => {
                 if let Some(r) = self.incidents.get_mut(&p.id) {
                     r.resolve(entry.seq, p);
+                    if let (None, Some(n)) = (&r.commitment, incident_number(&p.id)) {
+                        self.incidents.remove(&p.id);
+                        if self.closed.len() <= n {
+                            self.closed.resize(n + 1, 0);
+                        }
+                        self.closed[n] = entry.seq;
+                    }
                 }
             }
             Payload::IncidentDisclose(p) => {
@@ -880,7 +898,8 @@ impl State {
         self.release_clauses.insert(seq, ClauseIds::new(ids));
     }
 
-    /// The incidents recorded so far, by id.
+    /// The incidents recorded so far that are open or confidential, by id
+    /// (resolved public ones are only known as resolved, see [`Lookup::incident`]).
     pub fn incidents(&self) -> &BTreeMap<String, incident::IncidentRec> {
         &self.incidents
     }
@@ -905,7 +924,35 @@ impl Lookup for State {
         })
     }
     fn incident(&self, id: &str) -> Result<Option<incident::IncidentRec>, GovError> {
-        Ok(self.incidents.get(id).cloned())
+        if let Some(r) = self.incidents.get(id) {
+            return Ok(Some(r.clone()));
+        }
+        // A resolved public incident: what the rules can still ask of it.
+        Ok(incident_number(id)
+            .and_then(|n| self.closed.get(n).copied())
+            .filter(|seq| *seq > 0)
+            .map(|seq| incident::IncidentRec {
+                id: id.to_string(),
+                opened: EntryRef {
+                    seq: 0,
+                    hash: String::new(),
+                },
+                title: String::new(),
+                severity: incident::Severity::Low,
+                spec: SpecLink {
+                    label: String::new(),
+                    release: EntryRef {
+                        seq: 0,
+                        hash: String::new(),
+                    },
+                },
+                clauses: Vec::new(),
+                status: incident::Status::Resolved,
+                commitment: None,
+                disclosed: None,
+                resolved: Some(seq),
+                fixed_by: None,
+            }))
     }
     fn preregistration_at(&self, seq: u64) -> Result<Option<eval::PreregRec>, GovError> {
         Ok(self.preregs.get(&seq).cloned())
@@ -1020,7 +1067,8 @@ mod tests {
         // v1 (entry 1) does not list INC-1; v2 (entry 3) does.
         assert!(push(&mut s, 4, kinds::INCIDENT_RESOLVE, resolve(1)).is_err());
         push(&mut s, 4, kinds::INCIDENT_RESOLVE, resolve(3)).unwrap();
-        assert_eq!(s.incidents()["INC-1"].status, Status::Resolved);
+        assert_eq!(s.incident("INC-1").unwrap().unwrap().status, Status::Resolved);
+        assert!(s.incidents().is_empty(), "a resolved public incident is closed");
         let upd = Payload::IncidentUpdate(Update {
             id: "INC-1".into(),
             status: Status::Monitoring,

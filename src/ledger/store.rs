@@ -143,10 +143,20 @@ pub struct Reader<'a> {
     below: i64,
 }
 
-fn configure(conn: &Connection, busy: Duration) -> Result<(), StoreError> {
+/// Page cache of a writing connection, in KiB. A bulk append inserts into two
+/// indexes of random keys (entry hashes, blob digests); when their pages do not
+/// fit in the cache, SQLite spills dirty pages to the WAL and writes them again
+/// when they change again, so a small cache multiplies the bytes written. The
+/// cache grows only as pages are used: a single append stays small.
+const WRITER_CACHE_KIB: i64 = 256 * 1024;
+
+fn configure(conn: &Connection, busy: Duration, write: bool) -> Result<(), StoreError> {
     conn.busy_timeout(busy)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    if write {
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+    }
     Ok(())
 }
 
@@ -161,7 +171,7 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        configure(&conn, opts.busy_timeout)?;
+        configure(&conn, opts.busy_timeout, true)?;
         conn.execute_batch(&format!(
             "BEGIN; {SCHEMA}
              PRAGMA application_id = {APPLICATION_ID};
@@ -203,7 +213,7 @@ impl Store {
                 "schema version {ver}, this speclog reads {SCHEMA_VERSION}"
             )));
         }
-        configure(&conn, opts.busy_timeout)?;
+        configure(&conn, opts.busy_timeout, opts.write)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
