@@ -1067,8 +1067,14 @@ mod tests {
         // v1 (entry 1) does not list INC-1; v2 (entry 3) does.
         assert!(push(&mut s, 4, kinds::INCIDENT_RESOLVE, resolve(1)).is_err());
         push(&mut s, 4, kinds::INCIDENT_RESOLVE, resolve(3)).unwrap();
-        assert_eq!(s.incident("INC-1").unwrap().unwrap().status, Status::Resolved);
-        assert!(s.incidents().is_empty(), "a resolved public incident is closed");
+        assert_eq!(
+            s.incident("INC-1").unwrap().unwrap().status,
+            Status::Resolved
+        );
+        assert!(
+            s.incidents().is_empty(),
+            "a resolved public incident is closed"
+        );
         let upd = Payload::IncidentUpdate(Update {
             id: "INC-1".into(),
             status: Status::Monitoring,
