@@ -559,6 +559,7 @@ pub fn run(o: &Options, say: &dyn Fn(&str)) -> Result<Report, Error> {
 
     // Goal 2: verify.
     say("speclog verify");
+    settle();
     let v = checked(
         "speclog verify",
         run_child(speclog(o, &g).args(["verify", "--json"]))?,
@@ -579,6 +580,7 @@ pub fn run(o: &Options, say: &dyn Fn(&str)) -> Result<Report, Error> {
     let mut full_build = None;
     if n <= SITE_MAX {
         say("speclog site build (from scratch)");
+        settle();
         let b = checked(
             "speclog site build",
             run_child(speclog(o, &g).args(["site", "build", "--out"]).arg(&site))?,
@@ -649,6 +651,7 @@ pub fn run(o: &Options, say: &dyn Fn(&str)) -> Result<Report, Error> {
         rel_ms.push(s.secs * 1e3);
         if j == 0 && full_build.is_some() {
             say("speclog site build (after one append)");
+            settle();
             incremental = Some(checked(
                 "speclog site build",
                 run_child(speclog(o, &g).args(["site", "build", "--out"]).arg(&site))?,
@@ -681,7 +684,7 @@ pub fn run(o: &Options, say: &dyn Fn(&str)) -> Result<Report, Error> {
             // HUGO_MAX pages it builds HUGO_MAX, and its rate is compared.
             let hugo_pages = pages.min(HUGO_MAX);
             say(&format!("hugo, {hugo_pages} Markdown pages"));
-            let hugo = hugo_peer(&o.dir.join("hugo"), hugo_pages, &ledger)?;
+            let hugo = hugo_peer(&o.dir.join("hugo"), hugo_pages, &ledger, &settle)?;
             t.at_least(
                 &format!("6. site build from scratch, {pages} pages"),
                 pages as f64 / b.secs,
@@ -728,6 +731,14 @@ pub fn run(o: &Options, say: &dyn Fn(&str)) -> Result<Report, Error> {
         sizes,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Flushes dirty pages to disk before a timed step, so the write-back of the
+/// step before (a ledger of hundreds of MB, a site of many files) does not land
+/// in its time. Both speclog's steps and the peers' get this.
+fn settle() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
 }
 
 fn parse_pages(stdout: &[u8]) -> Result<u64, Error> {
@@ -910,7 +921,12 @@ fn git_peer(dir: &Path, texts: &[String], sizes: &mut Sizes) -> Result<f64, Erro
 /// (title, summary, a field table and the payload as a JSON code block, like an
 /// entry page) and times `hugo` building it (default configuration, except that
 /// code blocks are not syntax-highlighted, as speclog's are not).
-fn hugo_peer(dir: &Path, pages: u64, ledger: &Ledger) -> Result<ChildStats, Error> {
+fn hugo_peer(
+    dir: &Path,
+    pages: u64,
+    ledger: &Ledger,
+    settle: &dyn Fn(),
+) -> Result<ChildStats, Error> {
     let content = dir.join("content").join("entries");
     let layouts = dir.join("layouts").join("_default");
     fs::create_dir_all(&content).map_err(io(&content))?;
@@ -966,6 +982,7 @@ fn hugo_peer(dir: &Path, pages: u64, ledger: &Ledger) -> Result<ChildStats, Erro
             return Err(e);
         }
     }
+    settle();
     let hugo = run_child(
         Command::new("hugo")
             .args(["--quiet", "--source"])
