@@ -483,6 +483,14 @@ fn not_initialised_and_not_a_ledger() {
     env.fails(&["verify"], 2, "is not a speclog ledger");
     env.fails(&["log"], 2, "is not a speclog ledger");
     assert_eq!(before, env.db_bytes());
+    // `--ledger` names the directory; naming the database file is explained.
+    let err = env.fails(
+        &["--ledger", "ledger/ledger.sqlite", "log"],
+        2,
+        "--ledger ledger/ledger.sqlite is a file; it takes the ledger's directory",
+    );
+    assert!(err.contains("--ledger ledger"), "{err}");
+    assert_eq!(before, env.db_bytes());
 }
 
 #[test]

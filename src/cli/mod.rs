@@ -396,6 +396,19 @@ fn ledger_dir_from_args() -> PathBuf {
 /// Returns the variables it set.
 fn apply_config() -> Result<Vec<&'static str>, Error> {
     let dir = ledger_dir_from_args();
+    if dir.is_file() {
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+            _ => ".".to_string(),
+        };
+        return Err(Error::input(
+            format!(
+                "--ledger {} is a file; it takes the ledger's directory",
+                dir.display()
+            ),
+            format!("pass the directory that holds ledger.sqlite: --ledger {parent}"),
+        ));
+    }
     let Some(cfg) = speclog::config::Config::load(&dir).map_err(|e| {
         Error::input(
             e.to_string(),
