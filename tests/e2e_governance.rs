@@ -297,6 +297,43 @@ fn governance_on_the_real_history() {
         (Some(rev_seq), Some(true))
     );
 
+    // A clause renamed between releases is followed under both names: the
+    // 2025-09-12 release renamed protect_privileged_messages.
+    let r = json_of(&env.ok(&[
+        "query",
+        "clause",
+        "protect_privileged_information",
+        "--json",
+    ]));
+    assert_eq!(
+        r["aliases"],
+        serde_json::json!(["protect_privileged_messages"])
+    );
+    let named: Vec<(String, String)> = r["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["label"].as_str().unwrap().to_string(),
+                v["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        named.contains(&("2025-04-11".into(), "protect_privileged_messages".into()))
+            && named.contains(&("2025-09-12".into(), "protect_privileged_information".into())),
+        "{named:?}"
+    );
+    let old = json_of(&env.ok(&["query", "clause", "protect_privileged_messages", "--json"]));
+    assert_eq!(old["versions"], r["versions"]);
+    let text = env.ok(&["query", "clause", "protect_privileged_information"]);
+    assert!(
+        text.contains("also named protect_privileged_messages")
+            && text.contains("(as protect_privileged_messages)"),
+        "{text}"
+    );
+
     // Evaluations per label.
     let q = json_of(&env.ok(&["query", "evals", "2025-12-18", "--json"]));
     assert_eq!(ids(&q["evaluations"]), ["EVAL-2", "EVAL-3"]);

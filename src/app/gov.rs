@@ -994,6 +994,8 @@ pub struct IncidentSummary {
 pub struct ClauseVersion {
     pub label: String,
     pub seq: u64,
+    /// The clause's id in this release (another name if it was renamed).
+    pub id: String,
     pub title: String,
     pub sha256: String,
     /// The text differs from the previous release that had the clause.
@@ -1004,6 +1006,10 @@ pub struct ClauseVersion {
 #[derive(Clone, Debug, Serialize)]
 pub struct ClauseReport {
     pub id: String,
+    /// The ids the clause had before or after a rename (see [`diff::renames`]),
+    /// sorted; the versions, incidents and evaluations under those names are
+    /// included.
+    pub aliases: Vec<String>,
     pub versions: Vec<ClauseVersion>,
     pub incidents: Vec<IncidentSummary>,
     pub evaluations: Vec<EvalSummary>,
@@ -1064,7 +1070,8 @@ fn all_evals(l: &Ledger) -> Result<Vec<(Entry, EvalRecord)>, Error> {
     Ok(out)
 }
 
-fn eval_summary(e: &Entry, r: &EvalRecord, clause: Option<&str>) -> EvalSummary {
+/// `clause`: the names of one clause, whose outcomes go in `on_clause`.
+fn eval_summary(e: &Entry, r: &EvalRecord, clause: Option<&BTreeSet<String>>) -> EvalSummary {
     EvalSummary {
         id: r.id.clone(),
         seq: e.seq,
@@ -1081,7 +1088,7 @@ fn eval_summary(e: &Entry, r: &EvalRecord, clause: Option<&str>) -> EvalSummary 
             .map(|c| {
                 r.outcomes
                     .iter()
-                    .filter(|o| o.clauses.iter().any(|x| x == c))
+                    .filter(|o| o.clauses.iter().any(|x| c.contains(x)))
                     .cloned()
                     .collect()
             })
@@ -1115,17 +1122,45 @@ impl Workspace {
     /// incidents touched it and which evaluations measured it.
     pub fn query_clause(&self, id: &str) -> Result<ClauseReport, Error> {
         let l = self.open()?;
-        let mut versions: Vec<ClauseVersion> = Vec::new();
+        // Every release in ledger order, with its clauses, and the renames
+        // between each release and the one before it.
+        let mut releases: Vec<(Release, String, Vec<Clause>)> = Vec::new();
         for row in l.reader().entries_of_kind(kinds::SPEC_RELEASE)? {
-            let Some(rel) = release_at(&l, row.seq)? else {
-                continue;
-            };
-            let (_, clauses) = release_clauses(&l, &rel)?;
-            if let Some(c) = clauses.iter().find(|c| c.id == id) {
+            if let Some(rel) = release_at(&l, row.seq)? {
+                let (text, clauses) = release_clauses(&l, &rel)?;
+                releases.push((rel, text, clauses));
+            }
+        }
+        let renames: Vec<Vec<(String, String)>> = releases
+            .iter()
+            .enumerate()
+            .map(|(i, (_, text, clauses))| match i.checked_sub(1) {
+                Some(p) => diff::renames(&releases[p].1, &releases[p].2, text, clauses),
+                None => Vec::new(),
+            })
+            .collect();
+        // The clause's names: `id`, and every id it was renamed from or to.
+        let mut names: BTreeSet<String> = BTreeSet::from([id.to_string()]);
+        loop {
+            let before = names.len();
+            for (from, to) in renames.iter().flatten() {
+                if names.contains(from) || names.contains(to) {
+                    names.insert(from.clone());
+                    names.insert(to.clone());
+                }
+            }
+            if names.len() == before {
+                break;
+            }
+        }
+        let mut versions: Vec<ClauseVersion> = Vec::new();
+        for (rel, _, clauses) in &releases {
+            if let Some(c) = clauses.iter().find(|c| names.contains(&c.id)) {
                 let changed = versions.last().is_some_and(|v| v.sha256 != c.sha256);
                 versions.push(ClauseVersion {
                     label: rel.view.label.clone(),
                     seq: rel.view.seq,
+                    id: c.id.clone(),
                     title: c.title.clone(),
                     sha256: c.sha256.clone(),
                     changed,
@@ -1135,7 +1170,7 @@ impl Workspace {
         let mut incidents = Vec::new();
         for row in l.reader().entries_of_kind(kinds::INCIDENT_OPEN)? {
             if let (_, Payload::IncidentOpen(o)) = decode(&row.data)?
-                && o.clauses.iter().any(|c| c == id)
+                && o.clauses.iter().any(|c| names.contains(c))
                 && let Some(rec) = l.reader().incident(&o.id)?
             {
                 incidents.push(incident_summary(&rec));
@@ -1143,8 +1178,12 @@ impl Workspace {
         }
         let evaluations: Vec<EvalSummary> = all_evals(&l)?
             .iter()
-            .filter(|(_, r)| r.outcomes.iter().any(|o| o.clauses.iter().any(|c| c == id)))
-            .map(|(e, r)| eval_summary(e, r, Some(id)))
+            .filter(|(_, r)| {
+                r.outcomes
+                    .iter()
+                    .any(|o| o.clauses.iter().any(|c| names.contains(c)))
+            })
+            .map(|(e, r)| eval_summary(e, r, Some(&names)))
             .collect();
         if versions.is_empty() && incidents.is_empty() && evaluations.is_empty() {
             return Err(Error::input(
@@ -1152,8 +1191,10 @@ impl Workspace {
                 "list a release's clause ids with `speclog query clauses LABEL`",
             ));
         }
+        names.remove(id);
         Ok(ClauseReport {
             id: id.to_string(),
+            aliases: names.into_iter().collect(),
             versions,
             incidents,
             evaluations,

@@ -547,13 +547,21 @@ pub fn run_query(ws: &Workspace, cmd: QueryCmd, out: &mut Out) -> Result<(), Err
                 return out.json(&r);
             }
             out.line(&format!("clause {}", r.id));
+            if !r.aliases.is_empty() {
+                out.line(&format!("  also named {}", r.aliases.join(", ")));
+            }
             for v in &r.versions {
                 out.line(&format!(
-                    "  in {:<20} entry {:>5}  {}{}",
+                    "  in {:<20} entry {:>5}  {}{}{}",
                     v.label,
                     v.seq,
                     &v.sha256[..12],
-                    if v.changed { "  (text changed)" } else { "" }
+                    if v.changed { "  (text changed)" } else { "" },
+                    if v.id != r.id {
+                        format!("  (as {})", v.id)
+                    } else {
+                        String::new()
+                    }
                 ));
             }
             for i in &r.incidents {

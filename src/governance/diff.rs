@@ -219,41 +219,29 @@ fn similarity_bound(a: &str, b: &str) -> f32 {
     2.0 * x.min(y) as f32 / (x + y) as f32
 }
 
-/// Compares two versions' clauses. `old_text` and `new_text` are the spec texts
-/// the clause lists were parsed from (bodies are read from them).
-pub fn diff(old_text: &str, old: &[Clause], new_text: &str, new: &[Clause]) -> ClauseDiff {
-    let old_by_id: BTreeMap<&str, &Clause> = old.iter().map(|c| (c.id.as_str(), c)).collect();
-    let new_by_id: BTreeMap<&str, &Clause> = new.iter().map(|c| (c.id.as_str(), c)).collect();
-    let mut out = ClauseDiff::default();
+/// Clauses gone, clauses come, and for each come clause the gone one it renamed.
+type Pairing<'a> = (Vec<&'a Clause>, Vec<&'a Clause>, Vec<Option<(usize, f32)>>);
 
-    // Same id in both.
-    for n in new {
-        if let Some(o) = old_by_id.get(n.id.as_str()) {
-            if o.sha256 == n.sha256 {
-                out.unchanged += 1;
-            } else {
-                let (ob, nb) = (o.body(old_text), n.body(new_text));
-                out.changed.push(ChangedClause {
-                    id: n.id.clone(),
-                    title: n.title.clone(),
-                    old_title: retitled(o, n),
-                    old_sha256: o.sha256.clone(),
-                    new_sha256: n.sha256.clone(),
-                    similarity: similarity(ob, nb),
-                    hunks: hunks(ob, nb),
-                });
-            }
-        }
-    }
-
+/// The clauses only on one side (`gone` from `old`, `came` in `new`, each in
+/// document order) and, for each of `came`, the index in `gone` of the clause
+/// it renamed with its body similarity: exact renames (same digest) first,
+/// then renames with an edit, best score first.
+fn pair_renames<'a>(
+    old_text: &str,
+    old: &'a [Clause],
+    new_text: &str,
+    new: &'a [Clause],
+) -> Pairing<'a> {
+    let old_by_id: BTreeSet<&str> = old.iter().map(|c| c.id.as_str()).collect();
+    let new_by_id: BTreeSet<&str> = new.iter().map(|c| c.id.as_str()).collect();
     // Ids only on one side, in document order.
     let gone: Vec<&Clause> = old
         .iter()
-        .filter(|c| !new_by_id.contains_key(c.id.as_str()))
+        .filter(|c| !new_by_id.contains(c.id.as_str()))
         .collect();
     let came: Vec<&Clause> = new
         .iter()
-        .filter(|c| !old_by_id.contains_key(c.id.as_str()))
+        .filter(|c| !old_by_id.contains(c.id.as_str()))
         .collect();
     let mut gone_used = vec![false; gone.len()];
     let mut came_match: Vec<Option<(usize, f32)>> = vec![None; came.len()];
@@ -320,6 +308,56 @@ pub fn diff(old_text: &str, old: &[Clause], new_text: &str, new: &[Clause]) -> C
         }
         gone_used[i] = true;
         came_match[j] = Some((i, s));
+    }
+
+    (gone, came, came_match)
+}
+
+/// The clauses `new` renamed from `old`, as (old id, new id) pairs in `new`'s
+/// document order: the same pairing as [`diff`]'s `renamed`, without hunks.
+pub fn renames(
+    old_text: &str,
+    old: &[Clause],
+    new_text: &str,
+    new: &[Clause],
+) -> Vec<(String, String)> {
+    let (gone, came, came_match) = pair_renames(old_text, old, new_text, new);
+    came.iter()
+        .zip(came_match)
+        .filter_map(|(n, m)| m.map(|(i, _)| (gone[i].id.clone(), n.id.clone())))
+        .collect()
+}
+
+/// Compares two versions' clauses. `old_text` and `new_text` are the spec texts
+/// the clause lists were parsed from (bodies are read from them).
+pub fn diff(old_text: &str, old: &[Clause], new_text: &str, new: &[Clause]) -> ClauseDiff {
+    let old_by_id: BTreeMap<&str, &Clause> = old.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut out = ClauseDiff::default();
+
+    // Same id in both.
+    for n in new {
+        if let Some(o) = old_by_id.get(n.id.as_str()) {
+            if o.sha256 == n.sha256 {
+                out.unchanged += 1;
+            } else {
+                let (ob, nb) = (o.body(old_text), n.body(new_text));
+                out.changed.push(ChangedClause {
+                    id: n.id.clone(),
+                    title: n.title.clone(),
+                    old_title: retitled(o, n),
+                    old_sha256: o.sha256.clone(),
+                    new_sha256: n.sha256.clone(),
+                    similarity: similarity(ob, nb),
+                    hunks: hunks(ob, nb),
+                });
+            }
+        }
+    }
+
+    let (gone, came, came_match) = pair_renames(old_text, old, new_text, new);
+    let mut gone_used = vec![false; gone.len()];
+    for (i, _) in came_match.iter().flatten() {
+        gone_used[*i] = true;
     }
 
     for (j, n) in came.iter().enumerate() {
