@@ -348,6 +348,46 @@ fn witness_follows_one_log_and_keeps_evidence_of_a_fork() {
         a.ok(&["prove", "consistency", "3", "6"])
             .ends_with(&format!("{cp6}{c2}"))
     );
+    // The ledger's own verify re-checks every stored cosignature.
+    let v = a.ok(&["verify"]);
+    assert!(v.contains("2 witness cosignatures verified"), "{v}");
+    let v: serde_json::Value = serde_json::from_str(&a.ok(&["verify", "--json"])).unwrap();
+    assert_eq!(v["cosignatures"]["verified"], 2);
+    // A stored cosignature edited in the database (c2's signature on checkpoint
+    // 6 moved onto checkpoint 3) is caught, and so is a garbled line.
+    {
+        let good = c2.trim_end().to_string();
+        let db = rusqlite::Connection::open(a.db()).unwrap();
+        db.execute("UPDATE cosignatures SET size = 3 WHERE line = ?1", [&good])
+            .unwrap();
+        drop(db);
+        a.fails(
+            &["verify"],
+            1,
+            "cosignature on checkpoint 3: witness w1's cosignature does not verify",
+        );
+        let db = rusqlite::Connection::open(a.db()).unwrap();
+        db.execute("UPDATE cosignatures SET size = 6 WHERE line = ?1", [&good])
+            .unwrap();
+        db.execute(
+            "INSERT INTO cosignatures (size, line) VALUES (6, 'not a signature line')",
+            [],
+        )
+        .unwrap();
+        drop(db);
+        a.fails(&["verify"], 1, "cosignature on checkpoint 6");
+        let db = rusqlite::Connection::open(a.db()).unwrap();
+        db.execute(
+            "DELETE FROM cosignatures WHERE line = 'not a signature line'",
+            [],
+        )
+        .unwrap();
+        drop(db);
+        assert!(
+            a.ok(&["verify"])
+                .contains("2 witness cosignatures verified")
+        );
+    }
 
     a.ok(&["site", "build", "--out", "site"]);
     let published = std::fs::read_to_string(a.path("site/log/witnesses.txt")).unwrap();

@@ -610,6 +610,75 @@ impl Workspace {
     }
 }
 
+/// What `verify` found of the witness cosignatures stored in the ledger.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CosignaturesChecked {
+    /// Stored cosignature lines that verified against the checkpoint the log
+    /// signed for their size and a witness key in the ledger's witness policy.
+    pub verified: u64,
+    /// Stored lines of witnesses no longer in the policy (`name+keyid`), which
+    /// cannot be checked without their key.
+    pub unchecked: Vec<String>,
+}
+
+impl Workspace {
+    /// Re-checks every stored witness cosignature: each must be a well-formed
+    /// signature line on a checkpoint the log signed, and each from a witness
+    /// in the ledger's policy must verify against that witness's key.
+    /// `add_cosignatures` checked them when they were stored; this catches a
+    /// ledger whose cosignature rows were edited since.
+    pub fn verify_cosignatures(&self) -> Result<CosignaturesChecked, Error> {
+        use crate::ledger::verify::fail;
+        let l = self.open()?;
+        let rows = l.reader().all_cosignatures()?;
+        let mut out = CosignaturesChecked::default();
+        if rows.is_empty() {
+            return Ok(out);
+        }
+        let policy = store::read_policy(&self.policy_file())?
+            .map(|(_, p)| p)
+            .unwrap_or_default();
+        let mut body: Option<(u64, String)> = None;
+        for (size, line) in rows {
+            let place = format!("cosignature on checkpoint {size}");
+            let sig = NoteSignature::parse_line(&line)
+                .map_err(|e| fail(&place, format!("{line:?}: {e}")))?;
+            if body.as_ref().is_none_or(|(s, _)| *s != size) {
+                let stored = l.reader().checkpoint_at(size)?.ok_or_else(|| {
+                    fail(&place, "the log never signed a checkpoint of that size")
+                })?;
+                let text = Note::parse(stored.as_bytes())
+                    .map_err(|e| fail(format!("checkpoint {size}"), e.to_string()))?
+                    .text;
+                body = Some((size, text));
+            }
+            let text = &body.as_ref().expect("set above").1;
+            match policy
+                .witnesses
+                .iter()
+                .find(|w| w.key.name() == sig.name && w.key.key_id() == sig.key_id)
+            {
+                Some(w) => {
+                    note::verify_cosignature(&w.key, text, &sig).map_err(|e| {
+                        fail(
+                            &place,
+                            format!("witness {}'s cosignature does not verify: {e}", w.name),
+                        )
+                    })?;
+                    out.verified += 1;
+                }
+                None => {
+                    let who = format!("{}+{}", sig.name, hex::encode(sig.key_id));
+                    if !out.unchecked.contains(&who) {
+                        out.unchecked.push(who);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn info(w: &WitnessDir, vk: &VerifierKey) -> WitnessInfo {
     WitnessInfo {
         name: vk.name().to_string(),

@@ -752,6 +752,7 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             });
             pb.finish_and_clear();
             let report = report?;
+            let cosigs = ws.verify_cosignatures()?;
             if let Some(cp) = since {
                 let size = ws.verify_extends(&cp)?;
                 if !json.json {
@@ -761,13 +762,34 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
                 }
             }
             if json.json {
-                out.json(&report)
+                #[derive(serde::Serialize)]
+                struct Full<'a> {
+                    #[serde(flatten)]
+                    report: &'a speclog::ledger::verify::Report,
+                    cosignatures: &'a speclog::app::witness::CosignaturesChecked,
+                }
+                out.json(&Full {
+                    report: &report,
+                    cosignatures: &cosigs,
+                })
             } else {
                 out.line(&format!(
                     "ok: {} entries, {} signatures, {} tree hashes, {} blobs, {} checkpoints verified",
                     report.entries, report.signatures, report.tree_hashes, report.blobs, report.checkpoints
                 ));
                 out.line(&format!("origin {}\nroot {}", report.origin, report.root));
+                if cosigs.verified > 0 {
+                    out.line(&format!(
+                        "{} witness cosignatures verified",
+                        cosigs.verified
+                    ));
+                }
+                if !cosigs.unchecked.is_empty() {
+                    out.line(&format!(
+                        "note: cosignatures of {} not checked: not in the witness policy (ledger/witnesses.txt)",
+                        cosigs.unchecked.join(", ")
+                    ));
+                }
                 Ok(())
             }
         }
