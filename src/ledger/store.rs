@@ -583,6 +583,23 @@ impl<'a> Reader<'a> {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// All entries of any of four kinds about `subject`, in order (one
+    /// statement: an index seek per kind).
+    pub fn entries_about_any(
+        &self,
+        kinds: &[&str; 4],
+        subject: &str,
+    ) -> Result<Vec<Row>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, hash, kind, subject, data FROM entries WHERE kind IN (?1, ?2, ?3, ?4) AND subject = ?5 AND seq < ?6 ORDER BY seq",
+        )?;
+        let rows = st.query_map(
+            params![kinds[0], kinds[1], kinds[2], kinds[3], subject, self.below],
+            row,
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// All entries of a kind (or kind prefix ending in '.'), in order.
     pub fn entries_of_kind(&self, kind: &str) -> Result<Vec<Row>, StoreError> {
         let (sql, k) = kind_clause(kind);
