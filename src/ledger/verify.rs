@@ -201,7 +201,14 @@ pub struct Replay {
     pub count: u64,
     /// Signatures verified so far.
     pub signatures: u64,
+    /// The number of entries that will be pushed, if known: chunks get
+    /// smaller towards the end, so the verifier is not left with long work
+    /// while the caller waits.
+    pub expected: Option<u64>,
 }
+
+/// The smallest chunk sent to the verifier.
+const MIN_CHUNK: usize = 128;
 
 /// The signature-verification thread: chunks in, one result per chunk out.
 struct Verifier {
@@ -299,7 +306,7 @@ impl Replay {
             completed.push(node);
         }
         self.edge.push(node);
-        if self.pending.len() >= CHUNK {
+        if self.pending.len() >= self.chunk_size() {
             let v = self.verifier.get_or_insert_with(Verifier::start);
             self.signatures += v.collect(false)?;
             let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
@@ -320,6 +327,18 @@ impl Replay {
             v.outstanding += 1;
         }
         Ok((e, subject, hash))
+    }
+
+    /// Entries per chunk: small at first (the verifier starts sooner) and,
+    /// when the total is known, near the end (the last chunks are short, so
+    /// both threads finish at about the same time).
+    fn chunk_size(&self) -> usize {
+        let ramp = (self.count as usize).max(MIN_CHUNK);
+        let tail = match self.expected {
+            Some(n) => (n.saturating_sub(self.count) as usize / 2).max(MIN_CHUNK),
+            None => CHUNK,
+        };
+        ramp.min(tail).min(CHUNK)
     }
 
     fn check(
@@ -482,6 +501,7 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     let origin_meta = r.meta("origin")?.unwrap_or_default();
 
     let mut replay = Replay::new();
+    replay.expected = Some(head.size);
     let mut tree_rows = 0u64;
     let mut completed = Vec::new();
     let seq_blobs = SeqBlobs::new(&r);
