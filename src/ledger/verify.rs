@@ -377,11 +377,19 @@ impl Replay {
         }
         let subject = payload.subject();
         let content = match (deferred, payload) {
-            (Some((bytes, pre)), Payload::EvalRecord(rec)) => Some(DeferredCheck {
-                rec: Box::new(rec),
-                bytes,
-                pre,
-            }),
+            (Some(Deferred::Eval(bytes, pre)), Payload::EvalRecord(rec)) => {
+                Some(DeferredCheck::Eval {
+                    rec: Box::new(rec),
+                    bytes,
+                    pre,
+                })
+            }
+            (Some(Deferred::Release(text)), Payload::SpecRelease(rec)) => {
+                Some(DeferredCheck::Release {
+                    rec: Box::new(rec),
+                    text,
+                })
+            }
             _ => None,
         };
         let key = match &self.last_key {
@@ -877,8 +885,14 @@ pub fn check_content(
     state: &State,
 ) -> Result<Option<BTreeSet<String>>, String> {
     let (ids, deferred) = check_content_deferred(blobs, payload, state)?;
-    if let (Some((bytes, pre)), Payload::EvalRecord(p)) = (deferred, payload) {
-        governance::check_eval_results(p, &bytes, pre.as_ref()).map_err(|e| e.to_string())?;
+    match (deferred, payload) {
+        (Some(Deferred::Eval(bytes, pre)), Payload::EvalRecord(p)) => {
+            governance::check_eval_results(p, &bytes, pre.as_ref()).map_err(|e| e.to_string())?;
+        }
+        (Some(Deferred::Release(text)), Payload::SpecRelease(p)) => {
+            governance::check_release_text(p, text).map_err(|e| e.to_string())?;
+        }
+        _ => {}
     }
     Ok(ids)
 }
@@ -886,21 +900,50 @@ pub fn check_content(
 /// The part of an evaluation's content check that needs nothing but the entry,
 /// its results file and its pre-registration: recomputing the outcomes. The
 /// replay runs it on the verifier threads, beside the signatures.
-pub struct DeferredCheck {
-    rec: Box<governance::eval::EvalRecord>,
-    bytes: Vec<u8>,
-    pre: Option<governance::eval::PreregRec>,
+///
+/// Likewise a release's clause manifest derived from its text (parsing a spec
+/// of a few hundred KB takes milliseconds): the replay goes on with the clause
+/// ids of the stored manifest, which has the digest the release names, so
+/// they are the derived ones whenever the check passes.
+pub enum DeferredCheck {
+    Eval {
+        rec: Box<governance::eval::EvalRecord>,
+        bytes: Vec<u8>,
+        pre: Option<governance::eval::PreregRec>,
+    },
+    Release {
+        rec: Box<governance::SpecRelease>,
+        text: Vec<u8>,
+    },
 }
 
 /// What [`check_content_deferred`] leaves to a [`DeferredCheck`]: the results
-/// file and the pre-registration of the evaluation.
-type Deferred = (Vec<u8>, Option<governance::eval::PreregRec>);
+/// file and the pre-registration of an evaluation, or the text of a release.
+enum Deferred {
+    Eval(Vec<u8>, Option<governance::eval::PreregRec>),
+    Release(Vec<u8>),
+}
 
 impl DeferredCheck {
     pub fn run(&self) -> Result<(), String> {
-        governance::check_eval_results(&self.rec, &self.bytes, self.pre.as_ref())
-            .map_err(|e| e.to_string())
+        match self {
+            DeferredCheck::Eval { rec, bytes, pre } => {
+                governance::check_eval_results(rec, bytes, pre.as_ref())
+            }
+            DeferredCheck::Release { rec, text } => {
+                governance::check_release_text(rec, text.clone()).map(|_| ())
+            }
+        }
+        .map_err(|e| e.to_string())
     }
+}
+
+/// The clause ids of a release's stored manifest, if it reads (checked against
+/// its digest) and parses; `None` leaves the release to the full check.
+fn manifest_ids(blobs: &impl Blobs, p: &governance::SpecRelease) -> Option<BTreeSet<String>> {
+    let m = blob_bytes(blobs, &p.clauses).ok()?;
+    let clauses: Vec<governance::clauses::Clause> = serde_json::from_slice(&m).ok()?;
+    Some(clauses.into_iter().map(|c| c.id).collect())
 }
 
 /// Like [`check_content`], but an evaluation's outcomes are left to check:
@@ -929,7 +972,7 @@ fn check_content_deferred(
         }
         governance::check_results_type(p).map_err(|e| e.to_string())?;
         let pre = governance::eval_preregistration(p, state).map_err(|e| e.to_string())?;
-        return Ok((None, Some((bytes, pre))));
+        return Ok((None, Some(Deferred::Eval(bytes, pre))));
     }
     for c in payload.content_refs() {
         let d = c
@@ -945,6 +988,17 @@ fn check_content_deferred(
             }
             Some(_) => {}
         }
+    }
+    if let Payload::SpecRelease(p) = payload {
+        // The text first, as the full check reads it.
+        let text = blob_bytes(blobs, &p.content)?;
+        return Ok(match manifest_ids(blobs, p) {
+            Some(ids) => (Some(ids), Some(Deferred::Release(text))),
+            None => (
+                Some(governance::check_release_text(p, text).map_err(|e| e.to_string())?),
+                None,
+            ),
+        });
     }
     // What can be recomputed from content: a release's clause manifest, an
     // evaluation's outcomes (the same check runs at append time).
