@@ -840,18 +840,18 @@ fn check_nodes(r: &Reader<'_>, nodes: &mut Vec<(u8, u64, Hash, u64)>) -> Result<
         })?;
     }
     for (level, idx, h, seq) in nodes.drain(..) {
-        let place = format!("tree level {level} index {idx}");
+        let place = || format!("tree level {level} index {idx}");
         match stored.get(&(level, idx)) {
             Some(v) if v.as_slice() == h => {}
             Some(_) => {
                 return Err(fail(
-                    place,
+                    place(),
                     format!("stored hash is wrong (recomputed at entry {seq})"),
                 ));
             }
             None => {
                 return Err(fail(
-                    place,
+                    place(),
                     format!("stored hash is missing (recomputed at entry {seq})"),
                 ));
             }
