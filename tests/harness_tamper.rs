@@ -331,10 +331,15 @@ fn structural_cases(env: &Env, pristine: &[u8], t: &mut Tally) {
     }
     std::fs::write(env.db(), b"").unwrap();
     t.check(env, "empty the file", &["verify"]);
-    // Garbage page in the middle.
+    // Garbage page in the middle (a whole page of the file's page size, from
+    // its header: overwriting only part of a page may land in its free space).
     let mut g = pristine.to_vec();
-    let mid = g.len() / 2 / 4096 * 4096;
-    for b in &mut g[mid..mid + 4096] {
+    let page = match u16::from_be_bytes([g[16], g[17]]) {
+        1 => 65536,
+        n => n as usize,
+    };
+    let mid = g.len() / 2 / page * page;
+    for b in &mut g[mid..mid + page] {
         *b = 0xA5;
     }
     std::fs::write(env.db(), &g).unwrap();

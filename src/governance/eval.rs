@@ -10,6 +10,7 @@
 //! Parsing is strict: unknown fields, non-finite or out-of-range numbers,
 //! oversized arrays and malformed dates are errors that name the JSON path.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -234,20 +235,70 @@ pub struct PreregRec {
 
 // ---- strict JSON reading with paths ----
 
+/// A JSON value as the strict reader keeps it: strings borrowed from the input
+/// where they hold no escapes, an object's members in their order (keys are
+/// unique, checked as it is read). Reading a results file this way allocates a
+/// few vectors instead of a map node and a string per member.
+enum J<'a> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(Cow<'a, str>),
+    Array(Vec<J<'a>>),
+    Object(Vec<(Cow<'a, str>, J<'a>)>),
+}
+
+impl J<'_> {
+    fn is_null(&self) -> bool {
+        matches!(self, J::Null)
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            J::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The same value as a `serde_json::Value` (for error messages).
+    fn to_value(&self) -> Value {
+        match self {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => Value::Number(n.clone()),
+            J::String(s) => Value::String(s.to_string()),
+            J::Array(a) => Value::Array(a.iter().map(J::to_value).collect()),
+            J::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_value()))
+                    .collect::<Map<String, Value>>(),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for J<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.to_value().fmt(f)
+    }
+}
+
+type Members<'a> = [(Cow<'a, str>, J<'a>)];
+
 struct Obj<'a> {
     path: String,
-    map: &'a Map<String, Value>,
+    map: &'a Members<'a>,
     used: Vec<&'static str>,
 }
 
-fn kind_of(v: &Value) -> &'static str {
+fn kind_of(v: &J) -> &'static str {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        J::Null => "null",
+        J::Bool(_) => "a boolean",
+        J::Number(_) => "a number",
+        J::String(_) => "a string",
+        J::Array(_) => "an array",
+        J::Object(_) => "an object",
     }
 }
 
@@ -259,9 +310,9 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn obj<'a>(v: &'a Value, path: &str) -> Result<Obj<'a>, String> {
+fn obj<'a>(v: &'a J<'a>, path: &str) -> Result<Obj<'a>, String> {
     match v {
-        Value::Object(map) => Ok(Obj {
+        J::Object(map) => Ok(Obj {
             path: path.to_string(),
             map,
             used: Vec::new(),
@@ -275,8 +326,8 @@ fn obj<'a>(v: &'a Value, path: &str) -> Result<Obj<'a>, String> {
 }
 
 /// `path` names the value in an error; it is only formatted on one.
-fn text(v: &Value, path: &dyn Fn() -> String, max: usize) -> Result<String, String> {
-    let Value::String(s) = v else {
+fn text(v: &J, path: &dyn Fn() -> String, max: usize) -> Result<String, String> {
+    let J::String(s) = v else {
         return Err(format!("{}: expected a string, got {}", path(), kind_of(v)));
     };
     if s.trim().is_empty() {
@@ -288,11 +339,11 @@ fn text(v: &Value, path: &dyn Fn() -> String, max: usize) -> Result<String, Stri
     if s.chars().any(char::is_control) {
         return Err(format!("{}: contains a control character", path()));
     }
-    Ok(s.clone())
+    Ok(s.to_string())
 }
 
-fn number(v: &Value, path: &dyn Fn() -> String) -> Result<f64, String> {
-    let Value::Number(n) = v else {
+fn number(v: &J, path: &dyn Fn() -> String) -> Result<f64, String> {
+    let J::Number(n) = v else {
         return Err(format!(
             "{}: expected a finite number, got {}",
             path(),
@@ -313,12 +364,16 @@ impl<'a> Obj<'a> {
         join(&self.path, key)
     }
 
-    fn opt(&mut self, key: &'static str) -> Option<&'a Value> {
+    fn opt(&mut self, key: &'static str) -> Option<&'a J<'a>> {
         self.used.push(key);
-        self.map.get(key).filter(|v| !v.is_null())
+        let map: &'a Members<'a> = self.map;
+        map.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_null())
     }
 
-    fn req(&mut self, key: &'static str) -> Result<&'a Value, String> {
+    fn req(&mut self, key: &'static str) -> Result<&'a J<'a>, String> {
         self.opt(key)
             .ok_or_else(|| format!("{}: missing", self.path(key)))
     }
@@ -347,32 +402,45 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn array(&mut self, key: &'static str, max: usize) -> Result<&'a Vec<Value>, String> {
-        let p = self.path(key);
-        match self.req(key)? {
-            Value::Array(a) if a.len() > max => {
-                Err(format!("{p}: {} items, over the limit of {max}", a.len()))
-            }
-            Value::Array(a) if a.is_empty() => Err(format!("{p}: must not be empty")),
-            Value::Array(a) => Ok(a),
-            other => Err(format!("{p}: expected an array, got {}", kind_of(other))),
+    fn array(&mut self, key: &'static str, max: usize) -> Result<&'a Vec<J<'a>>, String> {
+        let v = self.req(key)?;
+        let p = || self.path(key);
+        match v {
+            J::Array(a) if a.len() > max => Err(format!(
+                "{}: {} items, over the limit of {max}",
+                p(),
+                a.len()
+            )),
+            J::Array(a) if a.is_empty() => Err(format!("{}: must not be empty", p())),
+            J::Array(a) => Ok(a),
+            other => Err(format!(
+                "{}: expected an array, got {}",
+                p(),
+                kind_of(other)
+            )),
         }
     }
 
     fn comparator(&mut self, key: &'static str) -> Result<Comparator, String> {
-        let p = self.path(key);
         let v = self.req(key)?;
         v.as_str().and_then(Comparator::parse).ok_or_else(|| {
             format!(
-                "{p}: expected one of \">=\", \">\", \"<=\", \"<\", \"==\", got {}",
+                "{}: expected one of \">=\", \">\", \"<=\", \"<\", \"==\", got {}",
+                self.path(key),
                 v
             )
         })
     }
 
-    /// Rejects keys that were never asked for.
+    /// Rejects keys that were never asked for (the first in sorted order is named).
     fn finish(self) -> Result<(), String> {
-        match self.map.keys().find(|k| !self.used.contains(&k.as_str())) {
+        let unknown = self
+            .map
+            .iter()
+            .map(|(k, _)| k.as_ref())
+            .filter(|k| !self.used.contains(k))
+            .min();
+        match unknown {
             Some(k) => Err(format!(
                 "{}: unknown field (expected one of: {})",
                 join(&self.path, k),
@@ -385,61 +453,107 @@ impl<'a> Obj<'a> {
 
 /// A JSON value parsed without tolerating repeated object keys (serde_json's
 /// `Value` silently keeps the last one, which would make a file ambiguous).
-struct Strict(Value);
+struct Strict<'a>(J<'a>);
 
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+impl<'de> Deserialize<'de> for Strict<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict<'de>, D::Error> {
         d.deserialize_any(StrictVisitor).map(Strict)
     }
 }
 
+/// An object key, borrowed from the input where it holds no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Objects with more members than this check repeated keys with a set.
+const LINEAR_KEYS: usize = 16;
+
 struct StrictVisitor;
 
 impl<'de> serde::de::Visitor<'de> for StrictVisitor {
-    type Value = Value;
+    type Value = J<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<J<'de>, E> {
+        Ok(J::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_i64<E>(self, v: i64) -> Result<J<'de>, E> {
+        Ok(J::Number(v.into()))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_u64<E>(self, v: u64) -> Result<J<'de>, E> {
+        Ok(J::Number(v.into()))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_f64<E>(self, v: f64) -> Result<J<'de>, E> {
+        // As `Value::from(f64)`: a non-finite number would be null.
+        Ok(serde_json::Number::from_f64(v).map_or(J::Null, J::Number))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<J<'de>, E> {
+        Ok(J::String(Cow::Borrowed(v)))
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_str<E>(self, v: &str) -> Result<J<'de>, E> {
+        Ok(J::String(Cow::Owned(v.to_string())))
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_string<E>(self, v: String) -> Result<J<'de>, E> {
+        Ok(J::String(Cow::Owned(v)))
+    }
+    fn visit_unit<E>(self) -> Result<J<'de>, E> {
+        Ok(J::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<J<'de>, A::Error> {
         let mut v = Vec::new();
         while let Some(Strict(x)) = seq.next_element()? {
             v.push(x);
         }
-        Ok(Value::Array(v))
+        Ok(J::Array(v))
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut m = Map::new();
-        while let Some(k) = map.next_key::<String>()? {
-            if m.contains_key(&k) {
-                return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<J<'de>, A::Error> {
+        let mut m: Vec<(Cow<'de, str>, J<'de>)> = Vec::new();
+        let mut seen: Option<std::collections::HashSet<String>> = None;
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            let repeated = match &mut seen {
+                Some(set) => !set.insert(k.to_string()),
+                None => m.iter().any(|(x, _)| *x == k),
+            };
+            if repeated {
+                return Err(serde::de::Error::custom(format!("duplicate key {:?}", &*k)));
+            }
+            if seen.is_none() && m.len() >= LINEAR_KEYS {
+                let mut set: std::collections::HashSet<String> =
+                    m.iter().map(|(x, _)| x.to_string()).collect();
+                set.insert(k.to_string());
+                seen = Some(set);
             }
             let Strict(v) = map.next_value()?;
-            m.insert(k, v);
+            m.push((k, v));
         }
-        Ok(Value::Object(m))
+        Ok(J::Object(m))
     }
 }
 
-fn parse_json(bytes: &[u8]) -> Result<Value, String> {
+fn parse_json(bytes: &[u8]) -> Result<J<'_>, String> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(format!(
             "file is {} bytes, over the limit of {MAX_FILE_BYTES}",
@@ -466,8 +580,8 @@ fn parse_json(bytes: &[u8]) -> Result<Value, String> {
         })
 }
 
-fn clause_list(v: &Value, path: &str) -> Result<Vec<String>, String> {
-    let Value::Array(a) = v else {
+fn clause_list(v: &J, path: &str) -> Result<Vec<String>, String> {
+    let J::Array(a) = v else {
         return Err(format!(
             "{path}: expected an array of clause ids, got {}",
             kind_of(v)
@@ -551,7 +665,7 @@ pub fn parse_results(bytes: &[u8]) -> Result<ResultsFile, String> {
     };
     o.finish()?;
     let sample_size = match top.req("sample_size")? {
-        Value::Number(n) => n
+        J::Number(n) => n
             .as_u64()
             .filter(|n| (1..=MAX_SAMPLE_SIZE).contains(n))
             .ok_or_else(|| format!("sample_size: {n} is not a whole number from 1 to 2^53"))?,

@@ -716,19 +716,7 @@ pub fn check_content(
     l: &impl Lookup,
 ) -> Result<Option<BTreeSet<String>>, GovError> {
     match payload {
-        Payload::SpecRelease(p) => {
-            let text = String::from_utf8(blob(&p.content)?).map_err(|_| {
-                GovError::Rule(format!("content {} is not UTF-8", p.content.sha256))
-            })?;
-            let derived = clauses::parse(&text).map_err(|e| GovError::Rule(e.to_string()))?;
-            let want = ContentRef::of(&to_payload(&derived), MEDIA_CLAUSES);
-            if want.sha256 != p.clauses.sha256 {
-                return Err(GovError::Rule(
-                    "clause manifest does not match the spec text".into(),
-                ));
-            }
-            Ok(Some(derived.into_iter().map(|c| c.id).collect()))
-        }
+        Payload::SpecRelease(p) => check_release_text(p, blob(&p.content)?).map(Some),
         Payload::EvalRecord(p) => {
             check_results_type(p)?;
             let bytes = blob(&p.results)?;
@@ -738,6 +726,22 @@ pub fn check_content(
         }
         _ => Ok(None),
     }
+}
+
+/// The content check of a release (see [`check_content`]), given its text: the
+/// clause manifest it names is the one derived from the text. Returns the
+/// clause ids. Pure, so a verifier may run it on another thread.
+pub fn check_release_text(p: &SpecRelease, text: Vec<u8>) -> Result<BTreeSet<String>, GovError> {
+    let text = String::from_utf8(text)
+        .map_err(|_| GovError::Rule(format!("content {} is not UTF-8", p.content.sha256)))?;
+    let derived = clauses::parse(&text).map_err(|e| GovError::Rule(e.to_string()))?;
+    let want = ContentRef::of(&to_payload(&derived), MEDIA_CLAUSES);
+    if want.sha256 != p.clauses.sha256 {
+        return Err(GovError::Rule(
+            "clause manifest does not match the spec text".into(),
+        ));
+    }
+    Ok(derived.into_iter().map(|c| c.id).collect())
 }
 
 /// The media type of an evaluation's results file must be [`MEDIA_RESULTS`].

