@@ -110,14 +110,14 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
     pages::render_version_pages(&d, &mut w)?;
     pages::render_diff_pages(&d, &mut w)?;
     pages::render_clauses(&d, &mut w)?;
-    pages::render_evals(&d, &mut w)?;
+    pages::render_evals(&d, ledger, &mut w)?;
     pages::render_incidents(&d, &mut w)?;
-    pages::render_log_pages(&d, &mut w)?;
-    pages::render_entry_pages(&d, &mut w)?;
+    pages::render_log_pages(&d, 1, &mut w)?;
+    pages::render_entry_pages(&d, ledger, 0, &mut w)?;
     pages::render_keys(&d, &mut w)?;
     pages::render_verify(&d, &mut w)?;
     pages::render_not_found(&d, &mut w)?;
-    feed::render_feed(&d, opts, &mut w)?;
+    feed::render_feed(&d, ledger, opts, &mut w)?;
     let tiles = tiles::render_tiles(ledger, out, &mut w)?;
     let pages = w.files().iter().filter(|f| f.ends_with(".html")).count() as u64;
     let files = w.files().len() as u64;

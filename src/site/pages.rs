@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::app::EntryView;
 use crate::governance::diff::ClauseDiff;
+use crate::ledger::Ledger;
 
 use super::markdown::{self, ClauseLinks};
 use super::model::{self, SiteData};
@@ -668,13 +669,13 @@ fn render_clause(
 
 // ---------------------------------------------------------------- log
 
+/// A log page shows only its own entries and its neighbours, so a page never
+/// changes once the page after it exists.
 #[derive(Serialize)]
 struct LogData {
     page: u64,
-    pages: u64,
     first: u64,
     last: u64,
-    size: u64,
     prev: Option<String>,
     next: Option<String>,
     entries: Vec<EntryRow>,
@@ -685,23 +686,22 @@ struct LogData {
 struct LogT<'a> {
     base: Base,
     d: &'a LogData,
-    page_links: Vec<(u64, String, bool)>,
+    first_url: &'static str,
 }
 
-/// The log, newest entries on the last page, 100 entries a page.
-pub fn render_log_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+/// The log, newest entries on the last page, 100 entries a page; pages from
+/// `from` (1-based) on.
+pub fn render_log_pages(d: &SiteData, from: u64, w: &mut Writer) -> Result<(), SiteError> {
     let size = d.items.len() as u64;
     let pages = size.div_ceil(paths::LOG_PAGE_SIZE).max(1);
-    for n in 1..=pages {
+    for n in from.max(1)..=pages {
         let dir = paths::log_page(n);
         let lo = (n - 1) * paths::LOG_PAGE_SIZE;
         let hi = (lo + paths::LOG_PAGE_SIZE).min(size);
         let data = LogData {
             page: n,
-            pages,
             first: lo,
             last: hi.saturating_sub(1),
-            size,
             prev: (n > 1).then(|| paths::log_page(n - 1)),
             next: (n < pages).then(|| paths::log_page(n + 1)),
             entries: d.items[lo as usize..hi as usize]
@@ -709,8 +709,8 @@ pub fn render_log_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
                 .map(EntryRow::of)
                 .collect(),
         };
-        let title = if pages > 1 {
-            format!("Log, page {n} of {pages}")
+        let title = if n > 1 {
+            format!("Log, page {n}")
         } else {
             "Log".to_string()
         };
@@ -721,9 +721,7 @@ pub fn render_log_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
         let t = LogT {
             base,
             d: &data,
-            page_links: (1..=pages)
-                .map(|p| (p, paths::log_page(p), p == n))
-                .collect(),
+            first_url: paths::ENTRIES,
         };
         page(w, &dir, &t, &data)?;
     }
@@ -751,14 +749,26 @@ struct EntryT<'a> {
     payload: String,
 }
 
-/// One page per entry, with its inclusion proof file.
-pub fn render_entry_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+/// One page per entry from entry `from` on, with its inclusion proof file; each
+/// entry is decoded again from the ledger as its page is written.
+pub fn render_entry_pages(
+    d: &SiteData,
+    ledger: &Ledger,
+    from: u64,
+    w: &mut Writer,
+) -> Result<(), SiteError> {
     let n = d.items.len() as u64;
-    for it in &d.items {
-        let seq = it.view.seq;
+    let mut cache = None;
+    ledger.reader().for_each_entry::<SiteError>(from, n, |row| {
+        let view = EntryView::from_bytes(&row.data).map_err(|e| SiteError::Data(e.to_string()))?;
+        let seq = view.seq;
+        let it = d
+            .items
+            .get(seq as usize)
+            .ok_or_else(|| SiteError::Data(format!("entry {seq} is not in the model")))?;
         let dir = paths::entry(seq);
         let data = EntryData {
-            entry: &it.view,
+            entry: &view,
             log_key: &d.log_key,
             summary: &it.summary,
             about: it
@@ -773,14 +783,15 @@ pub fn render_entry_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError>
         let t = EntryT {
             base: Base::new(d, &dir, paths::ENTRIES, format!("Entry {seq}"))
                 .crumb("Log", data.log_page.clone()),
-            time: Time::new(&it.view.time),
-            payload: serde_json::to_string_pretty(&it.view.payload)?,
+            time: Time::new(&view.time),
+            payload: serde_json::to_string_pretty(&view.payload)?,
             d: &data,
         };
         page(w, &dir, &t, &data)?;
-        w.write(&paths::proof(seq), it.proof.as_bytes())?;
-    }
-    Ok(())
+        let proof = SiteData::proof(ledger, seq, &row.data, &mut cache)?;
+        w.write(&paths::proof(seq), proof.as_bytes())?;
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------- keys
@@ -1001,7 +1012,7 @@ struct EvalT<'a> {
 }
 
 /// The evaluations list with one chart per metric, and one page per evaluation.
-pub fn render_evals(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_evals(d: &SiteData, ledger: &Ledger, w: &mut Writer) -> Result<(), SiteError> {
     let data = EvalsData {
         evaluations: d.evals.iter().rev().map(|e| EvalRow::of(d, e)).collect(),
         preregistrations: d.preregs.iter().map(|p| prereg_row(d, p)).collect(),
@@ -1015,7 +1026,8 @@ pub fn render_evals(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
     for e in &d.evals {
         let dir = paths::eval(&e.rec.id);
         let prereg = e.prereg.map(|i| &d.preregs[i]);
-        let res = e.results.as_ref();
+        let (results_bytes, results) = d.results(ledger, e);
+        let res = results.as_ref();
         let data = EvalData {
             evaluation: EvalRow::of(d, e),
             signer: e.signer.clone(),
@@ -1070,7 +1082,7 @@ pub fn render_evals(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
             d: &data,
         };
         page(w, &dir, &t, &data)?;
-        w.write(&format!("{dir}results.json"), &e.results_bytes)?;
+        w.write(&format!("{dir}results.json"), &results_bytes)?;
     }
     Ok(())
 }
