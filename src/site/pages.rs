@@ -11,6 +11,7 @@ use crate::ledger::Ledger;
 use super::markdown::{self, ClauseLinks};
 use super::model::{self, SiteData};
 use super::paths;
+use super::plan::{Plan, page_files};
 use super::view::{
     CheckpointView, ClauseLink, DiffSummary, EntryRow, EvalRow, IncidentRow, Link, RelRef, RelView,
     Time,
@@ -261,8 +262,11 @@ struct VersionT<'a> {
 }
 
 /// One page per release, with its exact text as `spec.md` beside it.
-pub fn render_version_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_version_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     for r in &d.releases {
+        if !plan.release(r.idx) && w.carry(&page_files(&r.dir, &["spec.md"]))? {
+            continue;
+        }
         let data = VersionData {
             version: RelView::of(d, r),
             diff: DiffSummary::of(d, r),
@@ -358,7 +362,7 @@ fn pct(x: f32) -> String {
 }
 
 /// One clause diff page per release that has a previous release.
-pub fn render_diff_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_diff_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     for r in &d.releases {
         let (Some(p), Some(cd), Some(summary)) = (r.prev, r.diff.as_ref(), DiffSummary::of(d, r))
         else {
@@ -366,6 +370,9 @@ pub fn render_diff_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> 
         };
         let old = &d.releases[p];
         let dir = paths::diff_of(&r.dir);
+        if !plan.diff(r.idx) && w.carry(&page_files(&dir, &[]))? {
+            continue;
+        }
         let changed = cd
             .changed
             .iter()
@@ -483,7 +490,7 @@ struct ClauseT<'a> {
 }
 
 /// The clause index and one page per clause id across all releases.
-pub fn render_clauses(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_clauses(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     let hist = d.clause_history();
     let cur = d.current().map(|r| r.idx);
     let mut rows = Vec::new();
@@ -540,6 +547,9 @@ pub fn render_clauses(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
         }
     }
     for (id, occ) in &hist {
+        if !plan.clause(id) && w.carry(&page_files(&paths::clause(id), &[]))? {
+            continue;
+        }
         render_clause(d, w, id, occ, &renames)?;
     }
     Ok(())
@@ -691,9 +701,16 @@ struct LogT<'a> {
 
 /// The log, newest entries on the last page, 100 entries a page; pages from
 /// `from` (1-based) on.
-pub fn render_log_pages(d: &SiteData, from: u64, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_log_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     let size = d.items.len() as u64;
     let pages = size.div_ceil(paths::LOG_PAGE_SIZE).max(1);
+    let mut from = plan.log_from().min(pages);
+    for n in 1..from {
+        if !w.carry(&page_files(&paths::log_page(n), &[]))? {
+            from = n;
+            break;
+        }
+    }
     for n in from.max(1)..=pages {
         let dir = paths::log_page(n);
         let lo = (n - 1) * paths::LOG_PAGE_SIZE;
@@ -749,15 +766,22 @@ struct EntryT<'a> {
     payload: String,
 }
 
-/// One page per entry from entry `from` on, with its inclusion proof file; each
-/// entry is decoded again from the ledger as its page is written.
+/// One page per entry, with its inclusion proof file; each entry is decoded
+/// again from the ledger as its page is written.
 pub fn render_entry_pages(
     d: &SiteData,
     ledger: &Ledger,
-    from: u64,
+    plan: &Plan,
     w: &mut Writer,
 ) -> Result<(), SiteError> {
     let n = d.items.len() as u64;
+    let mut from = plan.entries_from().min(n);
+    for seq in 0..from {
+        if !w.carry(&page_files(&paths::entry(seq), &["inclusion.tlog-proof"]))? {
+            from = seq;
+            break;
+        }
+    }
     let mut cache = None;
     ledger.reader().for_each_entry::<SiteError>(from, n, |row| {
         let view = EntryView::from_bytes(&row.data).map_err(|e| SiteError::Data(e.to_string()))?;
@@ -964,9 +988,79 @@ fn clause_links(d: &SiteData, ids: &[String]) -> Vec<ClauseLink> {
 
 #[derive(Serialize)]
 struct EvalsData {
+    /// The latest evaluations, newest first; all of them unless `archive` is set.
     evaluations: Vec<EvalRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archive: Option<ArchiveLinks>,
     preregistrations: Vec<PreregRow>,
     charts: Vec<chart::Chart>,
+}
+
+/// Where the evaluations archive is, when there are more evaluations than one page shows.
+#[derive(Serialize)]
+struct ArchiveLinks {
+    total: usize,
+    pages: usize,
+    first: String,
+    last: String,
+}
+
+/// One page of the evaluations archive: evaluations in ledger order.
+#[derive(Serialize)]
+struct EvalsPageData {
+    page: usize,
+    /// Positions (0-based, in ledger order) of the first and last evaluation on the page.
+    first: usize,
+    last: usize,
+    prev: Option<String>,
+    next: Option<String>,
+    evaluations: Vec<EvalRow>,
+}
+
+#[derive(Template)]
+#[template(path = "evals_page.html")]
+struct EvalsPageT<'a> {
+    base: Base,
+    d: &'a EvalsPageData,
+}
+
+/// The pages of the evaluations archive, if there are more evaluations than
+/// the evaluations page shows. A page never changes once the page after it
+/// exists, so only pages from `from` (1-based) on are rendered if the others
+/// are already there.
+fn render_evals_archive(d: &SiteData, from: usize, w: &mut Writer) -> Result<(), SiteError> {
+    let total = d.evals.len();
+    if total <= paths::EVALS_PAGE_SIZE {
+        return Ok(());
+    }
+    let pages = total.div_ceil(paths::EVALS_PAGE_SIZE);
+    let mut from = from.clamp(1, pages);
+    for n in 1..from {
+        if !w.carry(&page_files(&paths::evals_page(n), &[]))? {
+            from = n;
+            break;
+        }
+    }
+    for n in from..=pages {
+        let dir = paths::evals_page(n);
+        let lo = (n - 1) * paths::EVALS_PAGE_SIZE;
+        let hi = (lo + paths::EVALS_PAGE_SIZE).min(total);
+        let data = EvalsPageData {
+            page: n,
+            first: lo,
+            last: hi - 1,
+            prev: (n > 1).then(|| paths::evals_page(n - 1)),
+            next: (n < pages).then(|| paths::evals_page(n + 1)),
+            evaluations: d.evals[lo..hi].iter().map(|e| EvalRow::of(d, e)).collect(),
+        };
+        let t = EvalsPageT {
+            base: Base::new(d, &dir, paths::EVALS, format!("Evaluations, page {n}"))
+                .crumb("Evaluations", paths::EVALS),
+            d: &data,
+        };
+        page(w, &dir, &t, &data)?;
+    }
+    Ok(())
 }
 
 #[derive(Template)]
@@ -1012,9 +1106,28 @@ struct EvalT<'a> {
 }
 
 /// The evaluations list with one chart per metric, and one page per evaluation.
-pub fn render_evals(d: &SiteData, ledger: &Ledger, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_evals(
+    d: &SiteData,
+    ledger: &Ledger,
+    plan: &Plan,
+    w: &mut Writer,
+) -> Result<(), SiteError> {
+    let total = d.evals.len();
+    let pages = total.div_ceil(paths::EVALS_PAGE_SIZE);
     let data = EvalsData {
-        evaluations: d.evals.iter().rev().map(|e| EvalRow::of(d, e)).collect(),
+        evaluations: d
+            .evals
+            .iter()
+            .rev()
+            .take(paths::EVALS_PAGE_SIZE)
+            .map(|e| EvalRow::of(d, e))
+            .collect(),
+        archive: (pages > 1).then(|| ArchiveLinks {
+            total,
+            pages,
+            first: paths::evals_page(1),
+            last: paths::evals_page(pages),
+        }),
         preregistrations: d.preregs.iter().map(|p| prereg_row(d, p)).collect(),
         charts: chart::charts(d),
     };
@@ -1023,8 +1136,12 @@ pub fn render_evals(d: &SiteData, ledger: &Ledger, w: &mut Writer) -> Result<(),
         d: &data,
     };
     page(w, paths::EVALS, &t, &data)?;
-    for e in &d.evals {
+    render_evals_archive(d, plan.evals_page_from(), w)?;
+    for (i, e) in d.evals.iter().enumerate() {
         let dir = paths::eval(&e.rec.id);
+        if !plan.eval(i) && w.carry(&page_files(&dir, &["results.json"]))? {
+            continue;
+        }
         let prereg = e.prereg.map(|i| &d.preregs[i]);
         let (results_bytes, results) = d.results(ledger, e);
         let res = results.as_ref();
@@ -1138,7 +1255,7 @@ struct IncidentT<'a> {
 }
 
 /// The incidents list and one page per incident.
-pub fn render_incidents(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_incidents(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     let rows = |resolved: bool| -> Vec<IncidentRow> {
         d.incidents
             .iter()
@@ -1158,6 +1275,9 @@ pub fn render_incidents(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
     page(w, paths::INCIDENTS, &t, &data)?;
     for i in &d.incidents {
         let dir = paths::incident(&i.id);
+        if !plan.incident(&i.id) && w.carry(&page_files(&dir, &[]))? {
+            continue;
+        }
         let root = paths::root_from(&dir);
         let titles = i
             .release

@@ -3,21 +3,34 @@
 //! write one path twice in a build, and removes files an earlier build wrote
 //! that this build no longer produces.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::SiteError;
 
-/// Name of the file listing what the last build wrote (relative paths, one a line).
+/// Name of the file listing what the last build wrote: one line per file, its
+/// relative path, a tab and its length in bytes (older builds wrote paths only).
 pub const MANIFEST: &str = ".speclog-site";
+
+/// Parses a manifest line into a path and, if recorded, a length.
+fn manifest_line(line: &str) -> (&str, Option<u64>) {
+    match line.split_once('\t') {
+        Some((rel, len)) => (rel, len.parse().ok()),
+        None => (line, None),
+    }
+}
 
 /// Writes files under one output directory.
 #[derive(Debug)]
 pub struct Writer {
     root: PathBuf,
-    files: BTreeSet<String>,
+    /// Files of this build, with their lengths.
+    files: BTreeMap<String, u64>,
+    /// In an incremental build, the files the last build listed in its
+    /// manifest, with their lengths: trusted to be on disk as listed.
+    listed: Option<HashMap<String, u64>>,
     written: Vec<String>,
     unchanged: u64,
     bytes: u64,
@@ -74,7 +87,8 @@ impl Writer {
         fs::create_dir_all(root).map_err(io(root))?;
         Ok(Writer {
             root: root.to_path_buf(),
-            files: BTreeSet::new(),
+            files: BTreeMap::new(),
+            listed: None,
             written: Vec::new(),
             unchanged: 0,
             bytes: 0,
@@ -87,11 +101,59 @@ impl Writer {
         &self.root
     }
 
+    /// Makes this an incremental build: the files the last build listed in its
+    /// manifest are trusted to be on disk as listed, so [`Writer::carry`] and
+    /// [`Writer::keep`] register them without looking at them. Returns false
+    /// (and changes nothing) if the manifest cannot be read or lacks lengths.
+    pub fn trust_manifest(&mut self) -> Result<bool, SiteError> {
+        let path = self.safe_path(MANIFEST)?;
+        let Ok(text) = fs::read_to_string(&path) else {
+            return Ok(false);
+        };
+        let mut listed = HashMap::new();
+        for line in text.lines() {
+            match manifest_line(line) {
+                (rel, Some(len)) if check_rel(rel).is_ok() => {
+                    listed.insert(rel.to_string(), len);
+                }
+                _ => return Ok(false),
+            }
+        }
+        self.listed = Some(listed);
+        Ok(true)
+    }
+
+    /// In an incremental build, registers every one of `rels` as part of this
+    /// build, unchanged and unread, if the last build listed them all; returns
+    /// false (registering none) otherwise, and then they must be written.
+    pub fn carry(&mut self, rels: &[String]) -> Result<bool, SiteError> {
+        let Some(listed) = &self.listed else {
+            return Ok(false);
+        };
+        let mut lens = Vec::with_capacity(rels.len());
+        for rel in rels {
+            match listed.get(rel.as_str()) {
+                Some(len) if !self.files.contains_key(rel.as_str()) => lens.push(*len),
+                _ => return Ok(false),
+            }
+        }
+        for (rel, len) in rels.iter().zip(lens) {
+            self.files.insert(rel.clone(), len);
+            self.bytes += len;
+            self.unchanged += 1;
+        }
+        Ok(true)
+    }
+
     /// Writes `data` to `rel` (a `/`-separated path inside the output directory)
     /// unless the file already holds exactly these bytes. Returns true if it wrote.
     pub fn write(&mut self, rel: &str, data: &[u8]) -> Result<bool, SiteError> {
         check_rel(rel)?;
-        if !self.files.insert(rel.to_string()) {
+        if self
+            .files
+            .insert(rel.to_string(), data.len() as u64)
+            .is_some()
+        {
             return Err(SiteError::Duplicate(rel.to_string()));
         }
         self.bytes += data.len() as u64;
@@ -185,10 +247,15 @@ impl Writer {
     /// be written.
     pub fn keep(&mut self, rel: &str, len: u64) -> Result<bool, SiteError> {
         check_rel(rel)?;
+        if let Some(listed) = &self.listed
+            && listed.get(rel) == Some(&len)
+        {
+            return self.carry(&[rel.to_string()]);
+        }
         let path = self.safe_path(rel)?;
         match fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() && m.len() == len => {
-                if !self.files.insert(rel.to_string()) {
+                if self.files.insert(rel.to_string(), len).is_some() {
                     return Err(SiteError::Duplicate(rel.to_string()));
                 }
                 self.bytes += len;
@@ -199,19 +266,20 @@ impl Writer {
         }
     }
 
-    /// Files written so far in this build.
-    pub fn files(&self) -> &BTreeSet<String> {
+    /// Files of this build so far, with their lengths.
+    pub fn files(&self) -> &BTreeMap<String, u64> {
         &self.files
     }
 
     /// Removes files an earlier build listed in its manifest that this build did
     /// not write, records the new manifest, and returns what happened.
     pub fn finish(mut self) -> Result<WriteStats, SiteError> {
-        let manifest = self.root.join(MANIFEST);
+        let manifest = self.safe_path(MANIFEST)?;
         let old = fs::read_to_string(&manifest).unwrap_or_default();
         let mut removed = Vec::new();
-        for rel in old.lines() {
-            if self.files.contains(rel) || check_rel(rel).is_err() {
+        for line in old.lines() {
+            let (rel, _) = manifest_line(line);
+            if self.files.contains_key(rel) || check_rel(rel).is_err() {
                 continue;
             }
             let Ok(path) = self.safe_path(rel) else {
@@ -229,9 +297,11 @@ impl Writer {
                 }
             }
         }
-        let mut list = String::new();
-        for f in &self.files {
+        let mut list = String::with_capacity(self.files.len() * 40);
+        for (f, len) in &self.files {
             list.push_str(f);
+            list.push('\t');
+            list.push_str(&len.to_string());
             list.push('\n');
         }
         if old != list {
@@ -244,6 +314,31 @@ impl Writer {
             bytes: self.bytes,
         })
     }
+}
+
+/// Reads the file `name` directly in `root`, if it is a regular file (not a
+/// symbolic link). For the build's own bookkeeping, never a page.
+pub fn read_meta(root: &Path, name: &str) -> Option<String> {
+    let p = root.join(name);
+    match fs::symlink_metadata(&p) {
+        Ok(m) if m.is_file() => fs::read_to_string(&p).ok(),
+        _ => None,
+    }
+}
+
+/// Writes (`Some`) or removes (`None`) the file `name` directly in `root`,
+/// refusing a symbolic link there. For the build's own bookkeeping.
+pub fn write_meta(root: &Path, name: &str, data: Option<&[u8]>) -> Result<(), SiteError> {
+    let p = root.join(name);
+    match fs::symlink_metadata(&p) {
+        Ok(m) if m.file_type().is_symlink() => return Err(SiteError::Symlink(p)),
+        Ok(_) if data.is_none() => fs::remove_file(&p).map_err(io(&p))?,
+        _ => {}
+    }
+    if let Some(data) = data {
+        fs::write(&p, data).map_err(io(&p))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
