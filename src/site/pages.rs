@@ -1,6 +1,8 @@
 //! The HTML pages: one `render_*` function per kind of page, each reading the
 //! [`SiteData`] and writing `index.html` and `index.json` through the [`Writer`].
 
+use std::collections::HashMap;
+
 use askama::Template;
 use serde::Serialize;
 
@@ -546,11 +548,31 @@ pub fn render_clauses(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), S
             }
         }
     }
+    // Evaluations and incidents naming each clause, in ledger order.
+    let mut named: HashMap<&str, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    for (i, e) in d.evals.iter().enumerate() {
+        for c in e.rec.outcomes.iter().flat_map(|o| &o.clauses) {
+            let v = &mut named.entry(c.as_str()).or_default().0;
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
+    for (i, inc) in d.incidents.iter().enumerate() {
+        for c in &inc.clauses {
+            let v = &mut named.entry(c.as_str()).or_default().1;
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
+    let none = (Vec::new(), Vec::new());
     for (id, occ) in &hist {
         if !plan.clause(id) && w.carry(&page_files(&paths::clause(id), &[]))? {
             continue;
         }
-        render_clause(d, w, id, occ, &renames)?;
+        let (evals, incidents) = named.get(id).unwrap_or(&none);
+        render_clause(d, w, id, occ, &renames, evals, incidents)?;
     }
     Ok(())
 }
@@ -561,6 +583,8 @@ fn render_clause(
     id: &str,
     occ: &[(usize, &crate::governance::clauses::Clause)],
     renames: &[(usize, &str, &str)],
+    evals: &[usize],
+    incidents: &[usize],
 ) -> Result<(), SiteError> {
     let dir = paths::clause(id);
     let root = paths::root_from(&dir);
@@ -651,22 +675,10 @@ fn render_clause(
                 )
             })
             .collect(),
-        evaluations: d
-            .evals
+        evaluations: evals.iter().map(|&i| EvalRow::of(d, &d.evals[i])).collect(),
+        incidents: incidents
             .iter()
-            .filter(|e| {
-                e.rec
-                    .outcomes
-                    .iter()
-                    .any(|o| o.clauses.iter().any(|c| c == id))
-            })
-            .map(|e| EvalRow::of(d, e))
-            .collect(),
-        incidents: d
-            .incidents
-            .iter()
-            .filter(|i| i.clauses.iter().any(|c| c == id))
-            .map(|i| IncidentRow::of(d, i))
+            .map(|&i| IncidentRow::of(d, &d.incidents[i]))
             .collect(),
     };
     let t = ClauseT {
