@@ -103,14 +103,56 @@ pub struct BuildReport {
 /// was built from, so the next one can be incremental. Not a page.
 pub const STATE: &str = ".speclog-site-state";
 
-/// Bumped whenever the pages a ledger gives change, so an older build is redone in full.
+/// Bumped whenever the code that renders pages changes what a ledger gives, so
+/// a site built by an older build is redone in full. (Template edits are
+/// caught by [`templates_sha256`].)
 const STATE_FORMAT: u32 = 1;
+
+/// The templates and stylesheet the binary was built with.
+const TEMPLATES: &[&str] = &[
+    include_str!("../../templates/base.html"),
+    include_str!("../../templates/clause.html"),
+    include_str!("../../templates/clauses.html"),
+    include_str!("../../templates/diff.html"),
+    include_str!("../../templates/diff_lists.html"),
+    include_str!("../../templates/entry.html"),
+    include_str!("../../templates/entry_table.html"),
+    include_str!("../../templates/eval.html"),
+    include_str!("../../templates/eval_table.html"),
+    include_str!("../../templates/evals.html"),
+    include_str!("../../templates/evals_page.html"),
+    include_str!("../../templates/home.html"),
+    include_str!("../../templates/incident.html"),
+    include_str!("../../templates/incident_table.html"),
+    include_str!("../../templates/incidents.html"),
+    include_str!("../../templates/keys.html"),
+    include_str!("../../templates/log.html"),
+    include_str!("../../templates/notfound.html"),
+    include_str!("../../templates/pager.html"),
+    include_str!("../../templates/threshold_table.html"),
+    include_str!("../../templates/verify.html"),
+    include_str!("../../templates/version.html"),
+    include_str!("../../templates/versions.html"),
+    include_str!("../../templates/static/style.css"),
+];
+
+/// SHA-256 of [`TEMPLATES`], so a site built from other templates is redone in full.
+fn templates_sha256() -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for t in TEMPLATES {
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
 
 /// What a build was built from.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct State {
     format: u32,
     speclog: String,
+    templates: String,
     title: String,
     base_url: Option<String>,
     origin: String,
@@ -128,6 +170,7 @@ impl State {
         (
             self.format,
             &self.speclog,
+            &self.templates,
             &self.title,
             &self.base_url,
             &self.origin,
@@ -136,6 +179,7 @@ impl State {
         ) == (
             o.format,
             &o.speclog,
+            &o.templates,
             &o.title,
             &o.base_url,
             &o.origin,
@@ -177,6 +221,7 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
     let now = State {
         format: STATE_FORMAT,
         speclog: env!("CARGO_PKG_VERSION").to_string(),
+        templates: templates_sha256(),
         title: title.clone(),
         base_url: opts.base_url.clone(),
         origin: ledger.origin()?,
@@ -229,4 +274,24 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
         stats,
         tiles,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_is_fingerprinted() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let html = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".html")
+            })
+            .count();
+        // The HTML templates and the stylesheet.
+        assert_eq!(super::TEMPLATES.len(), html + 1);
+    }
 }

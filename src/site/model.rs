@@ -272,7 +272,7 @@ impl SiteData {
                             .preregistration
                             .as_ref()
                             .and_then(|r| d.preregs.iter().position(|x| x.seq == r.seq)),
-                        rec: p.clone(),
+                        rec: compact(p),
                     });
                     (s, Some((paths::eval(&p.id), format!("Evaluation {}", p.id))))
                 }
@@ -417,10 +417,20 @@ impl SiteData {
         }
     }
 
+    /// The full record of the evaluation at entry `seq`, read again from the
+    /// ledger ([`Eval::rec`] keeps only what lists and charts show).
+    pub fn eval_record(ledger: &Ledger, seq: u64) -> Result<EvalRecord, SiteError> {
+        let e = ledger.entry(seq)?;
+        match Payload::decode(&e.kind, &e.payload).map_err(data_err)? {
+            Payload::EvalRecord(p) => Ok(p),
+            _ => Err(data_err(format!("entry {seq} is not an evaluation"))),
+        }
+    }
+
     /// The results file of an evaluation: its exact bytes (empty if the blob is
     /// missing) and the file parsed (None if it does not parse).
-    pub fn results(&self, ledger: &Ledger, e: &Eval) -> (Vec<u8>, Option<ResultsFile>) {
-        let bytes = self.blob(ledger, &e.rec.results).unwrap_or_default();
+    pub fn results(&self, ledger: &Ledger, rec: &EvalRecord) -> (Vec<u8>, Option<ResultsFile>) {
+        let bytes = self.blob(ledger, &rec.results).unwrap_or_default();
         let parsed = eval::parse_results(&bytes).ok();
         (bytes, parsed)
     }
@@ -546,6 +556,21 @@ impl SiteData {
         }
         m
     }
+}
+
+/// An evaluation record without what only its own page shows (the version's
+/// label and hash, the results file's reference, the model digest, the
+/// pre-registration reference), which that page reads again from the ledger:
+/// a build holds one of these per evaluation.
+fn compact(p: &EvalRecord) -> EvalRecord {
+    let mut r = p.clone();
+    r.spec.label = String::new();
+    r.spec.release.hash = String::new();
+    r.results.sha256 = String::new();
+    r.results.media_type = String::new();
+    r.model.digest = None;
+    r.preregistration = None;
+    r
 }
 
 /// What a non-release entry does, in words, and the page it is about.

@@ -237,7 +237,11 @@ struct VersionData {
     diff: Option<DiffSummary>,
     notes: Option<String>,
     clauses: Vec<TocItem>,
+    /// Evaluations against this release: the latest [`paths::EVALS_PAGE_SIZE`], in ledger order.
     evaluations: Vec<EvalRow>,
+    /// How many there are in all, when that is more than `evaluations` shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evaluations_total: Option<usize>,
     /// Incidents this release says it fixes.
     fixes: Vec<IncidentRow>,
     /// Incidents opened against this release.
@@ -263,12 +267,26 @@ struct VersionT<'a> {
     spec_html: String,
 }
 
+/// The latest [`paths::EVALS_PAGE_SIZE`] of `all` (in ledger order), and how
+/// many there are if that is more: a page lists the latest evaluations, the
+/// evaluations archive all of them.
+fn latest<T>(all: &[T]) -> (&[T], Option<usize>) {
+    let skip = all.len().saturating_sub(paths::EVALS_PAGE_SIZE);
+    (&all[skip..], (skip > 0).then_some(all.len()))
+}
+
 /// One page per release, with its exact text as `spec.md` beside it.
 pub fn render_version_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     for r in &d.releases {
         if !plan.release(r.idx) && w.carry(&page_files(&r.dir, &["spec.md"]))? {
             continue;
         }
+        let evals: Vec<&model::Eval> = d
+            .evals
+            .iter()
+            .filter(|e| e.release == Some(r.idx))
+            .collect();
+        let (shown, total) = latest(&evals);
         let data = VersionData {
             version: RelView::of(d, r),
             diff: DiffSummary::of(d, r),
@@ -282,12 +300,8 @@ pub fn render_version_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result
                     level: c.level,
                 })
                 .collect(),
-            evaluations: d
-                .evals
-                .iter()
-                .filter(|e| e.release == Some(r.idx))
-                .map(|e| EvalRow::of(d, e))
-                .collect(),
+            evaluations: shown.iter().map(|e| EvalRow::of(d, e)).collect(),
+            evaluations_total: total,
             fixes: r
                 .fixes
                 .iter()
@@ -478,8 +492,12 @@ struct ClauseData {
     renamed_from: Vec<(String, String, RelRef)>,
     /// (new id, its page, the release that renamed it).
     renamed_to: Vec<(String, String, RelRef)>,
-    /// Evaluations with an outcome on this clause.
+    /// Evaluations with an outcome on this clause: the latest
+    /// [`paths::EVALS_PAGE_SIZE`], in ledger order.
     evaluations: Vec<EvalRow>,
+    /// How many there are in all, when that is more than `evaluations` shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evaluations_total: Option<usize>,
     /// Incidents naming this clause.
     incidents: Vec<IncidentRow>,
 }
@@ -675,7 +693,12 @@ fn render_clause(
                 )
             })
             .collect(),
-        evaluations: evals.iter().map(|&i| EvalRow::of(d, &d.evals[i])).collect(),
+        evaluations: latest(evals)
+            .0
+            .iter()
+            .map(|&i| EvalRow::of(d, &d.evals[i]))
+            .collect(),
+        evaluations_total: latest(evals).1,
         incidents: incidents
             .iter()
             .map(|&i| IncidentRow::of(d, &d.incidents[i]))
@@ -1155,12 +1178,13 @@ pub fn render_evals(
             continue;
         }
         let prereg = e.prereg.map(|i| &d.preregs[i]);
-        let (results_bytes, results) = d.results(ledger, e);
+        let rec = SiteData::eval_record(ledger, e.seq)?;
+        let (results_bytes, results) = d.results(ledger, &rec);
         let res = results.as_ref();
         let data = EvalData {
             evaluation: EvalRow::of(d, e),
             signer: e.signer.clone(),
-            model_digest: e.rec.model.digest.clone(),
+            model_digest: rec.model.digest.clone(),
             outcomes: e
                 .rec
                 .outcomes
@@ -1189,8 +1213,8 @@ pub fn render_evals(
                     }
                 })
                 .collect(),
-            results_sha256: e.rec.results.sha256.clone(),
-            results_size: e.rec.results.size,
+            results_sha256: rec.results.sha256.clone(),
+            results_size: rec.results.size,
             results_url: format!("{dir}results.json"),
             harness: res.map(|r| match &r.harness.version {
                 Some(v) => format!("{} {v}", r.harness.name),

@@ -26,12 +26,11 @@ fn manifest_line(line: &str) -> (&str, Option<u64>) {
 #[derive(Debug)]
 pub struct Writer {
     root: PathBuf,
-    /// Files of this build, with their lengths.
-    files: BTreeMap<String, u64>,
+    /// Files of this build.
+    files: BTreeMap<String, FileInfo>,
     /// In an incremental build, the files the last build listed in its
     /// manifest, with their lengths: trusted to be on disk as listed.
     listed: Option<HashMap<String, u64>>,
-    written: Vec<String>,
     unchanged: u64,
     bytes: u64,
     /// Directories (relative) already checked in this build to be real
@@ -41,10 +40,18 @@ pub struct Writer {
     dirs: HashMap<String, bool>,
 }
 
+/// A file of the build.
+#[derive(Clone, Copy, Debug)]
+pub struct FileInfo {
+    pub len: u64,
+    /// Whether this build wrote it (it was new or its bytes changed).
+    pub written: bool,
+}
+
 /// What a [`Writer`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct WriteStats {
-    /// Files whose bytes changed or that were new, in write order.
+    /// Files whose bytes changed or that were new, sorted.
     pub written: Vec<String>,
     /// Files left alone because their bytes were already right.
     pub unchanged: u64,
@@ -89,7 +96,6 @@ impl Writer {
             root: root.to_path_buf(),
             files: BTreeMap::new(),
             listed: None,
-            written: Vec::new(),
             unchanged: 0,
             bytes: 0,
             dirs: HashMap::new(),
@@ -138,7 +144,11 @@ impl Writer {
             }
         }
         for (rel, len) in rels.iter().zip(lens) {
-            self.files.insert(rel.clone(), len);
+            let info = FileInfo {
+                len,
+                written: false,
+            };
+            self.files.insert(rel.clone(), info);
             self.bytes += len;
             self.unchanged += 1;
         }
@@ -149,13 +159,14 @@ impl Writer {
     /// unless the file already holds exactly these bytes. Returns true if it wrote.
     pub fn write(&mut self, rel: &str, data: &[u8]) -> Result<bool, SiteError> {
         check_rel(rel)?;
-        if self
-            .files
-            .insert(rel.to_string(), data.len() as u64)
-            .is_some()
-        {
+        if self.files.contains_key(rel) {
             return Err(SiteError::Duplicate(rel.to_string()));
         }
+        let info = FileInfo {
+            len: data.len() as u64,
+            written: false,
+        };
+        self.files.insert(rel.to_string(), info);
         self.bytes += data.len() as u64;
         let fresh = match rel.rsplit_once('/') {
             Some((dir, _)) => self.make_dir(dir)?,
@@ -191,7 +202,9 @@ impl Writer {
         f.write_all(data).map_err(io(&tmp))?;
         drop(f);
         replace(&tmp, &path, exists).map_err(io(&path))?;
-        self.written.push(rel.to_string());
+        if let Some(f) = self.files.get_mut(rel) {
+            f.written = true;
+        }
         Ok(true)
     }
 
@@ -226,6 +239,12 @@ impl Writer {
                 }
             }
         };
+        // A bounded cache: at 100k entries a build makes some 200,000
+        // directories, each used by a few consecutive files; one forgotten and
+        // met again is looked at again (and not taken as fresh).
+        if self.dirs.len() >= 4096 {
+            self.dirs.clear();
+        }
         self.dirs.insert(rel.to_string(), fresh);
         Ok(fresh)
     }
@@ -259,9 +278,14 @@ impl Writer {
         let path = self.safe_path(rel)?;
         match fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() && m.len() == len => {
-                if self.files.insert(rel.to_string(), len).is_some() {
+                if self.files.contains_key(rel) {
                     return Err(SiteError::Duplicate(rel.to_string()));
                 }
+                let info = FileInfo {
+                    len,
+                    written: false,
+                };
+                self.files.insert(rel.to_string(), info);
                 self.bytes += len;
                 self.unchanged += 1;
                 Ok(true)
@@ -270,19 +294,23 @@ impl Writer {
         }
     }
 
-    /// Files of this build so far, with their lengths.
-    pub fn files(&self) -> &BTreeMap<String, u64> {
+    /// Files of this build so far.
+    pub fn files(&self) -> &BTreeMap<String, FileInfo> {
         &self.files
     }
 
     /// Removes files an earlier build listed in its manifest that this build did
     /// not write, records the new manifest, and returns what happened.
     pub fn finish(mut self) -> Result<WriteStats, SiteError> {
+        // What the build no longer needs goes before the manifests are read and written.
+        self.dirs = HashMap::new();
+        self.listed = None;
         let manifest = self.safe_path(MANIFEST)?;
-        let old = fs::read_to_string(&manifest).unwrap_or_default();
         let mut removed = Vec::new();
-        for line in old.lines() {
-            let (rel, _) = manifest_line(line);
+        let old = fs::File::open(&manifest).map(std::io::BufReader::new);
+        for line in old.into_iter().flat_map(std::io::BufRead::lines) {
+            let Ok(line) = line else { break };
+            let (rel, _) = manifest_line(&line);
             if self.files.contains_key(rel) || check_rel(rel).is_err() {
                 continue;
             }
@@ -301,18 +329,28 @@ impl Writer {
                 }
             }
         }
-        let mut list = String::with_capacity(self.files.len() * 40);
-        for (f, len) in &self.files {
-            list.push_str(f);
-            list.push('\t');
-            list.push_str(&len.to_string());
-            list.push('\n');
+        // Written line by line beside it (never through a link), then renamed over it.
+        let tmp = self.root.join(format!("{MANIFEST}.tmp"));
+        let _ = fs::remove_file(&tmp);
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        let mut out = std::io::BufWriter::new(f);
+        for (f, info) in &self.files {
+            writeln!(out, "{f}\t{}", info.len).map_err(io(&tmp))?;
         }
-        if old != list {
-            fs::write(&manifest, list).map_err(io(&manifest))?;
-        }
+        out.flush().map_err(io(&tmp))?;
+        drop(out);
+        fs::rename(&tmp, &manifest).map_err(io(&manifest))?;
+        let files = std::mem::take(&mut self.files);
         Ok(WriteStats {
-            written: std::mem::take(&mut self.written),
+            written: files
+                .into_iter()
+                .filter(|(_, f)| f.written)
+                .map(|(rel, _)| rel)
+                .collect(),
             unchanged: self.unchanged,
             removed,
             bytes: self.bytes,
