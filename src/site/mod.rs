@@ -258,6 +258,9 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
     pages::render_verify(&d, &mut w)?;
     pages::render_not_found(&d, &mut w)?;
     feed::render_feed(&d, ledger, opts, &mut w)?;
+    // The model is not needed to write the tiles and the manifest.
+    let (entries, releases) = (d.checkpoint.size, d.releases.len());
+    drop(d);
     let tiles = tiles::render_tiles(ledger, out, &mut w)?;
     let pages = w.files().keys().filter(|f| f.ends_with(".html")).count() as u64;
     let files = w.files().len() as u64;
@@ -267,8 +270,8 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
     writer::write_meta(out, STATE, Some(&state))?;
     Ok(BuildReport {
         incremental: last.is_some(),
-        entries: d.checkpoint.size,
-        releases: d.releases.len(),
+        entries,
+        releases,
         pages,
         files,
         stats,
