@@ -916,6 +916,28 @@ impl<'a> Reader<'a> {
             .query_row("SELECT count(*) FROM tree", [], |r| r.get(0))?;
         Ok(n as u64)
     }
+
+    /// The size of the first signed checkpoint whose tree holds entry `seq`
+    /// (the smallest size above `seq`), if there is one.
+    pub fn first_checkpoint_covering(&self, seq: u64) -> Result<Option<u64>, StoreError> {
+        let size: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT size FROM checkpoints WHERE size > ?1 ORDER BY size LIMIT 1",
+                [seq as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    /// Number of stored witness cosignature lines.
+    pub fn count_cosignatures(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM cosignatures", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
 }
 
 fn kind_clause(kind: &str) -> (&'static str, String) {

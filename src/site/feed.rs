@@ -1,4 +1,7 @@
-//! The Atom 1.0 feed (RFC 4287) of every ledger entry, newest first.
+//! The Atom 1.0 feed (RFC 4287) of the latest ledger entries, newest first.
+
+use crate::app::EntryView;
+use crate::ledger::Ledger;
 
 use super::markdown::esc;
 use super::model::SiteData;
@@ -6,6 +9,9 @@ use super::{BuildOptions, SiteError, Writer, paths};
 
 /// Path of the feed in the site.
 pub const FEED: &str = "feed.atom";
+
+/// Entries in the feed: the latest ones, as feeds do (the log pages list them all).
+pub const FEED_ENTRIES: u64 = 100;
 
 /// Text safe for XML 1.0: escaped, and without the control characters XML forbids.
 pub fn xml_text(s: &str) -> String {
@@ -36,7 +42,7 @@ pub fn tag_uri(d: &SiteData, what: &str) -> String {
     let date = d
         .items
         .first()
-        .map(|i| i.view.time.get(..10).unwrap_or("2000-01-01").to_string())
+        .map(|i| i.time.get(..10).unwrap_or("2000-01-01").to_string())
         .unwrap_or_else(|| "2000-01-01".into());
     let mut specific = String::new();
     for b in format!("{path}/{what}").bytes() {
@@ -49,8 +55,13 @@ pub fn tag_uri(d: &SiteData, what: &str) -> String {
     format!("tag:{host},{date}:{}", specific.trim_start_matches('/'))
 }
 
-/// Writes `feed.atom`.
-pub fn render_feed(d: &SiteData, opts: &BuildOptions, w: &mut Writer) -> Result<(), SiteError> {
+/// Writes `feed.atom` with the latest [`FEED_ENTRIES`] entries.
+pub fn render_feed(
+    d: &SiteData,
+    ledger: &Ledger,
+    opts: &BuildOptions,
+    w: &mut Writer,
+) -> Result<(), SiteError> {
     let base = opts
         .base_url
         .as_deref()
@@ -65,9 +76,21 @@ pub fn render_feed(d: &SiteData, opts: &BuildOptions, w: &mut Writer) -> Result<
     let updated = d
         .items
         .last()
-        .map(|i| i.view.time.clone())
+        .map(|i| i.time.clone())
         .unwrap_or_else(|| "2000-01-01T00:00:00Z".into());
-    let mut x = String::with_capacity(1024 + d.items.len() * 900);
+    let size = d.items.len() as u64;
+    let mut latest = Vec::new();
+    ledger.reader().for_each_entry::<SiteError>(
+        size.saturating_sub(FEED_ENTRIES),
+        size,
+        |row| {
+            latest.push(
+                EntryView::from_bytes(&row.data).map_err(|e| SiteError::Data(e.to_string()))?,
+            );
+            Ok(())
+        },
+    )?;
+    let mut x = String::with_capacity(1024 + latest.len() * 900);
     x.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     x.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     x.push_str(&format!(
@@ -76,7 +99,7 @@ pub fn render_feed(d: &SiteData, opts: &BuildOptions, w: &mut Writer) -> Result<
         xml_text(&d.origin)
     ));
     x.push_str(
-        "  <subtitle>Every signed entry of the ledger: releases, evaluations, incidents and key changes.</subtitle>\n",
+        "  <subtitle>The latest signed entries of the ledger: releases, evaluations, incidents and key changes.</subtitle>\n",
     );
     x.push_str(&format!("  <id>{}</id>\n", xml_text(&tag_uri(d, "feed"))));
     x.push_str(&format!("  <updated>{}</updated>\n", xml_text(&updated)));
@@ -93,8 +116,8 @@ pub fn render_feed(d: &SiteData, opts: &BuildOptions, w: &mut Writer) -> Result<
         xml_text(&d.origin)
     ));
     x.push_str("  <generator>speclog</generator>\n");
-    for it in d.items.iter().rev() {
-        let v = &it.view;
+    for v in latest.iter().rev() {
+        let it = &d.items[v.seq as usize];
         let url = format!("{base}{}index.html", paths::entry(v.seq));
         let payload = serde_json::to_string_pretty(&v.payload)?;
         x.push_str("  <entry>\n");

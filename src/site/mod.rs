@@ -16,6 +16,7 @@ pub mod markdown;
 pub mod model;
 mod pages;
 pub mod paths;
+mod plan;
 pub mod serve;
 pub mod tiles;
 pub mod view;
@@ -26,7 +27,7 @@ use std::path::Path;
 use thiserror::Error;
 
 use crate::ledger::{Ledger, LedgerError, StoreError};
-use crate::tlog::TlogError;
+use crate::tlog::{self, TlogError};
 
 pub use model::SiteData;
 pub use tiles::TilesReport;
@@ -93,41 +94,207 @@ pub struct BuildReport {
     #[serde(flatten)]
     pub stats: WriteStats,
     pub tiles: TilesReport,
+    /// Whether this was an incremental build on top of the last one.
+    #[serde(skip)]
+    pub incremental: bool,
 }
 
-/// Renders the site for `ledger` into `out`.
+/// Name of the file in the output directory recording what the last build
+/// was built from, so the next one can be incremental. Not a page.
+pub const STATE: &str = ".speclog-site-state";
+
+/// Bumped whenever the code that renders pages changes what a ledger gives, so
+/// a site built by an older build is redone in full. (Template edits are
+/// caught by [`templates_sha256`].)
+const STATE_FORMAT: u32 = 1;
+
+/// The templates and stylesheet the binary was built with.
+const TEMPLATES: &[&str] = &[
+    include_str!("../../templates/base.html"),
+    include_str!("../../templates/clause.html"),
+    include_str!("../../templates/clauses.html"),
+    include_str!("../../templates/diff.html"),
+    include_str!("../../templates/diff_lists.html"),
+    include_str!("../../templates/entry.html"),
+    include_str!("../../templates/entry_table.html"),
+    include_str!("../../templates/eval.html"),
+    include_str!("../../templates/eval_table.html"),
+    include_str!("../../templates/evals.html"),
+    include_str!("../../templates/evals_page.html"),
+    include_str!("../../templates/home.html"),
+    include_str!("../../templates/incident.html"),
+    include_str!("../../templates/incident_table.html"),
+    include_str!("../../templates/incidents.html"),
+    include_str!("../../templates/keys.html"),
+    include_str!("../../templates/log.html"),
+    include_str!("../../templates/notfound.html"),
+    include_str!("../../templates/pager.html"),
+    include_str!("../../templates/threshold_table.html"),
+    include_str!("../../templates/verify.html"),
+    include_str!("../../templates/version.html"),
+    include_str!("../../templates/versions.html"),
+    include_str!("../../templates/static/style.css"),
+];
+
+/// SHA-256 of [`TEMPLATES`], so a site built from other templates is redone in full.
+fn templates_sha256() -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for t in TEMPLATES {
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// What a build was built from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct State {
+    format: u32,
+    speclog: String,
+    templates: String,
+    title: String,
+    base_url: Option<String>,
+    origin: String,
+    log_key: String,
+    /// Stored witness cosignature lines (they are part of published checkpoints).
+    cosignatures: u64,
+    /// The tree the site shows: its size and root (lowercase hex).
+    size: u64,
+    root: String,
+}
+
+impl State {
+    /// Everything but the tree.
+    fn same_options(&self, o: &State) -> bool {
+        (
+            self.format,
+            &self.speclog,
+            &self.templates,
+            &self.title,
+            &self.base_url,
+            &self.origin,
+            &self.log_key,
+            self.cosignatures,
+        ) == (
+            o.format,
+            &o.speclog,
+            &o.templates,
+            &o.title,
+            &o.base_url,
+            &o.origin,
+            &o.log_key,
+            o.cosignatures,
+        )
+    }
+}
+
+/// The tree size of the last build in `out`, if it can be built on: same
+/// options, and the ledger now extends the tree that build showed.
+fn last_build(
+    ledger: &Ledger,
+    out: &std::path::Path,
+    now: &State,
+) -> Result<Option<u64>, SiteError> {
+    let Some(old) =
+        writer::read_meta(out, STATE).and_then(|t| serde_json::from_str::<State>(&t).ok())
+    else {
+        return Ok(None);
+    };
+    if !old.same_options(now) || old.size == 0 || old.size > now.size {
+        return Ok(None);
+    }
+    let root = tlog::tree_hash(old.size, &ledger.reader())?;
+    Ok((hex::encode(root) == old.root).then_some(old.size))
+}
+
+/// Renders the site for `ledger` into `out`: incrementally if `out` holds a
+/// build of the same options whose tree the ledger extends, else in full.
+/// Either way the files are the same.
 pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildReport, SiteError> {
-    let mut d = SiteData::load(ledger)?;
-    d.site_title = opts
+    let title = opts
         .title
         .clone()
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_TITLE.to_string());
+    let head = ledger.reader().head()?;
+    let now = State {
+        format: STATE_FORMAT,
+        speclog: env!("CARGO_PKG_VERSION").to_string(),
+        templates: templates_sha256(),
+        title: title.clone(),
+        base_url: opts.base_url.clone(),
+        origin: ledger.origin()?,
+        log_key: ledger.authority()?.log_key,
+        cosignatures: ledger.reader().count_cosignatures()?,
+        size: head.size,
+        root: hex::encode(head.root),
+    };
     let mut w = Writer::new(out)?;
+    let last = last_build(ledger, out, &now)?;
+    // A build that stops half-way leaves no state, so the next one is full.
+    writer::write_meta(out, STATE, None)?;
+    let last = match last {
+        Some(size) if w.trust_manifest()? => Some(size),
+        _ => None,
+    };
+    let mut d = SiteData::load(ledger)?;
+    d.site_title = title;
+    let plan = match last {
+        Some(size) => plan::Plan::incremental(&d, size),
+        None => plan::Plan::full(),
+    };
     pages::render_assets(&mut w)?;
     pages::render_home(&d, &mut w)?;
     pages::render_versions(&d, &mut w)?;
-    pages::render_version_pages(&d, &mut w)?;
-    pages::render_diff_pages(&d, &mut w)?;
-    pages::render_clauses(&d, &mut w)?;
-    pages::render_evals(&d, &mut w)?;
-    pages::render_incidents(&d, &mut w)?;
-    pages::render_log_pages(&d, &mut w)?;
-    pages::render_entry_pages(&d, &mut w)?;
+    pages::render_version_pages(&d, &plan, &mut w)?;
+    pages::render_diff_pages(&d, &plan, &mut w)?;
+    pages::render_clauses(&d, &plan, &mut w)?;
+    pages::render_evals(&d, ledger, &plan, &mut w)?;
+    pages::render_incidents(&d, &plan, &mut w)?;
+    pages::render_log_pages(&d, &plan, &mut w)?;
+    pages::render_entry_pages(&d, ledger, &plan, &mut w)?;
     pages::render_keys(&d, &mut w)?;
     pages::render_verify(&d, &mut w)?;
     pages::render_not_found(&d, &mut w)?;
-    feed::render_feed(&d, opts, &mut w)?;
+    feed::render_feed(&d, ledger, opts, &mut w)?;
+    // The model is not needed to write the tiles and the manifest.
+    let (entries, releases) = (d.checkpoint.size, d.releases.len());
+    drop(d);
     let tiles = tiles::render_tiles(ledger, out, &mut w)?;
-    let pages = w.files().iter().filter(|f| f.ends_with(".html")).count() as u64;
+    let pages = w.files().keys().filter(|f| f.ends_with(".html")).count() as u64;
     let files = w.files().len() as u64;
     let stats = w.finish()?;
+    let mut state = serde_json::to_vec_pretty(&now)?;
+    state.push(b'\n');
+    writer::write_meta(out, STATE, Some(&state))?;
     Ok(BuildReport {
-        entries: d.checkpoint.size,
-        releases: d.releases.len(),
+        incremental: last.is_some(),
+        entries,
+        releases,
         pages,
         files,
         stats,
         tiles,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_is_fingerprinted() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let html = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".html")
+            })
+            .count();
+        // The HTML templates and the stylesheet.
+        assert_eq!(super::TEMPLATES.len(), html + 1);
+    }
 }

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::app::EntryView;
 use crate::governance::clauses::{self, Clause};
 use crate::governance::diff::{self, ClauseDiff};
 use crate::governance::eval::{self, EvalRecord, Preregistration, ResultsFile};
@@ -20,16 +19,20 @@ use crate::tlog::{self, InclusionProofFile};
 use super::SiteError;
 use super::paths;
 
-/// One ledger entry, decoded for display.
+/// One ledger entry, as lists show it. The entry's own page decodes it again
+/// from the ledger when it is written, so a build holds only this much per entry.
 #[derive(Clone, Debug)]
 pub struct Item {
-    pub view: EntryView,
+    pub seq: u64,
+    pub time: String,
+    pub kind: String,
+    pub signer: String,
+    /// Entry hash, lowercase hex.
+    pub hash: String,
     /// One line saying what the entry does, in words.
     pub summary: String,
     /// The page the entry is about (root-relative), with a link text.
     pub about: Option<(String, String)>,
-    /// The C2SP tlog-proof file of the entry against the latest checkpoint.
-    pub proof: String,
 }
 
 /// One spec release.
@@ -79,7 +82,7 @@ impl Release {
     }
 }
 
-/// An `eval.record` entry with its results file.
+/// An `eval.record` entry (its results file is read when its page is written).
 #[derive(Clone, Debug)]
 pub struct Eval {
     pub seq: u64,
@@ -88,9 +91,6 @@ pub struct Eval {
     pub rec: EvalRecord,
     /// The release it was run against (index into `releases`).
     pub release: Option<usize>,
-    /// The exact results file bytes, and the file parsed (None if it does not parse).
-    pub results_bytes: Vec<u8>,
-    pub results: Option<ResultsFile>,
     /// The pre-registration it applied (index into `preregs`).
     pub prereg: Option<usize>,
 }
@@ -223,26 +223,7 @@ impl SiteData {
         let mut by_label: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         reader.for_each_entry::<SiteError>(0, head.size, |row| {
             let e = Entry::decode(&row.data).map_err(data_err)?;
-            let view = EntryView::from_bytes(&row.data).map_err(data_err)?;
             let payload = Payload::decode(&e.kind, &e.payload).map_err(data_err)?;
-            // An entry in a full tile is proven against the checkpoint signed at
-            // that tile's end, which never changes, so its proof file is written
-            // once; entries on the partial right edge use the latest checkpoint.
-            let pin = (e.seq / tlog::TILE_WIDTH + 1) * tlog::TILE_WIDTH;
-            let (size, checkpoint_text) = match ledger.checkpoint_text_at(pin)? {
-                Some(t) if pin < head.size => (pin, t),
-                _ => (head.size, d.checkpoint.text.clone()),
-            };
-            let hashes = tlog::prove_inclusion(size, e.seq, &reader)?;
-            // As `speclog prove inclusion` writes it: the encoded entry rides in
-            // `extra`, so the file alone proves what the entry says.
-            let proof = InclusionProofFile {
-                index: e.seq,
-                extra: Some(row.data.clone()),
-                hashes,
-                checkpoint_text,
-            }
-            .format();
             let (summary, about) = match &payload {
                 Payload::SpecRelease(p) => {
                     let r = d.release_of(ledger, &e, &row.data, p, &mut by_label)?;
@@ -273,7 +254,6 @@ impl SiteData {
                     (s, Some((paths::EVALS.to_string(), "Evaluations".into())))
                 }
                 Payload::EvalRecord(p) => {
-                    let bytes = d.blob(ledger, &p.results).unwrap_or_default();
                     let verdict = match p.pass {
                         Some(true) => "pass",
                         Some(false) => "fail",
@@ -288,13 +268,11 @@ impl SiteData {
                         time: e.time.clone(),
                         signer: e.signer.clone(),
                         release: d.release_by_seq(p.spec.release.seq),
-                        results: eval::parse_results(&bytes).ok(),
-                        results_bytes: bytes,
                         prereg: p
                             .preregistration
                             .as_ref()
                             .and_then(|r| d.preregs.iter().position(|x| x.seq == r.seq)),
-                        rec: p.clone(),
+                        rec: compact(p),
                     });
                     (s, Some((paths::eval(&p.id), format!("Evaluation {}", p.id))))
                 }
@@ -388,10 +366,13 @@ impl SiteData {
                 other => summarize(&e, other),
             };
             d.items.push(Item {
-                view,
+                seq: e.seq,
+                hash: hex::encode(entry::entry_hash(&row.data)),
+                time: e.time,
+                kind: e.kind,
+                signer: e.signer,
                 summary,
                 about,
-                proof,
             });
             Ok(())
         })?;
@@ -434,6 +415,61 @@ impl SiteData {
             });
             f(i);
         }
+    }
+
+    /// The full record of the evaluation at entry `seq`, read again from the
+    /// ledger ([`Eval::rec`] keeps only what lists and charts show).
+    pub fn eval_record(ledger: &Ledger, seq: u64) -> Result<EvalRecord, SiteError> {
+        let e = ledger.entry(seq)?;
+        match Payload::decode(&e.kind, &e.payload).map_err(data_err)? {
+            Payload::EvalRecord(p) => Ok(p),
+            _ => Err(data_err(format!("entry {seq} is not an evaluation"))),
+        }
+    }
+
+    /// The results file of an evaluation: its exact bytes (empty if the blob is
+    /// missing) and the file parsed (None if it does not parse).
+    pub fn results(&self, ledger: &Ledger, rec: &EvalRecord) -> (Vec<u8>, Option<ResultsFile>) {
+        let bytes = self.blob(ledger, &rec.results).unwrap_or_default();
+        let parsed = eval::parse_results(&bytes).ok();
+        (bytes, parsed)
+    }
+
+    /// The C2SP tlog-proof file of entry `seq` (encoded as `data`), as
+    /// `speclog prove inclusion` writes it, against the first signed checkpoint
+    /// whose tree holds it. That checkpoint never changes, so neither does the
+    /// file once written. `cache` keeps the last checkpoint looked up: (the
+    /// entry it was looked up for, its size, its text); no checkpoint lies
+    /// between those two.
+    pub fn proof(
+        ledger: &Ledger,
+        seq: u64,
+        data: &[u8],
+        cache: &mut Option<(u64, u64, String)>,
+    ) -> Result<String, SiteError> {
+        let reader = ledger.reader();
+        let hit = cache
+            .as_ref()
+            .is_some_and(|(lo, size, _)| *lo <= seq && seq < *size);
+        if !hit {
+            let size = reader
+                .first_checkpoint_covering(seq)?
+                .ok_or_else(|| data_err(format!("no signed checkpoint holds entry {seq}")))?;
+            let text = ledger
+                .checkpoint_text_at(size)?
+                .ok_or_else(|| data_err(format!("checkpoint {size} vanished")))?;
+            *cache = Some((seq, size, text));
+        }
+        let (_, size, checkpoint_text) = cache.as_ref().expect("set above");
+        let hashes = tlog::prove_inclusion(*size, seq, &reader)?;
+        // The encoded entry rides in `extra`, so the file alone proves what the entry says.
+        Ok(InclusionProofFile {
+            index: seq,
+            extra: Some(data.to_vec()),
+            hashes,
+            checkpoint_text: checkpoint_text.clone(),
+        }
+        .format())
     }
 
     fn blob(&self, ledger: &Ledger, r: &ContentRef) -> Result<Vec<u8>, SiteError> {
@@ -520,6 +556,21 @@ impl SiteData {
         }
         m
     }
+}
+
+/// An evaluation record without what only its own page shows (the version's
+/// label and hash, the results file's reference, the model digest, the
+/// pre-registration reference), which that page reads again from the ledger:
+/// a build holds one of these per evaluation.
+fn compact(p: &EvalRecord) -> EvalRecord {
+    let mut r = p.clone();
+    r.spec.label = String::new();
+    r.spec.release.hash = String::new();
+    r.results.sha256 = String::new();
+    r.results.media_type = String::new();
+    r.model.digest = None;
+    r.preregistration = None;
+    r
 }
 
 /// What a non-release entry does, in words, and the page it is about.

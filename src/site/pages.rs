@@ -1,15 +1,19 @@
 //! The HTML pages: one `render_*` function per kind of page, each reading the
 //! [`SiteData`] and writing `index.html` and `index.json` through the [`Writer`].
 
+use std::collections::HashMap;
+
 use askama::Template;
 use serde::Serialize;
 
 use crate::app::EntryView;
 use crate::governance::diff::ClauseDiff;
+use crate::ledger::Ledger;
 
 use super::markdown::{self, ClauseLinks};
 use super::model::{self, SiteData};
 use super::paths;
+use super::plan::{Plan, page_files};
 use super::view::{
     CheckpointView, ClauseLink, DiffSummary, EntryRow, EvalRow, IncidentRow, Link, RelRef, RelView,
     Time,
@@ -233,7 +237,11 @@ struct VersionData {
     diff: Option<DiffSummary>,
     notes: Option<String>,
     clauses: Vec<TocItem>,
+    /// Evaluations against this release: the latest [`paths::EVALS_PAGE_SIZE`], in ledger order.
     evaluations: Vec<EvalRow>,
+    /// How many there are in all, when that is more than `evaluations` shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evaluations_total: Option<usize>,
     /// Incidents this release says it fixes.
     fixes: Vec<IncidentRow>,
     /// Incidents opened against this release.
@@ -259,9 +267,26 @@ struct VersionT<'a> {
     spec_html: String,
 }
 
+/// The latest [`paths::EVALS_PAGE_SIZE`] of `all` (in ledger order), and how
+/// many there are if that is more: a page lists the latest evaluations, the
+/// evaluations archive all of them.
+fn latest<T>(all: &[T]) -> (&[T], Option<usize>) {
+    let skip = all.len().saturating_sub(paths::EVALS_PAGE_SIZE);
+    (&all[skip..], (skip > 0).then_some(all.len()))
+}
+
 /// One page per release, with its exact text as `spec.md` beside it.
-pub fn render_version_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_version_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     for r in &d.releases {
+        if !plan.release(r.idx) && w.carry(&page_files(&r.dir, &["spec.md"]))? {
+            continue;
+        }
+        let evals: Vec<&model::Eval> = d
+            .evals
+            .iter()
+            .filter(|e| e.release == Some(r.idx))
+            .collect();
+        let (shown, total) = latest(&evals);
         let data = VersionData {
             version: RelView::of(d, r),
             diff: DiffSummary::of(d, r),
@@ -275,12 +300,8 @@ pub fn render_version_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteErro
                     level: c.level,
                 })
                 .collect(),
-            evaluations: d
-                .evals
-                .iter()
-                .filter(|e| e.release == Some(r.idx))
-                .map(|e| EvalRow::of(d, e))
-                .collect(),
+            evaluations: shown.iter().map(|e| EvalRow::of(d, e)).collect(),
+            evaluations_total: total,
             fixes: r
                 .fixes
                 .iter()
@@ -357,7 +378,7 @@ fn pct(x: f32) -> String {
 }
 
 /// One clause diff page per release that has a previous release.
-pub fn render_diff_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_diff_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     for r in &d.releases {
         let (Some(p), Some(cd), Some(summary)) = (r.prev, r.diff.as_ref(), DiffSummary::of(d, r))
         else {
@@ -365,6 +386,9 @@ pub fn render_diff_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> 
         };
         let old = &d.releases[p];
         let dir = paths::diff_of(&r.dir);
+        if !plan.diff(r.idx) && w.carry(&page_files(&dir, &[]))? {
+            continue;
+        }
         let changed = cd
             .changed
             .iter()
@@ -468,8 +492,12 @@ struct ClauseData {
     renamed_from: Vec<(String, String, RelRef)>,
     /// (new id, its page, the release that renamed it).
     renamed_to: Vec<(String, String, RelRef)>,
-    /// Evaluations with an outcome on this clause.
+    /// Evaluations with an outcome on this clause: the latest
+    /// [`paths::EVALS_PAGE_SIZE`], in ledger order.
     evaluations: Vec<EvalRow>,
+    /// How many there are in all, when that is more than `evaluations` shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evaluations_total: Option<usize>,
     /// Incidents naming this clause.
     incidents: Vec<IncidentRow>,
 }
@@ -482,7 +510,7 @@ struct ClauseT<'a> {
 }
 
 /// The clause index and one page per clause id across all releases.
-pub fn render_clauses(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_clauses(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     let hist = d.clause_history();
     let cur = d.current().map(|r| r.idx);
     let mut rows = Vec::new();
@@ -538,8 +566,31 @@ pub fn render_clauses(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
             }
         }
     }
+    // Evaluations and incidents naming each clause, in ledger order.
+    let mut named: HashMap<&str, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    for (i, e) in d.evals.iter().enumerate() {
+        for c in e.rec.outcomes.iter().flat_map(|o| &o.clauses) {
+            let v = &mut named.entry(c.as_str()).or_default().0;
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
+    for (i, inc) in d.incidents.iter().enumerate() {
+        for c in &inc.clauses {
+            let v = &mut named.entry(c.as_str()).or_default().1;
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
+    let none = (Vec::new(), Vec::new());
     for (id, occ) in &hist {
-        render_clause(d, w, id, occ, &renames)?;
+        if !plan.clause(id) && w.carry(&page_files(&paths::clause(id), &[]))? {
+            continue;
+        }
+        let (evals, incidents) = named.get(id).unwrap_or(&none);
+        render_clause(d, w, id, occ, &renames, evals, incidents)?;
     }
     Ok(())
 }
@@ -550,6 +601,8 @@ fn render_clause(
     id: &str,
     occ: &[(usize, &crate::governance::clauses::Clause)],
     renames: &[(usize, &str, &str)],
+    evals: &[usize],
+    incidents: &[usize],
 ) -> Result<(), SiteError> {
     let dir = paths::clause(id);
     let root = paths::root_from(&dir);
@@ -640,22 +693,15 @@ fn render_clause(
                 )
             })
             .collect(),
-        evaluations: d
-            .evals
+        evaluations: latest(evals)
+            .0
             .iter()
-            .filter(|e| {
-                e.rec
-                    .outcomes
-                    .iter()
-                    .any(|o| o.clauses.iter().any(|c| c == id))
-            })
-            .map(|e| EvalRow::of(d, e))
+            .map(|&i| EvalRow::of(d, &d.evals[i]))
             .collect(),
-        incidents: d
-            .incidents
+        evaluations_total: latest(evals).1,
+        incidents: incidents
             .iter()
-            .filter(|i| i.clauses.iter().any(|c| c == id))
-            .map(|i| IncidentRow::of(d, i))
+            .map(|&i| IncidentRow::of(d, &d.incidents[i]))
             .collect(),
     };
     let t = ClauseT {
@@ -668,13 +714,13 @@ fn render_clause(
 
 // ---------------------------------------------------------------- log
 
+/// A log page shows only its own entries and its neighbours, so a page never
+/// changes once the page after it exists.
 #[derive(Serialize)]
 struct LogData {
     page: u64,
-    pages: u64,
     first: u64,
     last: u64,
-    size: u64,
     prev: Option<String>,
     next: Option<String>,
     entries: Vec<EntryRow>,
@@ -685,23 +731,29 @@ struct LogData {
 struct LogT<'a> {
     base: Base,
     d: &'a LogData,
-    page_links: Vec<(u64, String, bool)>,
+    first_url: &'static str,
 }
 
-/// The log, newest entries on the last page, 100 entries a page.
-pub fn render_log_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+/// The log, newest entries on the last page, 100 entries a page; pages from
+/// `from` (1-based) on.
+pub fn render_log_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     let size = d.items.len() as u64;
     let pages = size.div_ceil(paths::LOG_PAGE_SIZE).max(1);
-    for n in 1..=pages {
+    let mut from = plan.log_from().min(pages);
+    for n in 1..from {
+        if !w.carry(&page_files(&paths::log_page(n), &[]))? {
+            from = n;
+            break;
+        }
+    }
+    for n in from.max(1)..=pages {
         let dir = paths::log_page(n);
         let lo = (n - 1) * paths::LOG_PAGE_SIZE;
         let hi = (lo + paths::LOG_PAGE_SIZE).min(size);
         let data = LogData {
             page: n,
-            pages,
             first: lo,
             last: hi.saturating_sub(1),
-            size,
             prev: (n > 1).then(|| paths::log_page(n - 1)),
             next: (n < pages).then(|| paths::log_page(n + 1)),
             entries: d.items[lo as usize..hi as usize]
@@ -709,8 +761,8 @@ pub fn render_log_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
                 .map(EntryRow::of)
                 .collect(),
         };
-        let title = if pages > 1 {
-            format!("Log, page {n} of {pages}")
+        let title = if n > 1 {
+            format!("Log, page {n}")
         } else {
             "Log".to_string()
         };
@@ -721,9 +773,7 @@ pub fn render_log_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
         let t = LogT {
             base,
             d: &data,
-            page_links: (1..=pages)
-                .map(|p| (p, paths::log_page(p), p == n))
-                .collect(),
+            first_url: paths::ENTRIES,
         };
         page(w, &dir, &t, &data)?;
     }
@@ -751,14 +801,33 @@ struct EntryT<'a> {
     payload: String,
 }
 
-/// One page per entry, with its inclusion proof file.
-pub fn render_entry_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+/// One page per entry, with its inclusion proof file; each entry is decoded
+/// again from the ledger as its page is written.
+pub fn render_entry_pages(
+    d: &SiteData,
+    ledger: &Ledger,
+    plan: &Plan,
+    w: &mut Writer,
+) -> Result<(), SiteError> {
     let n = d.items.len() as u64;
-    for it in &d.items {
-        let seq = it.view.seq;
+    let mut from = plan.entries_from().min(n);
+    for seq in 0..from {
+        if !w.carry(&page_files(&paths::entry(seq), &["inclusion.tlog-proof"]))? {
+            from = seq;
+            break;
+        }
+    }
+    let mut cache = None;
+    ledger.reader().for_each_entry::<SiteError>(from, n, |row| {
+        let view = EntryView::from_bytes(&row.data).map_err(|e| SiteError::Data(e.to_string()))?;
+        let seq = view.seq;
+        let it = d
+            .items
+            .get(seq as usize)
+            .ok_or_else(|| SiteError::Data(format!("entry {seq} is not in the model")))?;
         let dir = paths::entry(seq);
         let data = EntryData {
-            entry: &it.view,
+            entry: &view,
             log_key: &d.log_key,
             summary: &it.summary,
             about: it
@@ -773,14 +842,15 @@ pub fn render_entry_pages(d: &SiteData, w: &mut Writer) -> Result<(), SiteError>
         let t = EntryT {
             base: Base::new(d, &dir, paths::ENTRIES, format!("Entry {seq}"))
                 .crumb("Log", data.log_page.clone()),
-            time: Time::new(&it.view.time),
-            payload: serde_json::to_string_pretty(&it.view.payload)?,
+            time: Time::new(&view.time),
+            payload: serde_json::to_string_pretty(&view.payload)?,
             d: &data,
         };
         page(w, &dir, &t, &data)?;
-        w.write(&paths::proof(seq), it.proof.as_bytes())?;
-    }
-    Ok(())
+        let proof = SiteData::proof(ledger, seq, &row.data, &mut cache)?;
+        w.write(&paths::proof(seq), proof.as_bytes())?;
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------- keys
@@ -953,9 +1023,79 @@ fn clause_links(d: &SiteData, ids: &[String]) -> Vec<ClauseLink> {
 
 #[derive(Serialize)]
 struct EvalsData {
+    /// The latest evaluations, newest first; all of them unless `archive` is set.
     evaluations: Vec<EvalRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archive: Option<ArchiveLinks>,
     preregistrations: Vec<PreregRow>,
     charts: Vec<chart::Chart>,
+}
+
+/// Where the evaluations archive is, when there are more evaluations than one page shows.
+#[derive(Serialize)]
+struct ArchiveLinks {
+    total: usize,
+    pages: usize,
+    first: String,
+    last: String,
+}
+
+/// One page of the evaluations archive: evaluations in ledger order.
+#[derive(Serialize)]
+struct EvalsPageData {
+    page: usize,
+    /// Positions (0-based, in ledger order) of the first and last evaluation on the page.
+    first: usize,
+    last: usize,
+    prev: Option<String>,
+    next: Option<String>,
+    evaluations: Vec<EvalRow>,
+}
+
+#[derive(Template)]
+#[template(path = "evals_page.html")]
+struct EvalsPageT<'a> {
+    base: Base,
+    d: &'a EvalsPageData,
+}
+
+/// The pages of the evaluations archive, if there are more evaluations than
+/// the evaluations page shows. A page never changes once the page after it
+/// exists, so only pages from `from` (1-based) on are rendered if the others
+/// are already there.
+fn render_evals_archive(d: &SiteData, from: usize, w: &mut Writer) -> Result<(), SiteError> {
+    let total = d.evals.len();
+    if total <= paths::EVALS_PAGE_SIZE {
+        return Ok(());
+    }
+    let pages = total.div_ceil(paths::EVALS_PAGE_SIZE);
+    let mut from = from.clamp(1, pages);
+    for n in 1..from {
+        if !w.carry(&page_files(&paths::evals_page(n), &[]))? {
+            from = n;
+            break;
+        }
+    }
+    for n in from..=pages {
+        let dir = paths::evals_page(n);
+        let lo = (n - 1) * paths::EVALS_PAGE_SIZE;
+        let hi = (lo + paths::EVALS_PAGE_SIZE).min(total);
+        let data = EvalsPageData {
+            page: n,
+            first: lo,
+            last: hi - 1,
+            prev: (n > 1).then(|| paths::evals_page(n - 1)),
+            next: (n < pages).then(|| paths::evals_page(n + 1)),
+            evaluations: d.evals[lo..hi].iter().map(|e| EvalRow::of(d, e)).collect(),
+        };
+        let t = EvalsPageT {
+            base: Base::new(d, &dir, paths::EVALS, format!("Evaluations, page {n}"))
+                .crumb("Evaluations", paths::EVALS),
+            d: &data,
+        };
+        page(w, &dir, &t, &data)?;
+    }
+    Ok(())
 }
 
 #[derive(Template)]
@@ -1001,9 +1141,28 @@ struct EvalT<'a> {
 }
 
 /// The evaluations list with one chart per metric, and one page per evaluation.
-pub fn render_evals(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_evals(
+    d: &SiteData,
+    ledger: &Ledger,
+    plan: &Plan,
+    w: &mut Writer,
+) -> Result<(), SiteError> {
+    let total = d.evals.len();
+    let pages = total.div_ceil(paths::EVALS_PAGE_SIZE);
     let data = EvalsData {
-        evaluations: d.evals.iter().rev().map(|e| EvalRow::of(d, e)).collect(),
+        evaluations: d
+            .evals
+            .iter()
+            .rev()
+            .take(paths::EVALS_PAGE_SIZE)
+            .map(|e| EvalRow::of(d, e))
+            .collect(),
+        archive: (pages > 1).then(|| ArchiveLinks {
+            total,
+            pages,
+            first: paths::evals_page(1),
+            last: paths::evals_page(pages),
+        }),
         preregistrations: d.preregs.iter().map(|p| prereg_row(d, p)).collect(),
         charts: chart::charts(d),
     };
@@ -1012,14 +1171,20 @@ pub fn render_evals(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
         d: &data,
     };
     page(w, paths::EVALS, &t, &data)?;
-    for e in &d.evals {
+    render_evals_archive(d, plan.evals_page_from(), w)?;
+    for (i, e) in d.evals.iter().enumerate() {
         let dir = paths::eval(&e.rec.id);
+        if !plan.eval(i) && w.carry(&page_files(&dir, &["results.json"]))? {
+            continue;
+        }
         let prereg = e.prereg.map(|i| &d.preregs[i]);
-        let res = e.results.as_ref();
+        let rec = SiteData::eval_record(ledger, e.seq)?;
+        let (results_bytes, results) = d.results(ledger, &rec);
+        let res = results.as_ref();
         let data = EvalData {
             evaluation: EvalRow::of(d, e),
             signer: e.signer.clone(),
-            model_digest: e.rec.model.digest.clone(),
+            model_digest: rec.model.digest.clone(),
             outcomes: e
                 .rec
                 .outcomes
@@ -1048,8 +1213,8 @@ pub fn render_evals(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
                     }
                 })
                 .collect(),
-            results_sha256: e.rec.results.sha256.clone(),
-            results_size: e.rec.results.size,
+            results_sha256: rec.results.sha256.clone(),
+            results_size: rec.results.size,
             results_url: format!("{dir}results.json"),
             harness: res.map(|r| match &r.harness.version {
                 Some(v) => format!("{} {v}", r.harness.name),
@@ -1070,7 +1235,7 @@ pub fn render_evals(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
             d: &data,
         };
         page(w, &dir, &t, &data)?;
-        w.write(&format!("{dir}results.json"), &e.results_bytes)?;
+        w.write(&format!("{dir}results.json"), &results_bytes)?;
     }
     Ok(())
 }
@@ -1126,7 +1291,7 @@ struct IncidentT<'a> {
 }
 
 /// The incidents list and one page per incident.
-pub fn render_incidents(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_incidents(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     let rows = |resolved: bool| -> Vec<IncidentRow> {
         d.incidents
             .iter()
@@ -1146,6 +1311,9 @@ pub fn render_incidents(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
     page(w, paths::INCIDENTS, &t, &data)?;
     for i in &d.incidents {
         let dir = paths::incident(&i.id);
+        if !plan.incident(&i.id) && w.carry(&page_files(&dir, &[]))? {
+            continue;
+        }
         let root = paths::root_from(&dir);
         let titles = i
             .release

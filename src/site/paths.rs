@@ -108,6 +108,16 @@ pub fn log_page(n: u64) -> String {
     }
 }
 
+/// Evaluations shown on the evaluations page, and on each page of their archive.
+pub const EVALS_PAGE_SIZE: usize = 100;
+
+/// Directory of page `n` (1-based) of the evaluations archive, which lists
+/// every evaluation in ledger order (an evaluation id `page` has its page at
+/// `evaluations/page/`, beside these directories, never in the way of one).
+pub fn evals_page(n: usize) -> String {
+    format!("evaluations/page/{n}/")
+}
+
 /// A fragment id for `s` (clause ids are already safe; this is for anything else).
 pub fn anchor(s: &str) -> String {
     let mut a = seg(s);

@@ -245,14 +245,14 @@ pub struct EntryRow {
 impl EntryRow {
     pub fn of(i: &Item) -> EntryRow {
         EntryRow {
-            seq: i.view.seq,
-            time: Time::new(&i.view.time),
-            kind: i.view.kind.clone(),
+            seq: i.seq,
+            time: Time::new(&i.time),
+            kind: i.kind.clone(),
             summary: i.summary.clone(),
-            signer: i.view.signer.clone(),
-            hash: i.view.hash.clone(),
-            short: short(&i.view.hash),
-            url: paths::entry(i.view.seq),
+            signer: i.signer.clone(),
+            hash: i.hash.clone(),
+            short: short(&i.hash),
+            url: paths::entry(i.seq),
             about: i
                 .about
                 .as_ref()

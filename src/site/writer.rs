@@ -3,22 +3,34 @@
 //! write one path twice in a build, and removes files an earlier build wrote
 //! that this build no longer produces.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::SiteError;
 
-/// Name of the file listing what the last build wrote (relative paths, one a line).
+/// Name of the file listing what the last build wrote: one line per file, its
+/// relative path, a tab and its length in bytes (older builds wrote paths only).
 pub const MANIFEST: &str = ".speclog-site";
+
+/// Parses a manifest line into a path and, if recorded, a length.
+fn manifest_line(line: &str) -> (&str, Option<u64>) {
+    match line.split_once('\t') {
+        Some((rel, len)) => (rel, len.parse().ok()),
+        None => (line, None),
+    }
+}
 
 /// Writes files under one output directory.
 #[derive(Debug)]
 pub struct Writer {
     root: PathBuf,
-    files: BTreeSet<String>,
-    written: Vec<String>,
+    /// Files of this build.
+    files: BTreeMap<String, FileInfo>,
+    /// In an incremental build, the files the last build listed in its
+    /// manifest, with their lengths: trusted to be on disk as listed.
+    listed: Option<HashMap<String, u64>>,
     unchanged: u64,
     bytes: u64,
     /// Directories (relative) already checked in this build to be real
@@ -28,10 +40,18 @@ pub struct Writer {
     dirs: HashMap<String, bool>,
 }
 
+/// A file of the build.
+#[derive(Clone, Copy, Debug)]
+pub struct FileInfo {
+    pub len: u64,
+    /// Whether this build wrote it (it was new or its bytes changed).
+    pub written: bool,
+}
+
 /// What a [`Writer`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct WriteStats {
-    /// Files whose bytes changed or that were new, in write order.
+    /// Files whose bytes changed or that were new, sorted.
     pub written: Vec<String>,
     /// Files left alone because their bytes were already right.
     pub unchanged: u64,
@@ -74,8 +94,8 @@ impl Writer {
         fs::create_dir_all(root).map_err(io(root))?;
         Ok(Writer {
             root: root.to_path_buf(),
-            files: BTreeSet::new(),
-            written: Vec::new(),
+            files: BTreeMap::new(),
+            listed: None,
             unchanged: 0,
             bytes: 0,
             dirs: HashMap::new(),
@@ -87,29 +107,86 @@ impl Writer {
         &self.root
     }
 
+    /// Makes this an incremental build: the files the last build listed in its
+    /// manifest are trusted to be on disk as listed, so [`Writer::carry`] and
+    /// [`Writer::keep`] register them without looking at them. Returns false
+    /// (and changes nothing) if the manifest cannot be read or lacks lengths.
+    pub fn trust_manifest(&mut self) -> Result<bool, SiteError> {
+        let path = self.safe_path(MANIFEST)?;
+        let Ok(text) = fs::read_to_string(&path) else {
+            return Ok(false);
+        };
+        let mut listed = HashMap::new();
+        for line in text.lines() {
+            match manifest_line(line) {
+                (rel, Some(len)) if check_rel(rel).is_ok() => {
+                    listed.insert(rel.to_string(), len);
+                }
+                _ => return Ok(false),
+            }
+        }
+        self.listed = Some(listed);
+        Ok(true)
+    }
+
+    /// In an incremental build, registers every one of `rels` as part of this
+    /// build, unchanged and unread, if the last build listed them all; returns
+    /// false (registering none) otherwise, and then they must be written.
+    pub fn carry(&mut self, rels: &[String]) -> Result<bool, SiteError> {
+        let Some(listed) = &self.listed else {
+            return Ok(false);
+        };
+        let mut lens = Vec::with_capacity(rels.len());
+        for rel in rels {
+            match listed.get(rel.as_str()) {
+                Some(len) if !self.files.contains_key(rel.as_str()) => lens.push(*len),
+                _ => return Ok(false),
+            }
+        }
+        for (rel, len) in rels.iter().zip(lens) {
+            let info = FileInfo {
+                len,
+                written: false,
+            };
+            self.files.insert(rel.clone(), info);
+            self.bytes += len;
+            self.unchanged += 1;
+        }
+        Ok(true)
+    }
+
     /// Writes `data` to `rel` (a `/`-separated path inside the output directory)
     /// unless the file already holds exactly these bytes. Returns true if it wrote.
     pub fn write(&mut self, rel: &str, data: &[u8]) -> Result<bool, SiteError> {
         check_rel(rel)?;
-        if !self.files.insert(rel.to_string()) {
+        if self.files.contains_key(rel) {
             return Err(SiteError::Duplicate(rel.to_string()));
         }
+        let info = FileInfo {
+            len: data.len() as u64,
+            written: false,
+        };
+        self.files.insert(rel.to_string(), info);
         self.bytes += data.len() as u64;
         let fresh = match rel.rsplit_once('/') {
             Some((dir, _)) => self.make_dir(dir)?,
             None => false,
         };
         let path = self.root.join(rel);
+        let mut exists = false;
         if !fresh {
             match fs::symlink_metadata(&path) {
                 Ok(m) if m.file_type().is_symlink() => return Err(SiteError::Symlink(path)),
-                Ok(_) => match fs::read(&path) {
-                    Ok(old) if old == data => {
-                        self.unchanged += 1;
-                        return Ok(false);
+                Ok(m) => {
+                    exists = m.is_file();
+                    match fs::read(&path) {
+                        Ok(old) if old == data => {
+                            self.unchanged += 1;
+                            return Ok(false);
+                        }
+                        _ => {}
                     }
-                    _ => {}
-                },
+                }
                 Err(_) => {}
             }
         }
@@ -124,8 +201,10 @@ impl Writer {
         let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(data).map_err(io(&tmp))?;
         drop(f);
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        self.written.push(rel.to_string());
+        replace(&tmp, &path, exists).map_err(io(&path))?;
+        if let Some(f) = self.files.get_mut(rel) {
+            f.written = true;
+        }
         Ok(true)
     }
 
@@ -160,6 +239,12 @@ impl Writer {
                 }
             }
         };
+        // A bounded cache: at 100k entries a build makes some 200,000
+        // directories, each used by a few consecutive files; one forgotten and
+        // met again is looked at again (and not taken as fresh).
+        if self.dirs.len() >= 4096 {
+            self.dirs.clear();
+        }
         self.dirs.insert(rel.to_string(), fresh);
         Ok(fresh)
     }
@@ -185,12 +270,22 @@ impl Writer {
     /// be written.
     pub fn keep(&mut self, rel: &str, len: u64) -> Result<bool, SiteError> {
         check_rel(rel)?;
+        if let Some(listed) = &self.listed
+            && listed.get(rel) == Some(&len)
+        {
+            return self.carry(&[rel.to_string()]);
+        }
         let path = self.safe_path(rel)?;
         match fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() && m.len() == len => {
-                if !self.files.insert(rel.to_string()) {
+                if self.files.contains_key(rel) {
                     return Err(SiteError::Duplicate(rel.to_string()));
                 }
+                let info = FileInfo {
+                    len,
+                    written: false,
+                };
+                self.files.insert(rel.to_string(), info);
                 self.bytes += len;
                 self.unchanged += 1;
                 Ok(true)
@@ -199,19 +294,24 @@ impl Writer {
         }
     }
 
-    /// Files written so far in this build.
-    pub fn files(&self) -> &BTreeSet<String> {
+    /// Files of this build so far.
+    pub fn files(&self) -> &BTreeMap<String, FileInfo> {
         &self.files
     }
 
     /// Removes files an earlier build listed in its manifest that this build did
     /// not write, records the new manifest, and returns what happened.
     pub fn finish(mut self) -> Result<WriteStats, SiteError> {
-        let manifest = self.root.join(MANIFEST);
-        let old = fs::read_to_string(&manifest).unwrap_or_default();
+        // What the build no longer needs goes before the manifests are read and written.
+        self.dirs = HashMap::new();
+        self.listed = None;
+        let manifest = self.safe_path(MANIFEST)?;
         let mut removed = Vec::new();
-        for rel in old.lines() {
-            if self.files.contains(rel) || check_rel(rel).is_err() {
+        let old = fs::File::open(&manifest).map(std::io::BufReader::new);
+        for line in old.into_iter().flat_map(std::io::BufRead::lines) {
+            let Ok(line) = line else { break };
+            let (rel, _) = manifest_line(&line);
+            if self.files.contains_key(rel) || check_rel(rel).is_err() {
                 continue;
             }
             let Ok(path) = self.safe_path(rel) else {
@@ -229,21 +329,88 @@ impl Writer {
                 }
             }
         }
-        let mut list = String::new();
-        for f in &self.files {
-            list.push_str(f);
-            list.push('\n');
+        // Written line by line beside it (never through a link), then renamed over it.
+        let tmp = self.root.join(format!("{MANIFEST}.tmp"));
+        let _ = fs::remove_file(&tmp);
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        let mut out = std::io::BufWriter::new(f);
+        for (f, info) in &self.files {
+            writeln!(out, "{f}\t{}", info.len).map_err(io(&tmp))?;
         }
-        if old != list {
-            fs::write(&manifest, list).map_err(io(&manifest))?;
-        }
+        out.flush().map_err(io(&tmp))?;
+        drop(out);
+        fs::rename(&tmp, &manifest).map_err(io(&manifest))?;
+        let files = std::mem::take(&mut self.files);
         Ok(WriteStats {
-            written: std::mem::take(&mut self.written),
+            written: files
+                .into_iter()
+                .filter(|(_, f)| f.written)
+                .map(|(rel, _)| rel)
+                .collect(),
             unchanged: self.unchanged,
             removed,
             bytes: self.bytes,
         })
     }
+}
+
+/// Puts the file `tmp` in place of `path`. If a file is at `path`, the two are
+/// swapped atomically (Linux `renameat2` with `RENAME_EXCHANGE`) and the old
+/// one, now at `tmp`, removed: ext4 writes a file renamed over another one
+/// back to disk before the rename returns (its `auto_da_alloc` guard), about
+/// 1 ms a file, and an exchange does not. Elsewhere, or if the exchange is
+/// refused, a plain rename. Either way a reader sees the old file or the new.
+fn replace(tmp: &Path, path: &Path, exists: bool) -> std::io::Result<()> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if exists {
+        use std::os::unix::ffi::OsStrExt;
+        let a = std::ffi::CString::new(tmp.as_os_str().as_bytes())?;
+        let b = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+        // SAFETY: both arguments are NUL-terminated paths that outlive the call.
+        let r = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if r == 0 {
+            return fs::remove_file(tmp);
+        }
+    }
+    let _ = exists;
+    fs::rename(tmp, path)
+}
+
+/// Reads the file `name` directly in `root`, if it is a regular file (not a
+/// symbolic link). For the build's own bookkeeping, never a page.
+pub fn read_meta(root: &Path, name: &str) -> Option<String> {
+    let p = root.join(name);
+    match fs::symlink_metadata(&p) {
+        Ok(m) if m.is_file() => fs::read_to_string(&p).ok(),
+        _ => None,
+    }
+}
+
+/// Writes (`Some`) or removes (`None`) the file `name` directly in `root`,
+/// refusing a symbolic link there. For the build's own bookkeeping.
+pub fn write_meta(root: &Path, name: &str, data: Option<&[u8]>) -> Result<(), SiteError> {
+    let p = root.join(name);
+    match fs::symlink_metadata(&p) {
+        Ok(m) if m.file_type().is_symlink() => return Err(SiteError::Symlink(p)),
+        Ok(_) if data.is_none() => fs::remove_file(&p).map_err(io(&p))?,
+        _ => {}
+    }
+    if let Some(data) = data {
+        fs::write(&p, data).map_err(io(&p))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
