@@ -24,7 +24,7 @@ use crate::keys::ADMIN;
 use crate::ledger::entry::{self, Entry};
 use crate::ledger::{Draft, Ledger, Signer};
 use crate::tlog::{self, Hash, HashReader, NodeId, TlogError};
-use proc::{ChildStats, run_child};
+use proc::{ChildStats, run_child, run_measured};
 use synth::{ReleaseRef, Synth};
 
 /// Origin of generated ledgers.
@@ -562,7 +562,7 @@ pub fn run(o: &Options, say: &dyn Fn(&str)) -> Result<Report, Error> {
     settle();
     let v = checked(
         "speclog verify",
-        run_child(speclog(o, &g).args(["verify", "--json"]))?,
+        run_measured(speclog(o, &g).args(["verify", "--json"]))?,
     )?;
     let verify_rate = n as f64 / v.secs;
     t.at_least(
@@ -583,7 +583,7 @@ pub fn run(o: &Options, say: &dyn Fn(&str)) -> Result<Report, Error> {
         settle();
         let b = checked(
             "speclog site build",
-            run_child(speclog(o, &g).args(["site", "build", "--out"]).arg(&site))?,
+            run_measured(speclog(o, &g).args(["site", "build", "--out"]).arg(&site))?,
         )?;
         let pages = parse_pages(&b.stdout)?;
         full_build = Some((b, pages));
@@ -654,7 +654,7 @@ pub fn run(o: &Options, say: &dyn Fn(&str)) -> Result<Report, Error> {
             settle();
             incremental = Some(checked(
                 "speclog site build",
-                run_child(speclog(o, &g).args(["site", "build", "--out"]).arg(&site))?,
+                run_measured(speclog(o, &g).args(["site", "build", "--out"]).arg(&site))?,
             )?);
         }
     }
@@ -983,7 +983,7 @@ fn hugo_peer(
         }
     }
     settle();
-    let hugo = run_child(
+    let hugo = run_measured(
         Command::new("hugo")
             .args(["--quiet", "--source"])
             .arg(dir)
