@@ -3,14 +3,13 @@
 //! determinism, incremental rebuilds, XSS probes, the serve command and the
 //! real OpenAI Model Spec history.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::SigningKey;
 use speclog::app::{NewIncident, Workspace};
 use speclog::governance::incident::{Severity, Status};
-use speclog::keys::Passphrase;
-use speclog::ledger::{Ledger, OpenOptions};
 use speclog::site::{self, BuildOptions, BuildReport};
 
 const ORIGIN: &str = "example.org/model-spec";
@@ -27,10 +26,6 @@ fn example(name: &str) -> PathBuf {
     manifest().join("examples/spec").join(name)
 }
 
-fn key(n: u8) -> SigningKey {
-    SigningKey::from_bytes(&[n; 32])
-}
-
 /// A ledger with fixed keys and times, so every byte of it is reproducible.
 struct Fixture {
     dir: tempfile::TempDir,
@@ -40,30 +35,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let mut ws = Workspace::new(dir.path().join("ledger"), dir.path().join("keys"));
-        ws.time = Some("2025-01-10T09:00:00Z".into());
-        ws.keys
-            .write("admin", ORIGIN, &key(1), &Passphrase::None)
-            .unwrap();
-        Ledger::init(
-            &ws.ledger_dir,
-            ORIGIN,
-            &key(1),
-            ws.time.as_deref(),
-            OpenOptions::default(),
-        )
-        .unwrap();
-        for (name, role, k) in [
-            ("policy-team", "spec-owner", 2),
-            ("evals-team", "evaluator", 3),
-            ("incident-desk", "incident-responder", 4),
-        ] {
-            let (_, public) = ws
-                .keys
-                .write(name, name, &key(k), &Passphrase::None)
-                .unwrap();
-            ws.key_register(name, &public, &[role.to_string()]).unwrap();
-        }
+        let ws = common::fixed_workspace(dir.path(), ORIGIN);
         Fixture { dir, ws }
     }
 

@@ -4,14 +4,13 @@
 //! options changed, or whose ledger does not extend the one the site was
 //! built from, falls back to a full build.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::SigningKey;
 use speclog::app::{NewIncident, Workspace};
 use speclog::governance::incident::{Severity, Status};
-use speclog::keys::Passphrase;
-use speclog::ledger::{Ledger, OpenOptions};
 use speclog::site::{self, BuildOptions, BuildReport};
 
 const ORIGIN: &str = "example.org/model-spec";
@@ -28,37 +27,9 @@ fn example(name: &str) -> PathBuf {
     manifest().join("examples/spec").join(name)
 }
 
-fn key(n: u8) -> SigningKey {
-    SigningKey::from_bytes(&[n; 32])
-}
-
 /// A ledger with fixed keys and times.
 fn workspace(dir: &Path) -> Workspace {
-    let mut ws = Workspace::new(dir.join("ledger"), dir.join("keys"));
-    ws.time = Some("2025-01-10T09:00:00Z".into());
-    ws.keys
-        .write("admin", ORIGIN, &key(1), &Passphrase::None)
-        .unwrap();
-    Ledger::init(
-        &ws.ledger_dir,
-        ORIGIN,
-        &key(1),
-        ws.time.as_deref(),
-        OpenOptions::default(),
-    )
-    .unwrap();
-    for (name, role, k) in [
-        ("policy-team", "spec-owner", 2),
-        ("evals-team", "evaluator", 3),
-        ("incident-desk", "incident-responder", 4),
-    ] {
-        let (_, public) = ws
-            .keys
-            .write(name, name, &key(k), &Passphrase::None)
-            .unwrap();
-        ws.key_register(name, &public, &[role.to_string()]).unwrap();
-    }
-    ws
+    common::fixed_workspace(dir, ORIGIN)
 }
 
 /// Every file under `dir`, relative path to bytes.

@@ -152,3 +152,39 @@ pub fn shared_releases() -> Vec<(String, PathBuf, bool)> {
         })
         .collect()
 }
+
+/// An in-process workspace in `dir` with fixed keys (seeds 1..=4) and a fixed
+/// time: `admin` (the log key of `origin`), and `policy-team` (spec-owner),
+/// `evals-team` (evaluator) and `incident-desk` (incident-responder), so a
+/// ledger built through it is the same bytes every run.
+pub fn fixed_workspace(dir: &Path, origin: &str) -> speclog::app::Workspace {
+    use ed25519_dalek::SigningKey;
+    use speclog::keys::Passphrase;
+    use speclog::ledger::{Ledger, OpenOptions};
+    let key = |n: u8| SigningKey::from_bytes(&[n; 32]);
+    let mut ws = speclog::app::Workspace::new(dir.join("ledger"), dir.join("keys"));
+    ws.time = Some("2025-01-10T09:00:00Z".into());
+    ws.keys
+        .write("admin", origin, &key(1), &Passphrase::None)
+        .unwrap();
+    Ledger::init(
+        &ws.ledger_dir,
+        origin,
+        &key(1),
+        ws.time.as_deref(),
+        OpenOptions::default(),
+    )
+    .unwrap();
+    for (name, role, k) in [
+        ("policy-team", "spec-owner", 2),
+        ("evals-team", "evaluator", 3),
+        ("incident-desk", "incident-responder", 4),
+    ] {
+        let (_, public) = ws
+            .keys
+            .write(name, name, &key(k), &Passphrase::None)
+            .unwrap();
+        ws.key_register(name, &public, &[role.to_string()]).unwrap();
+    }
+    ws
+}
