@@ -320,6 +320,18 @@ fn incremental_builds_equal_full_builds_after_each_kind_of_entry() {
     r.check("an evaluation that starts a new page of the archive");
     assert!(r.out.join("evaluations/page/3/index.html").exists());
     assert!(!r.out.join("evaluations/page/4/index.html").exists());
+    // Past 256 entries: the first entry bundle and level-0 hash tile become
+    // full, and the last build's partial tiles go.
+    let size = r.ws.open().unwrap().reader().head().unwrap().size;
+    assert!(size < 256, "{size}");
+    for i in size..260 {
+        let t = format!("2025-08-04T{:02}:{:02}:00Z", i / 60 % 24, i % 60);
+        r.eval(&t, "2025-06-01", "results-2025-05-02.json", None);
+    }
+    r.check("entries that fill the first tile");
+    assert!(r.out.join("log/tile/entries/000").is_file());
+    assert!(r.out.join("log/tile/0/000").is_file());
+    assert!(r.out.join("log/tile/entries/001.p/4").is_file());
 }
 
 #[test]

@@ -663,16 +663,24 @@ impl<'a> Reader<'a> {
         Ok(n.unwrap_or(0) as u64)
     }
 
-    /// Every blob digest with its length, in digest order, without reading the data.
-    pub fn blob_sizes(&self) -> Result<Vec<(Hash, u64)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT digest, length(data) FROM blobs ORDER BY digest")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+    /// Blobs stored after `rowid` (0 for all): (rowid, digest, length), in
+    /// storage order. Blobs are only ever inserted, so a caller that keeps the
+    /// last rowid it saw sees each new blob once.
+    pub fn blob_sizes_after(&self, rowid: i64) -> Result<Vec<(i64, Hash, u64)>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT rowid, digest, length(data) FROM blobs WHERE rowid > ?1 ORDER BY rowid",
+        )?;
+        let rows = st.query_map([rowid], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
-            let (d, n) = row?;
-            out.push((hash_col(d, "blob digest")?, n as u64));
+            let (id, d, n) = row?;
+            out.push((id, hash_col(d, "blob digest")?, n as u64));
         }
         Ok(out)
     }

@@ -104,7 +104,7 @@ pub struct BuildReport {
 pub const STATE: &str = ".speclog-site-state";
 
 /// Bumped when the state file's own format changes.
-const STATE_FORMAT: u32 = 1;
+const STATE_FORMAT: u32 = 2;
 
 /// A fingerprint of the source, templates and locked dependencies the binary
 /// was built from (`build.rs`): a site built by any other build is redone in
@@ -129,6 +129,8 @@ struct State {
     /// The tree the site shows: its size and root (lowercase hex).
     size: u64,
     root: String,
+    /// [`TilesReport::blob_rowid`] of the build.
+    blob_rowid: i64,
 }
 
 impl State {
@@ -156,13 +158,13 @@ impl State {
     }
 }
 
-/// The tree size of the last build in `out`, if it can be built on: same
+/// What the last build in `out` published, if it can be built on: same
 /// options, and the ledger now extends the tree that build showed.
 fn last_build(
     ledger: &Ledger,
     out: &std::path::Path,
     now: &State,
-) -> Result<Option<u64>, SiteError> {
+) -> Result<Option<tiles::Published>, SiteError> {
     let Some(old) =
         writer::read_meta(out, STATE).and_then(|t| serde_json::from_str::<State>(&t).ok())
     else {
@@ -172,7 +174,10 @@ fn last_build(
         return Ok(None);
     }
     let root = tlog::tree_hash(old.size, &ledger.reader())?;
-    Ok((hex::encode(root) == old.root).then_some(old.size))
+    Ok((hex::encode(root) == old.root).then_some(tiles::Published {
+        size: old.size,
+        blob_rowid: old.blob_rowid,
+    }))
 }
 
 /// Renders the site for `ledger` into `out`: incrementally if `out` holds a
@@ -196,19 +201,20 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
         cosignatures: ledger.reader().count_cosignatures()?,
         size: head.size,
         root: hex::encode(head.root),
+        blob_rowid: 0,
     };
     let mut w = Writer::new(out)?;
     let last = last_build(ledger, out, &now)?;
     // A build that stops half-way leaves no state, so the next one is full.
     writer::write_meta(out, STATE, None)?;
     let last = match last {
-        Some(size) if w.trust_manifest()? => Some(size),
+        Some(l) if w.trust_manifest()? => Some(l),
         _ => None,
     };
     let mut d = SiteData::load(ledger)?;
     d.site_title = title;
     let plan = match last {
-        Some(size) => plan::Plan::incremental(&d, size),
+        Some(l) => plan::Plan::incremental(&d, l.size),
         None => plan::Plan::full(),
     };
     pages::render_assets(&mut w)?;
@@ -228,10 +234,13 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
     // The model is not needed to write the tiles and the manifest.
     let (entries, releases) = (d.checkpoint.size, d.releases.len());
     drop(d);
-    let tiles = tiles::render_tiles(ledger, out, &mut w)?;
-    let pages = w.files().keys().filter(|f| f.ends_with(".html")).count() as u64;
-    let files = w.files().len() as u64;
+    let tiles = tiles::render_tiles(ledger, out, &mut w, last)?;
     let stats = w.finish()?;
+    let (pages, files) = (stats.pages, stats.files);
+    let now = State {
+        blob_rowid: tiles.blob_rowid,
+        ..now
+    };
     let mut state = serde_json::to_vec_pretty(&now)?;
     state.push(b'\n');
     writer::write_meta(out, STATE, Some(&state))?;

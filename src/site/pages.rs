@@ -740,11 +740,9 @@ pub fn render_log_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(),
     let size = d.items.len() as u64;
     let pages = size.div_ceil(paths::LOG_PAGE_SIZE).max(1);
     let mut from = plan.log_from().min(pages);
-    for n in 1..from {
-        if !w.carry(&page_files(&paths::log_page(n), &[]))? {
-            from = n;
-            break;
-        }
+    // The pages before `from` are the last build's (checked on the last of them).
+    if from > 1 && !w.carry(&page_files(&paths::log_page(from - 1), &[]))? {
+        from = 1;
     }
     for n in from.max(1)..=pages {
         let dir = paths::log_page(n);
@@ -811,11 +809,14 @@ pub fn render_entry_pages(
 ) -> Result<(), SiteError> {
     let n = d.items.len() as u64;
     let mut from = plan.entries_from().min(n);
-    for seq in 0..from {
-        if !w.carry(&page_files(&paths::entry(seq), &["inclusion.tlog-proof"]))? {
-            from = seq;
-            break;
-        }
+    // The pages before `from` are the last build's (checked on the last of them).
+    if from > 0
+        && !w.carry(&page_files(
+            &paths::entry(from - 1),
+            &["inclusion.tlog-proof"],
+        ))?
+    {
+        from = 0;
     }
     let mut cache = None;
     ledger.reader().for_each_entry::<SiteError>(from, n, |row| {
@@ -1070,11 +1071,9 @@ fn render_evals_archive(d: &SiteData, from: usize, w: &mut Writer) -> Result<(),
     }
     let pages = total.div_ceil(paths::EVALS_PAGE_SIZE);
     let mut from = from.clamp(1, pages);
-    for n in 1..from {
-        if !w.carry(&page_files(&paths::evals_page(n), &[]))? {
-            from = n;
-            break;
-        }
+    // The pages before `from` are the last build's (checked on the last of them).
+    if from > 1 && !w.carry(&page_files(&paths::evals_page(from - 1), &[]))? {
+        from = 1;
     }
     for n in from..=pages {
         let dir = paths::evals_page(n);

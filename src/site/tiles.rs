@@ -31,13 +31,31 @@ pub struct TilesReport {
     pub blobs: u64,
     /// Of all these, the ones already on disk and not re-read.
     pub kept: u64,
+    /// The storage position (rowid) of the last blob published, so the next
+    /// incremental build looks only at blobs stored after it.
+    #[serde(skip)]
+    pub blob_rowid: i64,
+}
+
+/// What the last build published, for an incremental build: its tree size
+/// and [`TilesReport::blob_rowid`].
+#[derive(Clone, Copy, Debug)]
+pub struct Published {
+    pub size: u64,
+    pub blob_rowid: i64,
 }
 
 /// Writes the `log/` directory for the ledger's current checkpoint.
+///
+/// With `last` (an incremental build on top of a build that published the
+/// log at a smaller size), only what the append added is looked at: the tiles
+/// of [`tlog::new_tiles`], the blobs stored since, and the old partial tiles,
+/// which go unless rewritten; everything else stays as that build wrote it.
 pub fn render_tiles(
     ledger: &Ledger,
     _out: &Path,
     w: &mut Writer,
+    last: Option<Published>,
 ) -> Result<TilesReport, SiteError> {
     let r = ledger.reader();
     let head = r.head()?;
@@ -63,7 +81,20 @@ pub fn render_tiles(
     if let Some(policy) = crate::witness::store::published_policy(ledger.dir())? {
         w.write(&format!("{LOG_DIR}/witnesses.txt"), &policy)?;
     }
-    for t in tlog::tiles_for_size(head.size) {
+    let tiles = match last {
+        Some(l) => {
+            // A partial tile of the last build that is no tile now goes.
+            let now = tlog::tiles_for_size(head.size);
+            let partial = |v: Vec<Tile>| v.into_iter().filter(|t| !t.is_full());
+            let keep: Vec<Tile> = partial(now).collect();
+            for t in partial(tlog::tiles_for_size(l.size)).filter(|t| !keep.contains(t)) {
+                w.drop_file(&format!("{LOG_DIR}/{}", t.path()))?;
+            }
+            tlog::new_tiles(l.size, head.size)
+        }
+        None => tlog::tiles_for_size(head.size),
+    };
+    for t in tiles {
         let rel = format!("{LOG_DIR}/{}", t.path());
         let start = t.index * tlog::TILE_WIDTH;
         let end = start + t.width as u64;
@@ -90,7 +121,9 @@ pub fn render_tiles(
         };
         w.write(&rel, &data)?;
     }
-    for (digest, len) in r.blob_sizes()? {
+    rep.blob_rowid = last.map_or(0, |l| l.blob_rowid);
+    for (rowid, digest, len) in r.blob_sizes_after(rep.blob_rowid)? {
+        rep.blob_rowid = rep.blob_rowid.max(rowid);
         rep.blobs += 1;
         let rel = format!("{BLOBS_DIR}/{}", hex::encode(digest));
         if w.keep(&rel, len)? {

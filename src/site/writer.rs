@@ -24,6 +24,55 @@ fn manifest_line(line: &str) -> (&str, Option<u64>) {
     }
 }
 
+/// The last build's manifest, in an incremental build: its text and the
+/// (start, end, length) of each path in it, sorted (the manifest is written
+/// in path order), so a lookup is a binary search and the new manifest is a
+/// merge: an incremental build costs what it writes, not what the site holds.
+#[derive(Debug)]
+struct Listed {
+    text: String,
+    lines: Vec<(usize, usize, u64)>,
+    /// Listed files this build no longer produces, to remove.
+    dropped: HashSet<String>,
+}
+
+impl Listed {
+    /// Parses a manifest; None if a line lacks a length or the paths are not
+    /// strictly increasing (then it was not written by a build).
+    fn parse(text: String) -> Option<Listed> {
+        let mut lines = Vec::new();
+        let mut at = 0;
+        for line in text.split_inclusive('\n') {
+            let body = line.strip_suffix('\n')?;
+            let tab = body.find('\t')?;
+            let len = body[tab + 1..].parse().ok()?;
+            lines.push((at, at + tab, len));
+            at += line.len();
+        }
+        let sorted = lines
+            .windows(2)
+            .all(|w| text[w[0].0..w[0].1] < text[w[1].0..w[1].1]);
+        sorted.then_some(Listed {
+            text,
+            lines,
+            dropped: HashSet::new(),
+        })
+    }
+
+    fn path(&self, i: usize) -> &str {
+        let (a, b, _) = self.lines[i];
+        &self.text[a..b]
+    }
+
+    /// The listed length of `rel`.
+    fn get(&self, rel: &str) -> Option<u64> {
+        self.lines
+            .binary_search_by(|&(a, b, _)| self.text[a..b].cmp(rel))
+            .ok()
+            .map(|i| self.lines[i].2)
+    }
+}
+
 /// Writes files under one output directory.
 #[derive(Debug)]
 pub struct Writer {
@@ -31,8 +80,9 @@ pub struct Writer {
     /// Files of this build.
     files: BTreeMap<String, FileInfo>,
     /// In an incremental build, the files the last build listed in its
-    /// manifest, with their lengths: trusted to be on disk as listed.
-    listed: Option<HashMap<String, u64>>,
+    /// manifest, with their lengths: trusted to be on disk as listed, and
+    /// kept unless this build writes or drops them.
+    listed: Option<Listed>,
     unchanged: u64,
     bytes: u64,
     /// Directories (relative) already checked in this build to be real
@@ -65,6 +115,11 @@ pub struct WriteStats {
     pub removed: Vec<String>,
     /// Total bytes of all files of this build.
     pub bytes: u64,
+    /// Files of the site, and of them HTML pages.
+    #[serde(skip)]
+    pub files: u64,
+    #[serde(skip)]
+    pub pages: u64,
 }
 
 /// Checks a relative output path: `/`-separated, each part non-empty, not `.` or `..`,
@@ -115,52 +170,49 @@ impl Writer {
         &self.root
     }
 
-    /// Makes this an incremental build: the files the last build listed in its
-    /// manifest are trusted to be on disk as listed, so [`Writer::carry`] and
-    /// [`Writer::keep`] register them without looking at them. Returns false
-    /// (and changes nothing) if the manifest cannot be read or lacks lengths.
+    /// Makes this an incremental build: every file the last build listed in
+    /// its manifest is trusted to be on disk as listed and stays part of the
+    /// site, unread, unless this build writes it again or [drops](Writer::drop_file)
+    /// it. Returns false (and changes nothing) if the manifest cannot be read
+    /// or was not written by a build.
     pub fn trust_manifest(&mut self) -> Result<bool, SiteError> {
         let path = self.safe_path(MANIFEST)?;
         let Ok(text) = fs::read_to_string(&path) else {
             return Ok(false);
         };
-        let mut listed = HashMap::new();
-        for line in text.lines() {
-            match manifest_line(line) {
-                (rel, Some(len)) if check_rel(rel).is_ok() => {
-                    listed.insert(rel.to_string(), len);
-                }
-                _ => return Ok(false),
+        match Listed::parse(text) {
+            Some(l) => {
+                self.listed = Some(l);
+                Ok(true)
             }
+            None => Ok(false),
         }
-        self.listed = Some(listed);
-        Ok(true)
     }
 
-    /// In an incremental build, registers every one of `rels` as part of this
-    /// build, unchanged and unread, if the last build listed them all; returns
-    /// false (registering none) otherwise, and then they must be written.
+    /// Whether this build is incremental (see [`Writer::trust_manifest`]).
+    pub fn incremental(&self) -> bool {
+        self.listed.is_some()
+    }
+
+    /// In an incremental build, whether the last build listed every one of
+    /// `rels` (then they stay as they are, unread); false otherwise, and then
+    /// they must be written.
     pub fn carry(&mut self, rels: &[String]) -> Result<bool, SiteError> {
         let Some(listed) = &self.listed else {
             return Ok(false);
         };
-        let mut lens = Vec::with_capacity(rels.len());
-        for rel in rels {
-            match listed.get(rel.as_str()) {
-                Some(len) if !self.files.contains_key(rel.as_str()) => lens.push(*len),
-                _ => return Ok(false),
-            }
+        Ok(rels.iter().all(|rel| listed.get(rel).is_some()))
+    }
+
+    /// In an incremental build, removes `rel` from the site at the end of the
+    /// build unless the build writes it. (A full build removes whatever it
+    /// does not write.)
+    pub fn drop_file(&mut self, rel: &str) -> Result<(), SiteError> {
+        check_rel(rel)?;
+        if let Some(listed) = &mut self.listed {
+            listed.dropped.insert(rel.to_string());
         }
-        for (rel, len) in rels.iter().zip(lens) {
-            let info = FileInfo {
-                len,
-                written: false,
-            };
-            self.files.insert(rel.clone(), info);
-            self.bytes += len;
-            self.unchanged += 1;
-        }
-        Ok(true)
+        Ok(())
     }
 
     /// Writes `data` to `rel` (a `/`-separated path inside the output directory)
@@ -263,9 +315,10 @@ impl Writer {
     pub fn keep(&mut self, rel: &str, len: u64) -> Result<bool, SiteError> {
         check_rel(rel)?;
         if let Some(listed) = &self.listed
-            && listed.get(rel) == Some(&len)
+            && listed.get(rel) == Some(len)
+            && !listed.dropped.contains(rel)
         {
-            return self.carry(&[rel.to_string()]);
+            return Ok(true);
         }
         let path = self.safe_path(rel)?;
         match fs::symlink_metadata(&path) {
@@ -286,11 +339,6 @@ impl Writer {
         }
     }
 
-    /// Files of this build so far.
-    pub fn files(&self) -> &BTreeMap<String, FileInfo> {
-        &self.files
-    }
-
     /// Removes files an earlier build listed in its manifest that this build did
     /// not write, records the new manifest, and returns what happened.
     pub fn finish(mut self) -> Result<WriteStats, SiteError> {
@@ -306,14 +354,34 @@ impl Writer {
         // What the build no longer needs goes before the manifests are read and written.
         self.dirs = HashMap::new();
         self.pending = HashSet::new();
-        self.listed = None;
         let manifest = self.safe_path(MANIFEST)?;
+        let listed = self.listed.take();
+        // What goes: in a full build every listed file not written, in an
+        // incremental one the dropped files not written.
+        let mut gone: Vec<String> = match &listed {
+            Some(l) => l
+                .dropped
+                .iter()
+                .filter(|r| l.get(r).is_some() && !self.files.contains_key(r.as_str()))
+                .cloned()
+                .collect(),
+            None => {
+                let old = fs::File::open(&manifest).map(std::io::BufReader::new);
+                let mut v = Vec::new();
+                for line in old.into_iter().flat_map(std::io::BufRead::lines) {
+                    let Ok(line) = line else { break };
+                    let (rel, _) = manifest_line(&line);
+                    if !self.files.contains_key(rel) {
+                        v.push(rel.to_string());
+                    }
+                }
+                v
+            }
+        };
+        gone.sort();
         let mut removed = Vec::new();
-        let old = fs::File::open(&manifest).map(std::io::BufReader::new);
-        for line in old.into_iter().flat_map(std::io::BufRead::lines) {
-            let Ok(line) = line else { break };
-            let (rel, _) = manifest_line(&line);
-            if self.files.contains_key(rel) || check_rel(rel).is_err() {
+        for rel in &gone {
+            if check_rel(rel).is_err() {
                 continue;
             }
             let Ok(path) = self.safe_path(rel) else {
@@ -331,20 +399,49 @@ impl Writer {
                 }
             }
         }
-        // Written line by line beside it (never through a link), then renamed over it.
+        // The new manifest: this build's files, and in an incremental build
+        // the listed files it kept, merged in path order.
+        let mut text =
+            Vec::with_capacity(listed.as_ref().map_or(0, |l| l.text.len()) + 64 * self.files.len());
+        let (mut count, mut pages) = (0u64, 0u64);
+        let mut line = |rel: &str, len: u64| {
+            count += 1;
+            pages += rel.ends_with(".html") as u64;
+            text.extend_from_slice(rel.as_bytes());
+            text.push(b'\t');
+            text.extend_from_slice(len.to_string().as_bytes());
+            text.push(b'\n');
+        };
+        let mut mine = self.files.iter().peekable();
+        if let Some(l) = &listed {
+            let gone: HashSet<&str> = gone.iter().map(String::as_str).collect();
+            for i in 0..l.lines.len() {
+                let rel = l.path(i);
+                while let Some((f, info)) = mine.next_if(|(f, _)| f.as_str() < rel) {
+                    line(f, info.len);
+                }
+                if mine.peek().is_some_and(|(f, _)| f.as_str() == rel) || gone.contains(rel) {
+                    continue;
+                }
+                let len = l.lines[i].2;
+                self.bytes += len;
+                self.unchanged += 1;
+                line(rel, len);
+            }
+        }
+        for (f, info) in mine {
+            line(f, info.len);
+        }
+        // Written beside it (never through a link), then renamed over it.
         let tmp = self.root.join(format!("{MANIFEST}.tmp"));
         let _ = fs::remove_file(&tmp);
-        let f = fs::OpenOptions::new()
+        let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)
             .map_err(io(&tmp))?;
-        let mut out = std::io::BufWriter::new(f);
-        for (f, info) in &self.files {
-            writeln!(out, "{f}\t{}", info.len).map_err(io(&tmp))?;
-        }
-        out.flush().map_err(io(&tmp))?;
-        drop(out);
+        f.write_all(&text).map_err(io(&tmp))?;
+        drop(f);
         fs::rename(&tmp, &manifest).map_err(io(&manifest))?;
         let files = std::mem::take(&mut self.files);
         Ok(WriteStats {
@@ -356,6 +453,8 @@ impl Writer {
             unchanged: self.unchanged,
             removed,
             bytes: self.bytes,
+            files: count,
+            pages,
         })
     }
 }

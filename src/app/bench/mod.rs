@@ -590,7 +590,7 @@ pub fn run(o: &Options, say: &dyn Fn(&str)) -> Result<Report, Error> {
     } else {
         say("publishing log/ (tiles, bundles, blobs) for verify --site");
         let mut w = crate::site::Writer::new(&site)?;
-        crate::site::tiles::render_tiles(&ledger, &site, &mut w)?;
+        crate::site::tiles::render_tiles(&ledger, &site, &mut w, None)?;
         w.finish()?;
     }
     let (site_bytes, site_files) = tree_size(&site);
