@@ -180,6 +180,8 @@ pub struct SiteData {
     pub preregs: Vec<Prereg>,
     pub incidents: Vec<Incident>,
     pub approvals: Vec<Approval>,
+    /// Position in `incidents` of each incident id (the first with that id).
+    incident_index: std::collections::HashMap<String, usize>,
 }
 
 fn data_err(e: impl std::fmt::Display) -> SiteError {
@@ -222,7 +224,8 @@ impl SiteData {
         };
         let mut by_label: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         reader.for_each_entry::<SiteError>(0, head.size, |row| {
-            let e = Entry::decode(&row.data).map_err(data_err)?;
+            // The payload's JSON is parsed by its decode; appends checked it.
+            let e = Entry::decode_fields(&row.data).map_err(data_err)?;
             let payload = Payload::decode(&e.kind, &e.payload).map_err(data_err)?;
             let (summary, about) = match &payload {
                 Payload::SpecRelease(p) => {
@@ -271,7 +274,7 @@ impl SiteData {
                         prereg: p
                             .preregistration
                             .as_ref()
-                            .and_then(|r| d.preregs.iter().position(|x| x.seq == r.seq)),
+                            .and_then(|r| d.preregs.binary_search_by_key(&r.seq, |x| x.seq).ok()),
                         rec: compact(p),
                     });
                     (s, Some((paths::eval(&p.id), format!("Evaluation {}", p.id))))
@@ -283,6 +286,9 @@ impl SiteData {
                         o.severity.as_str(),
                         o.title
                     );
+                    d.incident_index
+                        .entry(o.id.clone())
+                        .or_insert(d.incidents.len());
                     d.incidents.push(Incident {
                         id: o.id.clone(),
                         title: o.title.clone(),
@@ -389,12 +395,13 @@ impl SiteData {
 
     /// Index of the release at entry `seq`.
     pub fn release_by_seq(&self, seq: u64) -> Option<usize> {
-        self.releases.iter().position(|r| r.seq == seq)
+        // Releases are in ledger order.
+        self.releases.binary_search_by_key(&seq, |r| r.seq).ok()
     }
 
     /// The incident with `id`.
     pub fn incident(&self, id: &str) -> Option<&Incident> {
-        self.incidents.iter().find(|i| i.id == id)
+        self.incident_index.get(id).map(|&i| &self.incidents[i])
     }
 
     fn incident_event(
@@ -405,7 +412,8 @@ impl SiteData {
         text: Option<String>,
         f: impl FnOnce(&mut Incident),
     ) {
-        if let Some(i) = self.incidents.iter_mut().find(|i| i.id == id) {
+        if let Some(&i) = self.incident_index.get(id) {
+            let i = &mut self.incidents[i];
             i.events.push(IncidentEvent {
                 seq: e.seq,
                 time: e.time.clone(),
