@@ -181,7 +181,7 @@ pub struct SiteData {
     pub incidents: Vec<Incident>,
     pub approvals: Vec<Approval>,
     /// Position in `incidents` of each incident id (the first with that id).
-    incident_index: std::collections::HashMap<String, usize>,
+    pub(crate) incident_index: std::collections::HashMap<String, usize>,
 }
 
 fn data_err(e: impl std::fmt::Display) -> SiteError {
