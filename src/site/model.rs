@@ -373,7 +373,8 @@ impl SiteData {
             };
             d.items.push(Item {
                 seq: e.seq,
-                hash: hex::encode(entry::entry_hash(&row.data)),
+                // The stored hash, which appends computed and verify checks.
+                hash: hex::encode(&row.hash),
                 time: e.time,
                 kind: e.kind,
                 signer: e.signer,

@@ -278,7 +278,9 @@ fn latest<T>(all: &[T]) -> (&[T], Option<usize>) {
 /// One page per release, with its exact text as `spec.md` beside it.
 pub fn render_version_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     for r in &d.releases {
-        if !plan.release(r.idx) && w.carry(&page_files(&r.dir, &["spec.md"]))? {
+        if !plan.release(r.idx)
+            && (w.incremental() || w.carry(&page_files(&r.dir, &["spec.md"]))?)
+        {
             continue;
         }
         let evals: Vec<&model::Eval> = d
@@ -386,7 +388,7 @@ pub fn render_diff_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<()
         };
         let old = &d.releases[p];
         let dir = paths::diff_of(&r.dir);
-        if !plan.diff(r.idx) && w.carry(&page_files(&dir, &[]))? {
+        if !plan.diff(r.idx) && (w.incremental() || w.carry(&page_files(&dir, &[]))?) {
             continue;
         }
         let changed = cd
@@ -586,7 +588,7 @@ pub fn render_clauses(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), S
     }
     let none = (Vec::new(), Vec::new());
     for (id, occ) in &hist {
-        if !plan.clause(id) && w.carry(&page_files(&paths::clause(id), &[]))? {
+        if !plan.clause(id) && (w.incremental() || w.carry(&page_files(&paths::clause(id), &[]))?) {
             continue;
         }
         let (evals, incidents) = named.get(id).unwrap_or(&none);
@@ -1173,7 +1175,7 @@ pub fn render_evals(
     render_evals_archive(d, plan.evals_page_from(), w)?;
     for (i, e) in d.evals.iter().enumerate() {
         let dir = paths::eval(&e.rec.id);
-        if !plan.eval(i) && w.carry(&page_files(&dir, &["results.json"]))? {
+        if !plan.eval(i) && (w.incremental() || w.carry(&page_files(&dir, &["results.json"]))?) {
             continue;
         }
         let prereg = e.prereg.map(|i| &d.preregs[i]);
@@ -1310,7 +1312,7 @@ pub fn render_incidents(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(),
     page(w, paths::INCIDENTS, &t, &data)?;
     for i in &d.incidents {
         let dir = paths::incident(&i.id);
-        if !plan.incident(&i.id) && w.carry(&page_files(&dir, &[]))? {
+        if !plan.incident(&i.id) && (w.incremental() || w.carry(&page_files(&dir, &[]))?) {
             continue;
         }
         let root = paths::root_from(&dir);
