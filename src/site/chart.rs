@@ -2,7 +2,7 @@
 //! No script: lines, dots with `<title>` tooltips, and a data table beside
 //! every chart for screen readers and for print. All text is escaped here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -62,30 +62,53 @@ pub fn num(x: f64) -> String {
 
 /// Builds one chart per metric from every evaluation record.
 pub fn charts(d: &SiteData) -> Vec<Chart> {
-    // metric -> series name -> release index -> (value, eval id); later evals win.
-    type Cells = BTreeMap<String, BTreeMap<usize, (f64, String)>>;
-    let mut by_metric: BTreeMap<&str, Cells> = BTreeMap::new();
+    // metric -> clause set -> release index -> (value, index of the eval);
+    // later evals win. Names and labels are made once per point shown, not
+    // per outcome read (a ledger holds far more outcomes than points).
+    type Cells<'a> = HashMap<&'a [String], BTreeMap<usize, (f64, usize)>>;
+    let mut by_set: BTreeMap<&str, Cells> = BTreeMap::new();
     let mut thresholds: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    for e in &d.evals {
+    for (ei, e) in d.evals.iter().enumerate() {
         let Some(ri) = e.release else { continue };
         for o in &e.rec.outcomes {
-            // One line per clause set, across versions; the model is named per point.
-            let name = if o.clauses.is_empty() {
-                "all clauses".to_string()
-            } else {
-                o.clauses.join(", ")
-            };
-            by_metric
+            by_set
                 .entry(&o.metric)
                 .or_default()
-                .entry(name)
+                .entry(o.clauses.as_slice())
                 .or_default()
-                .insert(ri, (o.value, format!("{}, {}", e.rec.id, e.rec.model.id)));
+                .insert(ri, (o.value, ei));
             if let Some(t) = o.threshold {
                 thresholds.entry(&o.metric).or_default().push(t);
             }
         }
     }
+    // One line per clause set, across versions; the model is named per point.
+    // Clause sets that read the same are one line, the later eval winning.
+    type Lines = BTreeMap<String, BTreeMap<usize, (f64, usize)>>;
+    let by_metric: BTreeMap<&str, Lines> = by_set
+        .into_iter()
+        .map(|(metric, sets)| {
+            let mut lines: Lines = BTreeMap::new();
+            for (set, pts) in sets {
+                let name = if set.is_empty() {
+                    "all clauses".to_string()
+                } else {
+                    set.join(", ")
+                };
+                let line = lines.entry(name).or_default();
+                for (ri, (v, ei)) in pts {
+                    if line.get(&ri).is_none_or(|&(_, old)| old < ei) {
+                        line.insert(ri, (v, ei));
+                    }
+                }
+            }
+            (metric, lines)
+        })
+        .collect();
+    let label = |ei: usize| {
+        let r = &d.evals[ei].rec;
+        format!("{}, {}", r.id, r.model.id)
+    };
     let mut out = Vec::new();
     for (i, (metric, series)) in by_metric.into_iter().enumerate() {
         let mut cols: Vec<usize> = series.values().flat_map(|m| m.keys().copied()).collect();
@@ -102,10 +125,10 @@ pub fn charts(d: &SiteData) -> Vec<Chart> {
                 name,
                 points: pts
                     .into_iter()
-                    .map(|(ri, (value, eval))| Point {
+                    .map(|(ri, (value, ei))| Point {
                         version: short_name(d, ri),
                         value,
-                        eval,
+                        eval: label(ei),
                     })
                     .collect(),
             })
