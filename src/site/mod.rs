@@ -233,10 +233,16 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
     feed::render_feed(&d, ledger, opts, &mut w)?;
     // The model is not needed to write the tiles and the manifest.
     let (entries, releases) = (d.checkpoint.size, d.releases.len());
-    // Freeing a model of 100k entries takes a fifth of a rebuild: another
-    // thread does it while the log is written, and the build does not wait
-    // for it (a process that exits next need not free it at all).
-    std::thread::spawn(move || drop(d));
+    // Freeing a model of 100k entries takes a fifth of a rebuild: there
+    // another thread does it while the log is written, and the build does
+    // not wait for it (a process that exits next need not free it at all).
+    // A full build frees it first, so its peak memory is the larger of the
+    // model and the writer's list of every file, not their sum.
+    if plan.is_full() {
+        drop(d);
+    } else {
+        std::thread::spawn(move || drop(d));
+    }
     let tiles = tiles::render_tiles(ledger, out, &mut w, last)?;
     let stats = w.finish()?;
     let (pages, files) = (stats.pages, stats.files);

@@ -400,17 +400,24 @@ impl Writer {
             }
         }
         // The new manifest: this build's files, and in an incremental build
-        // the listed files it kept, merged in path order.
-        let mut text =
-            Vec::with_capacity(listed.as_ref().map_or(0, |l| l.text.len()) + 64 * self.files.len());
+        // the listed files it kept, merged in path order; streamed beside it
+        // (never through a link), then renamed over it.
+        let tmp = self.root.join(format!("{MANIFEST}.tmp"));
+        let _ = fs::remove_file(&tmp);
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
         let (mut count, mut pages) = (0u64, 0u64);
+        let mut failed = None;
         let mut line = |rel: &str, len: u64| {
             count += 1;
             pages += rel.ends_with(".html") as u64;
-            text.extend_from_slice(rel.as_bytes());
-            text.push(b'\t');
-            text.extend_from_slice(len.to_string().as_bytes());
-            text.push(b'\n');
+            if let Err(e) = writeln!(out, "{rel}\t{len}") {
+                failed.get_or_insert(e);
+            }
         };
         let mut mine = self.files.iter().peekable();
         if let Some(l) = &listed {
@@ -432,16 +439,14 @@ impl Writer {
         for (f, info) in mine {
             line(f, info.len);
         }
-        // Written beside it (never through a link), then renamed over it.
-        let tmp = self.root.join(format!("{MANIFEST}.tmp"));
-        let _ = fs::remove_file(&tmp);
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(&text).map_err(io(&tmp))?;
-        drop(f);
+        if let Some(e) = failed {
+            return Err(SiteError::Io {
+                path: tmp,
+                source: e,
+            });
+        }
+        out.flush().map_err(io(&tmp))?;
+        drop(out);
         fs::rename(&tmp, &manifest).map_err(io(&manifest))?;
         let files = std::mem::take(&mut self.files);
         Ok(WriteStats {
