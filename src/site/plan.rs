@@ -1,8 +1,8 @@
 //! What a build renders. A full build renders every page. An incremental build,
 //! after entries were appended to the ledger the last build showed, renders
 //! the pages whose inputs the new entries changed and keeps every other page
-//! as the last build wrote it (the [`Writer`](super::Writer) registers them
-//! without reading them): the site's aggregate pages (home, lists, keys,
+//! as the last build wrote it (the [`Writer`](super::Writer) keeps them from
+//! its manifest without looking at them): the site's aggregate pages (home, lists, keys,
 //! verify, feed, the log's right edge) always, and of the per-object pages:
 //!
 //! - a new entry's page, and the page of the entry before it (its "next" link);

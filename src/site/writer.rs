@@ -1,7 +1,9 @@
 //! The output writer: every site file goes through it. It keeps paths inside the
-//! output directory, writes a file only when its bytes changed, refuses to
-//! write one path twice in a build, and removes files an earlier build wrote
-//! that this build no longer produces.
+//! output directory, writes a file only when its bytes changed (on one thread
+//! per core, see [`Pool`]), refuses to write one path twice in a build, and
+//! removes files an earlier build wrote that this build no longer produces: in
+//! a full build every file it does not write, in an incremental build (see
+//! [`Writer::trust_manifest`]) the files it drops.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
