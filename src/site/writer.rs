@@ -1,6 +1,6 @@
 //! The output writer: every site file goes through it. It keeps paths inside the
 //! output directory, writes a file only when its bytes changed (on one thread
-//! per core, see [`Pool`]), refuses to write one path twice in a build, and
+//! per core, see `Pool`), refuses to write one path twice in a build, and
 //! removes files an earlier build wrote that this build no longer produces: in
 //! a full build every file it does not write, in an incremental build (see
 //! [`Writer::trust_manifest`]) the files it drops.
@@ -221,7 +221,7 @@ impl Writer {
     /// unless the file already holds exactly these bytes. The path is checked
     /// and registered now; the file itself is put in place by one of the
     /// writer's threads (creating, not rendering, is the cost of a build: see
-    /// [`Pool`]), and any error it meets is returned by a later call or by
+    /// `Pool`), and any error it meets is returned by a later call or by
     /// [`Writer::finish`].
     pub fn write(&mut self, rel: &str, data: &[u8]) -> Result<(), SiteError> {
         check_rel(rel)?;
