@@ -134,27 +134,15 @@ struct State {
 }
 
 impl State {
-    /// Everything but the tree.
+    /// Everything but the tree (size, root and the last blob published).
     fn same_options(&self, o: &State) -> bool {
-        (
-            self.format,
-            &self.speclog,
-            &self.source,
-            &self.title,
-            &self.base_url,
-            &self.origin,
-            &self.log_key,
-            self.cosignatures,
-        ) == (
-            o.format,
-            &o.speclog,
-            &o.source,
-            &o.title,
-            &o.base_url,
-            &o.origin,
-            &o.log_key,
-            o.cosignatures,
-        )
+        let same_tree = State {
+            size: o.size,
+            root: o.root.clone(),
+            blob_rowid: o.blob_rowid,
+            ..self.clone()
+        };
+        same_tree == *o
     }
 }
 
