@@ -514,7 +514,7 @@ impl SiteData {
         let supersedes = p
             .supersedes
             .as_ref()
-            .and_then(|s| self.releases.iter().position(|r| r.seq == s.seq));
+            .and_then(|s| self.release_by_seq(s.seq));
         same.push(idx);
         let rev = same.len() as u32;
         Ok(Release {

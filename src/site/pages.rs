@@ -80,7 +80,7 @@ fn page<T: Template, D: Serialize + ?Sized>(
     let html = t
         .render()
         .map_err(|e| SiteError::Render(dir.to_string(), e.to_string()))?;
-    w.write(&format!("{dir}index.html"), html.as_bytes())?;
+    w.write(&format!("{dir}index.html"), html)?;
     json(w, &format!("{dir}index.json"), data)
 }
 
@@ -88,7 +88,7 @@ fn page<T: Template, D: Serialize + ?Sized>(
 pub fn json<D: Serialize + ?Sized>(w: &mut Writer, path: &str, data: &D) -> Result<(), SiteError> {
     let mut j = serde_json::to_vec_pretty(data)?;
     j.push(b'\n');
-    w.write(path, &j)?;
+    w.write(path, j)?;
     Ok(())
 }
 
@@ -278,9 +278,7 @@ fn latest<T>(all: &[T]) -> (&[T], Option<usize>) {
 /// One page per release, with its exact text as `spec.md` beside it.
 pub fn render_version_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), SiteError> {
     for r in &d.releases {
-        if !plan.release(r.idx)
-            && (w.incremental() || w.carry(&page_files(&r.dir, &["spec.md"]))?)
-        {
+        if !plan.release(r.idx) {
             continue;
         }
         let evals: Vec<&model::Eval> = d
@@ -388,7 +386,7 @@ pub fn render_diff_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<()
         };
         let old = &d.releases[p];
         let dir = paths::diff_of(&r.dir);
-        if !plan.diff(r.idx) && (w.incremental() || w.carry(&page_files(&dir, &[]))?) {
+        if !plan.diff(r.idx) {
             continue;
         }
         let changed = cd
@@ -588,7 +586,7 @@ pub fn render_clauses(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), S
     }
     let none = (Vec::new(), Vec::new());
     for (id, occ) in &hist {
-        if !plan.clause(id) && (w.incremental() || w.carry(&page_files(&paths::clause(id), &[]))?) {
+        if !plan.clause(id) {
             continue;
         }
         let (evals, incidents) = named.get(id).unwrap_or(&none);
@@ -743,10 +741,10 @@ pub fn render_log_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(),
     let pages = size.div_ceil(paths::LOG_PAGE_SIZE).max(1);
     let mut from = plan.log_from().min(pages);
     // The pages before `from` are the last build's (checked on the last of them).
-    if from > 1 && !w.carry(&page_files(&paths::log_page(from - 1), &[]))? {
+    if from > 1 && !w.carry(&page_files(&paths::log_page(from - 1), &[])) {
         from = 1;
     }
-    for n in from.max(1)..=pages {
+    for n in from..=pages {
         let dir = paths::log_page(n);
         let lo = (n - 1) * paths::LOG_PAGE_SIZE;
         let hi = (lo + paths::LOG_PAGE_SIZE).min(size);
@@ -816,7 +814,7 @@ pub fn render_entry_pages(
         && !w.carry(&page_files(
             &paths::entry(from - 1),
             &["inclusion.tlog-proof"],
-        ))?
+        ))
     {
         from = 0;
     }
@@ -1074,7 +1072,7 @@ fn render_evals_archive(d: &SiteData, from: usize, w: &mut Writer) -> Result<(),
     let pages = total.div_ceil(paths::EVALS_PAGE_SIZE);
     let mut from = from.clamp(1, pages);
     // The pages before `from` are the last build's (checked on the last of them).
-    if from > 1 && !w.carry(&page_files(&paths::evals_page(from - 1), &[]))? {
+    if from > 1 && !w.carry(&page_files(&paths::evals_page(from - 1), &[])) {
         from = 1;
     }
     for n in from..=pages {
@@ -1175,7 +1173,7 @@ pub fn render_evals(
     render_evals_archive(d, plan.evals_page_from(), w)?;
     for (i, e) in d.evals.iter().enumerate() {
         let dir = paths::eval(&e.rec.id);
-        if !plan.eval(i) && (w.incremental() || w.carry(&page_files(&dir, &["results.json"]))?) {
+        if !plan.eval(i) {
             continue;
         }
         let prereg = e.prereg.map(|i| &d.preregs[i]);
@@ -1236,7 +1234,7 @@ pub fn render_evals(
             d: &data,
         };
         page(w, &dir, &t, &data)?;
-        w.write(&format!("{dir}results.json"), &results_bytes)?;
+        w.write(&format!("{dir}results.json"), results_bytes)?;
     }
     Ok(())
 }
@@ -1312,7 +1310,7 @@ pub fn render_incidents(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(),
     page(w, paths::INCIDENTS, &t, &data)?;
     for i in &d.incidents {
         let dir = paths::incident(&i.id);
-        if !plan.incident(&i.id) && (w.incremental() || w.carry(&page_files(&dir, &[]))?) {
+        if !plan.incident(&i.id) {
             continue;
         }
         let root = paths::root_from(&dir);

@@ -20,14 +20,16 @@ pub const LOG_DIR: &str = "log";
 /// Where content blobs are published, by lowercase hex SHA-256.
 pub const BLOBS_DIR: &str = "log/blobs";
 
-/// What [`render_tiles`] wrote or kept.
+/// What [`render_tiles`] wrote or kept. A full build counts the whole log;
+/// an incremental one counts what it looked at: the tiles and blobs the
+/// append added.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TilesReport {
-    /// Hash tiles in the log (full and partial).
+    /// Hash tiles looked at (full and partial).
     pub tiles: u64,
-    /// Entry bundles in the log.
+    /// Entry bundles looked at.
     pub bundles: u64,
-    /// Content blobs published.
+    /// Content blobs looked at.
     pub blobs: u64,
     /// Of all these, the ones already on disk and not re-read.
     pub kept: u64,
@@ -79,7 +81,7 @@ pub fn render_tiles(
         format!("{log_key}\n").as_bytes(),
     )?;
     if let Some(policy) = crate::witness::store::published_policy(ledger.dir())? {
-        w.write(&format!("{LOG_DIR}/witnesses.txt"), &policy)?;
+        w.write(&format!("{LOG_DIR}/witnesses.txt"), policy)?;
     }
     let tiles = match last {
         Some(l) => {
@@ -119,7 +121,7 @@ pub fn render_tiles(
         } else {
             tlog::read_tile_data(&t, &r)?
         };
-        w.write(&rel, &data)?;
+        w.write(&rel, data)?;
     }
     rep.blob_rowid = last.map_or(0, |l| l.blob_rowid);
     for (rowid, digest, len) in r.blob_sizes_after(rep.blob_rowid)? {
@@ -133,7 +135,7 @@ pub fn render_tiles(
         let data = r
             .blob(&digest)?
             .ok_or_else(|| SiteError::Data(format!("blob {} vanished", hex::encode(digest))))?;
-        w.write(&rel, &data)?;
+        w.write(&rel, data)?;
     }
     Ok(rep)
 }

@@ -191,19 +191,13 @@ impl Writer {
         }
     }
 
-    /// Whether this build is incremental (see [`Writer::trust_manifest`]).
-    pub fn incremental(&self) -> bool {
-        self.listed.is_some()
-    }
-
     /// In an incremental build, whether the last build listed every one of
     /// `rels` (then they stay as they are, unread); false otherwise, and then
     /// they must be written.
-    pub fn carry(&mut self, rels: &[String]) -> Result<bool, SiteError> {
-        let Some(listed) = &self.listed else {
-            return Ok(false);
-        };
-        Ok(rels.iter().all(|rel| listed.get(rel).is_some()))
+    pub fn carry(&self, rels: &[String]) -> bool {
+        self.listed
+            .as_ref()
+            .is_some_and(|l| rels.iter().all(|rel| l.get(rel).is_some()))
     }
 
     /// In an incremental build, removes `rel` from the site at the end of the
@@ -223,7 +217,8 @@ impl Writer {
     /// writer's threads (creating, not rendering, is the cost of a build: see
     /// `Pool`), and any error it meets is returned by a later call or by
     /// [`Writer::finish`].
-    pub fn write(&mut self, rel: &str, data: &[u8]) -> Result<(), SiteError> {
+    pub fn write(&mut self, rel: &str, data: impl Into<Vec<u8>>) -> Result<(), SiteError> {
+        let data = data.into();
         check_rel(rel)?;
         if self.files.contains_key(rel) {
             return Err(SiteError::Duplicate(rel.to_string()));
@@ -246,7 +241,7 @@ impl Writer {
         let job = Job {
             rel: rel.to_string(),
             path: self.root.join(rel),
-            data: data.to_vec(),
+            data,
             mkdir,
             fresh,
         };
