@@ -914,6 +914,14 @@ impl Policy {
         }
     }
 
+    /// The witness whose key made the signature line `sig` (same key name
+    /// and key ID), if the policy lists one.
+    pub fn witness_for(&self, sig: &crate::note::NoteSignature) -> Option<&PolicyWitness> {
+        self.witnesses
+            .iter()
+            .find(|w| w.key.name() == sig.name && w.key.key_id() == sig.key_id)
+    }
+
     /// The policy names of the witnesses whose cosignatures on `note`
     /// verify, in note order. A cosignature line from a listed witness's key
     /// that does not verify is an error (as in signed-note); lines from
@@ -921,11 +929,7 @@ impl Policy {
     pub fn cosigners(&self, note: &Note) -> Result<Vec<String>, (String, NoteError)> {
         let mut out: Vec<String> = Vec::new();
         for sig in &note.sigs {
-            let Some(w) = self
-                .witnesses
-                .iter()
-                .find(|w| w.key.name() == sig.name && w.key.key_id() == sig.key_id)
-            else {
+            let Some(w) = self.witness_for(sig) else {
                 continue;
             };
             if out.contains(&w.name) {

@@ -542,22 +542,18 @@ impl Workspace {
             } else {
                 String::new()
             };
-            let w = policy
-                .witnesses
-                .iter()
-                .find(|w| w.key.name() == sig.name && w.key.key_id() == sig.key_id)
-                .ok_or_else(|| {
-                    Error::input(
-                        format!(
-                            "{}{at}: {}+{} is not a witness in {}",
-                            file.display(),
-                            sig.name,
-                            hex::encode(sig.key_id),
-                            self.policy_file().display()
-                        ),
-                        "add it first: `speclog witness add NAME VERIFIER_KEY`",
-                    )
-                })?;
+            let w = policy.witness_for(&sig).ok_or_else(|| {
+                Error::input(
+                    format!(
+                        "{}{at}: {}+{} is not a witness in {}",
+                        file.display(),
+                        sig.name,
+                        hex::encode(sig.key_id),
+                        self.policy_file().display()
+                    ),
+                    "add it first: `speclog witness add NAME VERIFIER_KEY`",
+                )
+            })?;
             note::verify_cosignature(&w.key, &body, &sig).map_err(|e| {
                 Error::Witness(WitnessError::BadCosignature {
                     witness: w.name.clone(),
@@ -653,11 +649,7 @@ impl Workspace {
                 body = Some((size, text));
             }
             let text = &body.as_ref().expect("set above").1;
-            match policy
-                .witnesses
-                .iter()
-                .find(|w| w.key.name() == sig.name && w.key.key_id() == sig.key_id)
-            {
+            match policy.witness_for(&sig) {
                 Some(w) => {
                     note::verify_cosignature(&w.key, text, &sig).map_err(|e| {
                         fail(

@@ -716,7 +716,7 @@ pub fn check_content(
     l: &impl Lookup,
 ) -> Result<Option<BTreeSet<String>>, GovError> {
     match payload {
-        Payload::SpecRelease(p) => check_release_text(p, blob(&p.content)?).map(Some),
+        Payload::SpecRelease(p) => check_release_text(p, &blob(&p.content)?).map(Some),
         Payload::EvalRecord(p) => {
             check_results_type(p)?;
             let bytes = blob(&p.results)?;
@@ -731,10 +731,10 @@ pub fn check_content(
 /// The content check of a release (see [`check_content`]), given its text: the
 /// clause manifest it names is the one derived from the text. Returns the
 /// clause ids. Pure, so a verifier may run it on another thread.
-pub fn check_release_text(p: &SpecRelease, text: Vec<u8>) -> Result<BTreeSet<String>, GovError> {
-    let text = String::from_utf8(text)
+pub fn check_release_text(p: &SpecRelease, text: &[u8]) -> Result<BTreeSet<String>, GovError> {
+    let text = std::str::from_utf8(text)
         .map_err(|_| GovError::Rule(format!("content {} is not UTF-8", p.content.sha256)))?;
-    let derived = clauses::parse(&text).map_err(|e| GovError::Rule(e.to_string()))?;
+    let derived = clauses::parse(text).map_err(|e| GovError::Rule(e.to_string()))?;
     let want = ContentRef::of(&to_payload(&derived), MEDIA_CLAUSES);
     if want.sha256 != p.clauses.sha256 {
         return Err(GovError::Rule(

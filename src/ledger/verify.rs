@@ -890,7 +890,7 @@ pub fn check_content(
             governance::check_eval_results(p, &bytes, pre.as_ref()).map_err(|e| e.to_string())?;
         }
         (Some(Deferred::Release(text)), Payload::SpecRelease(p)) => {
-            governance::check_release_text(p, text).map_err(|e| e.to_string())?;
+            governance::check_release_text(p, &text).map_err(|e| e.to_string())?;
         }
         _ => {}
     }
@@ -931,7 +931,7 @@ impl DeferredCheck {
                 governance::check_eval_results(rec, bytes, pre.as_ref())
             }
             DeferredCheck::Release { rec, text } => {
-                governance::check_release_text(rec, text.clone()).map(|_| ())
+                governance::check_release_text(rec, text).map(|_| ())
             }
         }
         .map_err(|e| e.to_string())
@@ -995,7 +995,7 @@ fn check_content_deferred(
         return Ok(match manifest_ids(blobs, p) {
             Some(ids) => (Some(ids), Some(Deferred::Release(text))),
             None => (
-                Some(governance::check_release_text(p, text).map_err(|e| e.to_string())?),
+                Some(governance::check_release_text(p, &text).map_err(|e| e.to_string())?),
                 None,
             ),
         });
