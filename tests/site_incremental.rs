@@ -398,4 +398,29 @@ fn changed_options_or_another_ledger_mean_a_full_build() {
     assert!(!site::build(&ledger, &r.out, &based).unwrap().incremental);
     assert!(site::build(&ledger, &r.out, &based).unwrap().incremental);
     same_tree("state rebuilt", &r.out, &fresh);
+
+    // A kept model that is damaged, cut short or gone: the build reads the
+    // whole ledger instead, is still incremental, and writes a good one.
+    let model = r.out.join(site::MODEL);
+    let good = std::fs::read(&model).unwrap();
+    assert!(good.len() > 100, "a build keeps its model");
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0xff;
+    for (what, bad) in [
+        ("flipped", flipped),
+        ("cut short", good[..good.len() - 5].to_vec()),
+        ("garbage", vec![0xff; 4096]),
+        ("empty", Vec::new()),
+    ] {
+        std::fs::write(&model, &bad).unwrap();
+        assert!(
+            site::build(&ledger, &r.out, &based).unwrap().incremental,
+            "{what}"
+        );
+        same_tree(what, &r.out, &fresh);
+    }
+    std::fs::remove_file(&model).unwrap();
+    assert!(site::build(&ledger, &r.out, &based).unwrap().incremental);
+    same_tree("model removed", &r.out, &fresh);
 }

@@ -76,7 +76,7 @@ pub fn render_feed(
     let updated = d
         .items
         .last()
-        .map(|i| i.time.clone())
+        .map(|i| i.time.to_string())
         .unwrap_or_else(|| "2000-01-01T00:00:00Z".into());
     let size = d.items.len() as u64;
     let mut latest = Vec::new();
@@ -117,14 +117,17 @@ pub fn render_feed(
     ));
     x.push_str("  <generator>speclog</generator>\n");
     for v in latest.iter().rev() {
-        let it = &d.items[v.seq as usize];
+        let it = d
+            .items
+            .get(v.seq as usize)
+            .ok_or_else(|| SiteError::Data(format!("entry {} is not in the model", v.seq)))?;
         let url = format!("{base}{}index.html", paths::entry(v.seq));
         let payload = serde_json::to_string_pretty(&v.payload)?;
         x.push_str("  <entry>\n");
         x.push_str(&format!(
             "    <title>Entry {}: {}</title>\n",
             v.seq,
-            xml_text(&it.summary)
+            xml_text(it.summary)
         ));
         x.push_str(&format!(
             "    <id>{}</id>\n",
@@ -146,7 +149,7 @@ pub fn render_feed(
         x.push_str(&format!("    <category term=\"{}\"/>\n", xml_text(&v.kind)));
         x.push_str(&format!(
             "    <summary type=\"text\">{} (entry hash {}, signed by {})</summary>\n",
-            xml_text(&it.summary),
+            xml_text(it.summary),
             xml_text(&v.hash),
             xml_text(&v.signer)
         ));

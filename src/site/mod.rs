@@ -9,6 +9,7 @@
 //!
 //! Only this module touches templates (askama, in `templates/`).
 
+mod cache;
 mod chart;
 mod diffhtml;
 pub mod feed;
@@ -29,6 +30,7 @@ use thiserror::Error;
 use crate::ledger::{Ledger, LedgerError, StoreError};
 use crate::tlog::{self, TlogError};
 
+pub use cache::MODEL;
 pub use model::SiteData;
 pub use tiles::TilesReport;
 pub use writer::{MANIFEST, WriteStats, Writer};
@@ -146,13 +148,22 @@ impl State {
     }
 }
 
+/// What the model kept in [`MODEL`] is a function of: the speclog build and
+/// the tree it was read from.
+fn model_header(size: u64, root: &str) -> String {
+    format!(
+        "format {STATE_FORMAT} source {} size {size} root {root}",
+        source_fingerprint()
+    )
+}
+
 /// What the last build in `out` published, if it can be built on: same
 /// options, and the ledger now extends the tree that build showed.
 fn last_build(
     ledger: &Ledger,
     out: &std::path::Path,
     now: &State,
-) -> Result<Option<tiles::Published>, SiteError> {
+) -> Result<Option<State>, SiteError> {
     let Some(old) =
         writer::read_meta(out, STATE).and_then(|t| serde_json::from_str::<State>(&t).ok())
     else {
@@ -162,10 +173,7 @@ fn last_build(
         return Ok(None);
     }
     let root = tlog::tree_hash(old.size, &ledger.reader())?;
-    Ok((hex::encode(root) == old.root).then_some(tiles::Published {
-        size: old.size,
-        blob_rowid: old.blob_rowid,
-    }))
+    Ok((hex::encode(root) == old.root).then_some(old))
 }
 
 /// Renders the site for `ledger` into `out`: incrementally if `out` holds a
@@ -199,7 +207,20 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
         Some(l) if w.trust_manifest()? => Some(l),
         _ => None,
     };
-    let mut d = SiteData::load(ledger)?;
+    // The last build's model, brought up to the ledger's head, if it kept
+    // one for the tree it showed; else the whole ledger is read.
+    let kept = last.as_ref().and_then(|l| {
+        let header = model_header(l.size, &l.root);
+        cache::read(out, header.as_bytes()).filter(|m| m.items.len() as u64 == l.size)
+    });
+    let last = last.map(|l| tiles::Published {
+        size: l.size,
+        blob_rowid: l.blob_rowid,
+    });
+    let mut d = match kept {
+        Some(m) => SiteData::extend(ledger, m)?,
+        None => SiteData::load(ledger)?,
+    };
     d.site_title = title;
     let plan = match last {
         Some(l) => plan::Plan::incremental(&d, l.size),
@@ -219,20 +240,35 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
     pages::render_verify(&d, &mut w)?;
     pages::render_not_found(&d, &mut w)?;
     feed::render_feed(&d, ledger, opts, &mut w)?;
-    // The model is not needed to write the tiles and the manifest.
+    // The model is not needed to write the tiles and the manifest. It is
+    // kept for the next build, then freed.
     let (entries, releases) = (d.checkpoint.size, d.releases.len());
-    // Freeing a model of 100k entries takes a fifth of a rebuild: there
-    // another thread does it while the log is written, and the build does
-    // not wait for it (a process that exits next need not free it at all).
-    // A full build frees it first, so its peak memory is the larger of the
-    // model and the writer's list of every file, not their sum.
-    if plan.is_full() {
+    let header = model_header(now.size, &now.root);
+    let kept = if plan.is_full() {
+        // First, so that a full build's peak memory is the larger of the
+        // model and the writer's list of every file, not their sum.
+        cache::write(&d, out, header.as_bytes())?;
         drop(d);
+        None
     } else {
-        std::thread::spawn(move || drop(d));
-    }
+        // Another thread keeps the model while the log is written, and frees
+        // it (a fifth of a rebuild at 100k entries) after saying it is kept:
+        // the build waits for the file, not for the freeing, and a process
+        // that exits next need not free it at all.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dir = out.to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(cache::write(&d, &dir, header.as_bytes()));
+            drop(d);
+        });
+        Some(rx)
+    };
     let tiles = tiles::render_tiles(ledger, out, &mut w, last)?;
     let stats = w.finish()?;
+    if let Some(rx) = kept {
+        rx.recv()
+            .map_err(|_| SiteError::Data("the thread keeping the model stopped".into()))??;
+    }
     let (pages, files) = (stats.pages, stats.files);
     let now = State {
         blob_rowid: tiles.blob_rowid,

@@ -20,23 +20,123 @@ use super::SiteError;
 use super::paths;
 
 /// One ledger entry, as lists show it. The entry's own page decodes it again
-/// from the ledger when it is written, so a build holds only this much per entry.
-#[derive(Clone, Debug)]
-pub struct Item {
+/// from the ledger when it is written, so a build holds only this much per
+/// entry, in [`Items`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Item<'a> {
     pub seq: u64,
-    pub time: String,
-    pub kind: String,
-    pub signer: String,
+    pub time: &'a str,
+    pub kind: &'a str,
+    pub signer: &'a str,
     /// Entry hash, lowercase hex.
-    pub hash: String,
+    pub hash: &'a str,
     /// One line saying what the entry does, in words.
-    pub summary: String,
+    pub summary: &'a str,
     /// The page the entry is about (root-relative), with a link text.
-    pub about: Option<(String, String)>,
+    pub about: Option<(&'a str, &'a str)>,
+}
+
+/// Fields of an [`Item`] kept as text, in order.
+pub(crate) const ITEM_FIELDS: usize = 7;
+
+/// Every entry's [`Item`], in ledger order (item `i` is entry `i`), kept in
+/// one string with the end of each field: a model of a million entries is a
+/// few allocations, not seven million, and is read back from the kept model
+/// ([`super::cache`]) in one piece.
+#[derive(Clone, Debug, Default)]
+pub struct Items {
+    text: String,
+    /// The end in `text` of each field, [`ITEM_FIELDS`] per item: time, kind,
+    /// signer, hash, summary, about's page and about's link text.
+    ends: Vec<usize>,
+    /// Whether each item has an `about`.
+    about: Vec<bool>,
+}
+
+impl Items {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.about.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.about.is_empty()
+    }
+
+    /// Appends the item of the next entry (its `seq` is its position).
+    pub fn push(&mut self, it: Item<'_>) {
+        let (page, text) = it.about.unwrap_or(("", ""));
+        for f in [it.time, it.kind, it.signer, it.hash, it.summary, page, text] {
+            self.text.push_str(f);
+            self.ends.push(self.text.len());
+        }
+        self.about.push(it.about.is_some());
+    }
+
+    /// Item `seq`, if there.
+    pub fn get(&self, seq: usize) -> Option<Item<'_>> {
+        let has_about = *self.about.get(seq)?;
+        let base = seq * ITEM_FIELDS;
+        let mut start = if seq == 0 { 0 } else { self.ends[base - 1] };
+        let mut f = [""; ITEM_FIELDS];
+        for (k, end) in self.ends[base..base + ITEM_FIELDS].iter().enumerate() {
+            f[k] = &self.text[start..*end];
+            start = *end;
+        }
+        Some(Item {
+            seq: seq as u64,
+            time: f[0],
+            kind: f[1],
+            signer: f[2],
+            hash: f[3],
+            summary: f[4],
+            about: has_about.then_some((f[5], f[6])),
+        })
+    }
+
+    /// The first item.
+    pub fn first(&self) -> Option<Item<'_>> {
+        self.get(0)
+    }
+
+    /// The last item.
+    pub fn last(&self) -> Option<Item<'_>> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
+    /// Items `range`, in order (clamped to the items there are).
+    pub fn range(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl DoubleEndedIterator<Item = Item<'_>> + '_ {
+        let end = range.end.min(self.len());
+        (range.start.min(end)..end).filter_map(|i| self.get(i))
+    }
+
+    /// Every item, in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = Item<'_>> + '_ {
+        self.range(0..self.len())
+    }
+
+    /// The parts, for [`super::cache`]: the text, the field ends, the about flags.
+    pub(crate) fn parts(&self) -> (&str, &[usize], &[bool]) {
+        (&self.text, &self.ends, &self.about)
+    }
+
+    /// Items from their parts, if they fit together: [`ITEM_FIELDS`] ends per
+    /// item, in order, each within the text and on a character boundary.
+    pub(crate) fn from_parts(text: String, ends: Vec<usize>, about: Vec<bool>) -> Option<Items> {
+        let fits = ends.len() == about.len().checked_mul(ITEM_FIELDS)?
+            && ends.windows(2).all(|w| w[0] <= w[1])
+            && ends.last().is_none_or(|&e| e == text.len())
+            && ends.iter().all(|&e| text.is_char_boundary(e));
+        fits.then_some(Items { text, ends, about })
+    }
 }
 
 /// One spec release.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Release {
     /// Position in [`SiteData::releases`].
     pub idx: usize,
@@ -96,7 +196,7 @@ pub struct Eval {
 }
 
 /// An `eval.preregister` entry.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Prereg {
     pub seq: u64,
     pub time: String,
@@ -106,7 +206,7 @@ pub struct Prereg {
 }
 
 /// One step of an incident's timeline.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct IncidentEvent {
     pub seq: u64,
     pub time: String,
@@ -117,7 +217,7 @@ pub struct IncidentEvent {
 }
 
 /// An incident, folded over its entries.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Incident {
     pub id: String,
     pub title: String,
@@ -143,7 +243,7 @@ pub struct Incident {
 }
 
 /// A `spec.approve` entry.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Approval {
     pub seq: u64,
     pub time: String,
@@ -172,7 +272,7 @@ pub struct SiteData {
     pub origin: String,
     pub log_key: String,
     pub checkpoint: CheckpointInfo,
-    pub items: Vec<Item>,
+    pub items: Items,
     pub releases: Vec<Release>,
     pub keys: Vec<KeyState>,
     pub policy: Policy,
@@ -202,18 +302,35 @@ pub fn note_signers(note: &str) -> Vec<String> {
 impl SiteData {
     /// Reads the whole ledger.
     pub fn load(ledger: &Ledger) -> Result<SiteData, SiteError> {
+        SiteData::extend(ledger, SiteData::default())
+    }
+
+    /// Brings `d`, the model of the ledger's first `d.items.len()` entries as
+    /// [`SiteData::load`] or an earlier `extend` made it, up to the ledger's
+    /// head: it reads only the entries after those, and gives the same model
+    /// as loading the whole ledger. The caller vouches that the ledger still
+    /// holds the entries `d` was made from (a build checks the tree's root).
+    pub fn extend(ledger: &Ledger, mut d: SiteData) -> Result<SiteData, SiteError> {
         let reader = ledger.reader();
         let head = reader.head()?;
+        let from = d.items.len() as u64;
+        if from > head.size {
+            return Err(data_err(format!(
+                "the model holds {from} entries, the ledger only {}",
+                head.size
+            )));
+        }
         let checkpoint_text = ledger.checkpoint()?;
         let authority = ledger.authority()?;
-        let mut d = SiteData {
-            site_title: super::DEFAULT_TITLE.to_string(),
-            origin: ledger.origin()?,
-            log_key: authority.log_key.clone(),
-            keys: authority.keys.clone(),
-            policy: authority.policy.clone(),
-            ..SiteData::default()
-        };
+        d.site_title = super::DEFAULT_TITLE.to_string();
+        d.origin = ledger.origin()?;
+        d.log_key = authority.log_key.clone();
+        d.keys = authority.keys.clone();
+        d.policy = authority.policy.clone();
+        d.incident_index.clear();
+        for (i, inc) in d.incidents.iter().enumerate() {
+            d.incident_index.entry(inc.id.clone()).or_insert(i);
+        }
         d.checkpoint = CheckpointInfo {
             signers: note_signers(&checkpoint_text),
             text: checkpoint_text,
@@ -223,7 +340,10 @@ impl SiteData {
             root_b64: B64.encode(head.root),
         };
         let mut by_label: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        reader.for_each_entry::<SiteError>(0, head.size, |row| {
+        for r in &d.releases {
+            by_label.entry(r.label.clone()).or_default().push(r.idx);
+        }
+        reader.for_each_entry::<SiteError>(from, head.size, |row| {
             // The payload's JSON is parsed by its decode; appends checked it.
             let e = Entry::decode_fields(&row.data).map_err(data_err)?;
             let payload = Payload::decode(&e.kind, &e.payload).map_err(data_err)?;
@@ -374,18 +494,18 @@ impl SiteData {
             d.items.push(Item {
                 seq: e.seq,
                 // The stored hash, which appends computed and verify checks.
-                hash: hex::encode(&row.hash),
-                time: e.time,
-                kind: e.kind,
-                signer: e.signer,
-                summary,
-                about,
+                hash: &hex::encode(&row.hash),
+                time: &e.time,
+                kind: &e.kind,
+                signer: &e.signer,
+                summary: &summary,
+                about: about.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
             });
             Ok(())
         })?;
         d.link();
         for i in 0..d.releases.len() {
-            if let Some(p) = d.releases[i].prev {
+            if let (Some(p), None) = (d.releases[i].prev, &d.releases[i].diff) {
                 let (old, new) = (&d.releases[p], &d.releases[i]);
                 let cd = diff::diff(&old.text, &old.clauses, &new.text, &new.clauses);
                 d.releases[i].diff = Some(cd);
@@ -636,4 +756,71 @@ pub fn policy_rows(p: &Policy) -> Vec<(String, String)> {
         .iter()
         .map(|(k, r)| (k.clone(), r.join(", ")))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item<'a>(seq: u64, summary: &'a str, about: Option<(&'a str, &'a str)>) -> Item<'a> {
+        Item {
+            seq,
+            time: "2025-01-01T00:00:00Z",
+            kind: "eval.record",
+            signer: "évaluateur",
+            hash: "ab",
+            summary,
+            about,
+        }
+    }
+
+    #[test]
+    fn items_give_back_what_was_pushed() {
+        let mut items = Items::default();
+        assert!(items.is_empty() && items.first().is_none() && items.last().is_none());
+        let summaries: Vec<String> = (0..5).map(|i| format!("entry {i} ✓")).collect();
+        for (i, s) in summaries.iter().enumerate() {
+            let about = (i % 2 == 0).then_some(("evals/", ""));
+            items.push(item(i as u64, s, about));
+        }
+        assert_eq!(items.len(), 5);
+        for (i, s) in summaries.iter().enumerate() {
+            let about = (i % 2 == 0).then_some(("evals/", ""));
+            assert_eq!(items.get(i), Some(item(i as u64, s, about)));
+        }
+        assert_eq!(items.get(5), None);
+        let seqs: Vec<u64> = items.range(3..99).map(|i| i.seq).collect();
+        assert_eq!(seqs, [3, 4]);
+        assert_eq!(items.iter().next_back().map(|i| i.seq), Some(4));
+        assert_eq!(items.range(7..9).count(), 0);
+        let (text, ends, about) = items.parts();
+        let back = Items::from_parts(text.to_string(), ends.to_vec(), about.to_vec()).unwrap();
+        assert_eq!(back.get(3), items.get(3));
+    }
+
+    #[test]
+    fn items_from_parts_refuse_what_does_not_fit() {
+        let mut items = Items::default();
+        items.push(item(0, "é", None));
+        let (text, ends, about) = items.parts();
+        let (text, ends, about) = (text.to_string(), ends.to_vec(), about.to_vec());
+        let ok = |t: &str, e: &[usize], a: &[bool]| {
+            Items::from_parts(t.to_string(), e.to_vec(), a.to_vec()).is_some()
+        };
+        assert!(ok(&text, &ends, &about));
+        // One end too few, an end past the text, ends out of order.
+        assert!(!ok(&text, &ends[1..], &about));
+        let mut past = ends.clone();
+        *past.last_mut().unwrap() += 1;
+        assert!(!ok(&text, &past, &about));
+        let mut swapped = ends.clone();
+        swapped.swap(0, 1);
+        assert!(!ok(&text, &swapped, &about));
+        // An end inside the two bytes of "é".
+        let split: Vec<usize> = ends
+            .iter()
+            .map(|&e| if text[..e].ends_with('é') { e - 1 } else { e })
+            .collect();
+        assert!(!ok(&text, &split, &about));
+    }
 }

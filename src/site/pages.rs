@@ -754,8 +754,9 @@ pub fn render_log_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(),
             last: hi.saturating_sub(1),
             prev: (n > 1).then(|| paths::log_page(n - 1)),
             next: (n < pages).then(|| paths::log_page(n + 1)),
-            entries: d.items[lo as usize..hi as usize]
-                .iter()
+            entries: d
+                .items
+                .range(lo as usize..hi as usize)
                 .map(EntryRow::of)
                 .collect(),
         };
@@ -830,11 +831,8 @@ pub fn render_entry_pages(
         let data = EntryData {
             entry: &view,
             log_key: &d.log_key,
-            summary: &it.summary,
-            about: it
-                .about
-                .as_ref()
-                .map(|(u, t)| Link::new(t.clone(), u.clone())),
+            summary: it.summary,
+            about: it.about.map(|(u, t)| Link::new(t, u)),
             proof: paths::proof(seq),
             log_page: paths::log_page(paths::log_page_of(seq)),
             prev: (seq > 0).then(|| paths::entry(seq - 1)),

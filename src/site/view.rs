@@ -243,20 +243,19 @@ pub struct EntryRow {
 }
 
 impl EntryRow {
-    pub fn of(i: &Item) -> EntryRow {
+    pub fn of(i: Item<'_>) -> EntryRow {
         EntryRow {
             seq: i.seq,
-            time: Time::new(&i.time),
-            kind: i.kind.clone(),
-            summary: i.summary.clone(),
-            signer: i.signer.clone(),
-            hash: i.hash.clone(),
-            short: short(&i.hash),
+            time: Time::new(i.time),
+            kind: i.kind.to_string(),
+            summary: i.summary.to_string(),
+            signer: i.signer.to_string(),
+            hash: i.hash.to_string(),
+            short: short(i.hash),
             url: paths::entry(i.seq),
             about: i
                 .about
-                .as_ref()
-                .map(|(u, t)| Link::new(t.clone(), u.clone())),
+                .map(|(u, t)| Link::new(t.to_string(), u.to_string())),
         }
     }
 }
