@@ -107,6 +107,10 @@ impl Run {
         self.steps += 1;
         let r = build(&self.ws, &self.out, &BuildOptions::default());
         assert!(r.incremental, "after {step}: not an incremental build");
+        assert!(
+            r.kept_model,
+            "after {step}: the last build's model was not used"
+        );
         let fresh = self.dir.path().join(format!("fresh-{}", self.steps));
         let f = build(&self.ws, &fresh, &BuildOptions::default());
         assert!(!f.incremental);
@@ -414,13 +418,13 @@ fn changed_options_or_another_ledger_mean_a_full_build() {
         ("empty", Vec::new()),
     ] {
         std::fs::write(&model, &bad).unwrap();
-        assert!(
-            site::build(&ledger, &r.out, &based).unwrap().incremental,
-            "{what}"
-        );
+        let b = site::build(&ledger, &r.out, &based).unwrap();
+        assert!(b.incremental && !b.kept_model, "{what}");
         same_tree(what, &r.out, &fresh);
     }
     std::fs::remove_file(&model).unwrap();
-    assert!(site::build(&ledger, &r.out, &based).unwrap().incremental);
+    let b = site::build(&ledger, &r.out, &based).unwrap();
+    assert!(b.incremental && !b.kept_model);
     same_tree("model removed", &r.out, &fresh);
+    assert!(site::build(&ledger, &r.out, &based).unwrap().kept_model);
 }

@@ -18,18 +18,24 @@
 //! ```text
 //! "speclog site model 1\n"
 //! u32 header length, header text (see `super::model_header`)
-//! u64 JSON length, JSON {releases, preregs, incidents, approvals}
-//! u64 entries, u64 text length, the text of every entry's fields, then
-//!     u64 the end of each field in the text (`model::Items`), then a u8 per
+//! entries: u64 count, u64 text length, the text of every entry's fields,
+//!     u64 the end of each field in the text (`model::Items`), a u8 per
 //!     entry: 1 if it has an about page
-//! u64 evaluations, then per evaluation: seq, time, signer, release, prereg,
-//!     and the compact record (see `put_eval`)
+//! evaluations: u64 count, then per evaluation: seq, time, signer, release,
+//!     prereg, and the compact record (see `put_eval`)
+//! the short lists: JSON {releases, preregs, incidents, approvals}
+//! shared strings: u64 count, each a string
+//! u64 × 3: where the evaluations, the short lists and the shared strings start
+//! u64 checksum of all the bytes before it (`Sum`)
 //! "end\n"
 //! ```
 //!
-//! A string is a u32 length and UTF-8 bytes; an optional index is a u64 with
-//! `u64::MAX` for none.
+//! A string is a u32 length and UTF-8 bytes, or for the fields that repeat
+//! across evaluations (signer, model, suite, evaluator, date, metric, clause
+//! ids) a u32 position in the table of shared strings; an optional index is a
+//! u64 with `u64::MAX` for none.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -109,18 +115,16 @@ pub fn read(out: &Path, header: &[u8]) -> Option<SiteData> {
 }
 
 fn encode(d: &SiteData, header: &[u8], w: &mut impl Write) -> std::io::Result<()> {
-    let mut e = Enc { w };
+    let mut e = Enc {
+        w,
+        pos: 0,
+        strings: Vec::new(),
+        index: HashMap::new(),
+        sum: Sum::default(),
+    };
     e.bytes(MAGIC)?;
     e.u32(header.len() as u32)?;
     e.bytes(header)?;
-    let short = serde_json::to_vec(&ShortRef {
-        releases: &d.releases,
-        preregs: &d.preregs,
-        incidents: &d.incidents,
-        approvals: &d.approvals,
-    })?;
-    e.u64(short.len() as u64)?;
-    e.bytes(&short)?;
     let (text, ends, about) = d.items.parts();
     e.u64(about.len() as u64)?;
     e.u64(text.len() as u64)?;
@@ -131,16 +135,38 @@ fn encode(d: &SiteData, header: &[u8], w: &mut impl Write) -> std::io::Result<()
     for a in about {
         e.u8(u8::from(*a))?;
     }
+    let evals_at = e.pos;
     e.u64(d.evals.len() as u64)?;
     for ev in &d.evals {
         put_eval(&mut e, ev)?;
     }
+    let short_at = e.pos;
+    serde_json::to_writer(
+        &mut e,
+        &ShortRef {
+            releases: &d.releases,
+            preregs: &d.preregs,
+            incidents: &d.incidents,
+            approvals: &d.approvals,
+        },
+    )?;
+    let table_at = e.pos;
+    let shared = std::mem::take(&mut e.strings);
+    e.u64(shared.len() as u64)?;
+    for s in shared {
+        e.str(s)?;
+    }
+    for at in [evals_at, short_at, table_at] {
+        e.u64(at)?;
+    }
+    let sum = std::mem::take(&mut e.sum).finish();
+    e.u64(sum)?;
     e.bytes(END)
 }
 
 /// One evaluation: the fields [`super::model`] keeps of its record (the
 /// others are blank there and read again from the ledger by its page).
-fn put_eval<W: Write>(e: &mut Enc<W>, ev: &Eval) -> std::io::Result<()> {
+fn put_eval<'d, W: Write>(e: &mut Enc<'_, 'd, W>, ev: &'d Eval) -> std::io::Result<()> {
     let Eval {
         seq,
         time,
@@ -151,7 +177,7 @@ fn put_eval<W: Write>(e: &mut Enc<W>, ev: &Eval) -> std::io::Result<()> {
     } = ev;
     e.u64(*seq)?;
     e.str(time)?;
-    e.str(signer)?;
+    e.shared(signer)?;
     e.index(*release)?;
     e.index(*prereg)?;
     // Listed whole, so that a field added to the record fails to compile here.
@@ -170,15 +196,15 @@ fn put_eval<W: Write>(e: &mut Enc<W>, ev: &Eval) -> std::io::Result<()> {
     } = rec;
     e.str(id)?;
     e.u64(spec.release.seq)?;
-    e.str(&model.id)?;
-    e.str(&suite.name)?;
-    e.str(&suite.version)?;
-    e.str(evaluator)?;
+    e.shared(&model.id)?;
+    e.shared(&suite.name)?;
+    e.shared(&suite.version)?;
+    e.shared(evaluator)?;
     e.u8(match relationship {
         Relationship::FirstParty => 0,
         Relationship::ThirdParty => 1,
     })?;
-    e.str(date)?;
+    e.shared(date)?;
     e.u64(results.size)?;
     e.u64(outcomes.len() as u64)?;
     for o in outcomes {
@@ -192,9 +218,9 @@ fn put_eval<W: Write>(e: &mut Enc<W>, ev: &Eval) -> std::io::Result<()> {
         } = o;
         e.u64(clauses.len() as u64)?;
         for c in clauses {
-            e.str(c)?;
+            e.shared(c)?;
         }
-        e.str(metric)?;
+        e.shared(metric)?;
         e.u64(value.to_bits())?;
         let c = Comparator::ALL
             .iter()
@@ -221,22 +247,41 @@ fn opt_bool(b: Option<bool>) -> u8 {
     }
 }
 
-struct Enc<'w, W: Write> {
+struct Enc<'w, 'd, W: Write> {
     w: &'w mut W,
+    /// Bytes written so far.
+    pos: u64,
+    /// The shared strings, in the order first written, and their positions.
+    strings: Vec<&'d str>,
+    index: HashMap<&'d str, u32>,
+    /// Of the bytes written so far.
+    sum: Sum,
 }
 
-impl<W: Write> Enc<'_, W> {
+impl<W: Write> Write for Enc<'_, '_, W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.bytes(b)?;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl<'d, W: Write> Enc<'_, 'd, W> {
     fn bytes(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.pos += b.len() as u64;
+        self.sum.update(b);
         self.w.write_all(b)
     }
     fn u8(&mut self, v: u8) -> std::io::Result<()> {
-        self.w.write_all(&[v])
+        self.bytes(&[v])
     }
     fn u32(&mut self, v: u32) -> std::io::Result<()> {
-        self.w.write_all(&v.to_le_bytes())
+        self.bytes(&v.to_le_bytes())
     }
     fn u64(&mut self, v: u64) -> std::io::Result<()> {
-        self.w.write_all(&v.to_le_bytes())
+        self.bytes(&v.to_le_bytes())
     }
     fn index(&mut self, v: Option<usize>) -> std::io::Result<()> {
         self.u64(v.map_or(NONE, |i| i as u64))
@@ -246,12 +291,35 @@ impl<W: Write> Enc<'_, W> {
         self.u32(n)?;
         self.bytes(s.as_bytes())
     }
+    /// A string many evaluations have (a signer, a model, a clause id): its
+    /// position in the table of shared strings.
+    fn shared(&mut self, s: &'d str) -> std::io::Result<()> {
+        let next = u32::try_from(self.strings.len()).map_err(std::io::Error::other)?;
+        let i = *self.index.entry(s).or_insert(next);
+        if i == next {
+            self.strings.push(s);
+        }
+        self.u32(i)
+    }
 }
 
 /// Reads a model file; None if anything is out of place: the header, a
 /// length, a string's UTF-8, an index out of its list, trailing bytes.
 fn decode(b: &[u8], header: &[u8]) -> Option<SiteData> {
-    let mut r = Dec { b };
+    let body = b.strip_suffix(END)?;
+    let (b, sum) = body.split_at_checked(body.len().checked_sub(8)?)?;
+    let mut check = Sum::default();
+    check.update(b);
+    if check.finish() != u64::from_le_bytes(sum.try_into().ok()?) {
+        return None;
+    }
+    let (b, trailer) = b.split_at_checked(b.len().checked_sub(24)?)?;
+    let mut t = Dec::new(trailer);
+    let mut at = [0usize; 3];
+    for a in &mut at {
+        *a = usize::try_from(t.u64()?).ok()?;
+    }
+    let mut r = Dec::new(b);
     if r.take(MAGIC.len())? != MAGIC {
         return None;
     }
@@ -259,15 +327,38 @@ fn decode(b: &[u8], header: &[u8]) -> Option<SiteData> {
     if r.take(n)? != header {
         return None;
     }
-    let n = usize::try_from(r.u64()?).ok()?;
-    let short: Short = serde_json::from_slice(r.take(n)?).ok()?;
-    let mut d = SiteData {
-        releases: short.releases,
-        preregs: short.preregs,
-        incidents: short.incidents,
-        approvals: short.approvals,
-        ..SiteData::default()
-    };
+    // The sections, each where the trailer says, in order.
+    let items_at = b.len() - r.b.len();
+    if !(items_at <= at[0] && at[0] <= at[1] && at[1] <= at[2] && at[2] <= b.len()) {
+        return None;
+    }
+    let (items, evals, short, table) = (
+        &b[items_at..at[0]],
+        &b[at[0]..at[1]],
+        &b[at[1]..at[2]],
+        &b[at[2]..],
+    );
+    // The short lists are JSON, parsed on another core meanwhile.
+    std::thread::scope(|s| {
+        let short = s.spawn(|| serde_json::from_slice::<Short>(short).ok());
+        let items = get_items(items);
+        let evals = get_evals(evals, table);
+        let short = short.join().ok()??;
+        let d = SiteData {
+            releases: short.releases,
+            preregs: short.preregs,
+            incidents: short.incidents,
+            approvals: short.approvals,
+            items: items?,
+            evals: evals?,
+            ..SiteData::default()
+        };
+        check_links(&d).then_some(d)
+    })
+}
+
+fn get_items(b: &[u8]) -> Option<Items> {
+    let mut r = Dec::new(b);
     let n = r.count(ITEM_BYTES)?;
     let len = usize::try_from(r.u64()?).ok()?;
     let text = std::str::from_utf8(r.take(len)?).ok()?.to_string();
@@ -276,22 +367,32 @@ fn decode(b: &[u8], header: &[u8]) -> Option<SiteData> {
         ends.push(usize::try_from(r.u64()?).ok()?);
     }
     let about = r.take(n)?.iter().map(|&b| b == 1).collect();
-    d.items = Items::from_parts(text, ends, about)?;
-    let n = r.count(60)?;
-    d.evals.reserve_exact(n);
+    r.b.is_empty().then_some(())?;
+    Items::from_parts(text, ends, about)
+}
+
+fn get_evals(b: &[u8], table: &[u8]) -> Option<Vec<Eval>> {
+    let mut t = Dec::new(table);
+    let n = t.count(4)?;
+    let mut shared = Vec::with_capacity(n);
     for _ in 0..n {
-        d.evals.push(get_eval(&mut r)?);
+        let len = t.u32()? as usize;
+        shared.push(std::str::from_utf8(t.take(len)?).ok()?);
     }
-    if r.take(END.len())? != END || !r.b.is_empty() {
-        return None;
+    t.b.is_empty().then_some(())?;
+    let mut r = Dec { b, shared };
+    let n = r.count(60)?;
+    let mut evals = Vec::with_capacity(n);
+    for _ in 0..n {
+        evals.push(get_eval(&mut r)?);
     }
-    check_links(&d).then_some(d)
+    r.b.is_empty().then_some(evals)
 }
 
 fn get_eval(r: &mut Dec<'_>) -> Option<Eval> {
     let seq = r.u64()?;
     let time = r.string()?;
-    let signer = r.string()?;
+    let signer = r.shared()?;
     let release = r.index()?;
     let prereg = r.index()?;
     let id = r.string()?;
@@ -303,20 +404,20 @@ fn get_eval(r: &mut Dec<'_>) -> Option<Eval> {
         },
     };
     let model = Model {
-        id: r.string()?,
+        id: r.shared()?,
         digest: None,
     };
     let suite = Suite {
-        name: r.string()?,
-        version: r.string()?,
+        name: r.shared()?,
+        version: r.shared()?,
     };
-    let evaluator = r.string()?;
+    let evaluator = r.shared()?;
     let relationship = match r.u8()? {
         0 => Relationship::FirstParty,
         1 => Relationship::ThirdParty,
         _ => return None,
     };
-    let date = r.string()?;
+    let date = r.shared()?;
     let results = ContentRef {
         sha256: String::new(),
         size: r.u64()?,
@@ -328,9 +429,9 @@ fn get_eval(r: &mut Dec<'_>) -> Option<Eval> {
         let k = r.count(4)?;
         let mut clauses = Vec::with_capacity(k);
         for _ in 0..k {
-            clauses.push(r.string()?);
+            clauses.push(r.shared()?);
         }
-        let metric = r.string()?;
+        let metric = r.shared()?;
         let value = f64::from_bits(r.u64()?);
         let comparator = *Comparator::ALL.get(r.u8()? as usize)?;
         let threshold = match r.u8()? {
@@ -394,11 +495,69 @@ fn check_links(d: &SiteData) -> bool {
             .all(|e| rel(e.release) && e.prereg.is_none_or(|p| p < d.preregs.len()) && e.seq < NONE)
 }
 
+/// A 64-bit checksum of a stream of bytes, eight at a time. It catches a
+/// damaged file (a flipped bit, a lost block), not a forged one: the model is
+/// the build's own derived data, as trusted as the pages beside it.
+#[derive(Default)]
+struct Sum {
+    h: u64,
+    /// Bytes not yet summed (fewer than eight), and how many.
+    tail: [u8; 8],
+    n: usize,
+    len: u64,
+}
+
+impl Sum {
+    fn update(&mut self, mut b: &[u8]) {
+        self.len += b.len() as u64;
+        if self.n > 0 {
+            let k = (8 - self.n).min(b.len());
+            self.tail[self.n..self.n + k].copy_from_slice(&b[..k]);
+            self.n += k;
+            b = &b[k..];
+            if self.n < 8 {
+                return;
+            }
+            self.word(u64::from_le_bytes(self.tail));
+            self.n = 0;
+        }
+        let mut words = b.chunks_exact(8);
+        for w in &mut words {
+            self.word(u64::from_le_bytes(w.try_into().expect("eight bytes")));
+        }
+        let rest = words.remainder();
+        self.tail[..rest.len()].copy_from_slice(rest);
+        self.n = rest.len();
+    }
+
+    fn word(&mut self, w: u64) {
+        self.h = (self.h ^ w)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+
+    fn finish(mut self) -> u64 {
+        let mut last = [0u8; 8];
+        last[..self.n].copy_from_slice(&self.tail[..self.n]);
+        self.word(u64::from_le_bytes(last));
+        self.word(self.len);
+        self.h
+    }
+}
+
 struct Dec<'a> {
     b: &'a [u8],
+    /// The table of shared strings.
+    shared: Vec<&'a str>,
 }
 
 impl<'a> Dec<'a> {
+    fn new(b: &'a [u8]) -> Dec<'a> {
+        Dec {
+            b,
+            shared: Vec::new(),
+        }
+    }
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if n > self.b.len() {
             return None;
@@ -436,6 +595,10 @@ impl<'a> Dec<'a> {
             _ => None,
         }
     }
+    fn shared(&mut self) -> Option<String> {
+        let i = self.u32()? as usize;
+        self.shared.get(i).map(|s| s.to_string())
+    }
     fn string(&mut self) -> Option<String> {
         let n = self.u32()? as usize;
         let b = self.take(n)?;
@@ -452,11 +615,32 @@ mod tests {
         let mut b = Vec::new();
         b.extend_from_slice(&u64::MAX.to_le_bytes());
         b.extend_from_slice(&[0u8; 100]);
-        assert_eq!(Dec { b: &b }.count(1), None);
+        assert_eq!(
+            Dec {
+                b: &b,
+                shared: Vec::new()
+            }
+            .count(1),
+            None
+        );
         let mut b = 3u64.to_le_bytes().to_vec();
         b.extend_from_slice(&[0u8; 12]);
-        assert_eq!(Dec { b: &b }.count(4), Some(3));
-        assert_eq!(Dec { b: &b }.count(5), None);
+        assert_eq!(
+            Dec {
+                b: &b,
+                shared: Vec::new()
+            }
+            .count(4),
+            Some(3)
+        );
+        assert_eq!(
+            Dec {
+                b: &b,
+                shared: Vec::new()
+            }
+            .count(5),
+            None
+        );
     }
 
     #[test]
@@ -470,5 +654,31 @@ mod tests {
         let mut extra = b.clone();
         extra.push(0);
         assert!(decode(&extra, b"state").is_none());
+        // Every byte is covered by the checksum or checked against the format.
+        for i in 0..b.len() {
+            let mut bad = b.clone();
+            bad[i] ^= 0x01;
+            assert!(decode(&bad, b"state").is_none(), "byte {i} flipped");
+        }
+    }
+
+    #[test]
+    fn the_checksum_does_not_depend_on_how_the_bytes_arrive() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let mut whole = Sum::default();
+        whole.update(&data);
+        let whole = whole.finish();
+        for step in [1, 3, 7, 8, 9, 64, 999] {
+            let mut s = Sum::default();
+            for c in data.chunks(step) {
+                s.update(c);
+            }
+            assert_eq!(s.finish(), whole, "pieces of {step}");
+        }
+        // Length counts: trailing zero bytes change the sum.
+        let mut longer = Sum::default();
+        longer.update(&data);
+        longer.update(&[0]);
+        assert_ne!(longer.finish(), whole);
     }
 }

@@ -99,6 +99,10 @@ pub struct BuildReport {
     /// Whether this was an incremental build on top of the last one.
     #[serde(skip)]
     pub incremental: bool,
+    /// Whether it started from the last build's model ([`MODEL`]) instead of
+    /// reading the whole ledger.
+    #[serde(skip)]
+    pub kept_model: bool,
 }
 
 /// Name of the file in the output directory recording what the last build
@@ -217,6 +221,7 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
         size: l.size,
         blob_rowid: l.blob_rowid,
     });
+    let kept_model = kept.is_some();
     let mut d = match kept {
         Some(m) => SiteData::extend(ledger, m)?,
         None => SiteData::load(ledger)?,
@@ -226,49 +231,31 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
         Some(l) => plan::Plan::incremental(&d, l.size),
         None => plan::Plan::full(),
     };
-    pages::render_assets(&mut w)?;
-    pages::render_home(&d, &mut w)?;
-    pages::render_versions(&d, &mut w)?;
-    pages::render_version_pages(&d, &plan, &mut w)?;
-    pages::render_diff_pages(&d, &plan, &mut w)?;
-    pages::render_clauses(&d, &plan, &mut w)?;
-    pages::render_evals(&d, ledger, &plan, &mut w)?;
-    pages::render_incidents(&d, &plan, &mut w)?;
-    pages::render_log_pages(&d, &plan, &mut w)?;
-    pages::render_entry_pages(&d, ledger, &plan, &mut w)?;
-    pages::render_keys(&d, &mut w)?;
-    pages::render_verify(&d, &mut w)?;
-    pages::render_not_found(&d, &mut w)?;
-    feed::render_feed(&d, ledger, opts, &mut w)?;
-    // The model is not needed to write the tiles and the manifest. It is
-    // kept for the next build, then freed.
-    let (entries, releases) = (d.checkpoint.size, d.releases.len());
+    // The model is kept for the next build by another thread while the
+    // pages are rendered from it.
     let header = model_header(now.size, &now.root);
-    let kept = if plan.is_full() {
-        // First, so that a full build's peak memory is the larger of the
-        // model and the writer's list of every file, not their sum.
-        cache::write(&d, out, header.as_bytes())?;
+    std::thread::scope(|s| {
+        let keeper = s.spawn(|| cache::write(&d, out, header.as_bytes()));
+        let rendered = render_pages(&d, ledger, &plan, opts, &mut w);
+        let kept = keeper
+            .join()
+            .map_err(|_| SiteError::Data("the thread keeping the model panicked".into()))?;
+        rendered.and(kept)
+    })?;
+    // The model is not needed to write the tiles and the manifest.
+    let (entries, releases) = (d.checkpoint.size, d.releases.len());
+    if plan.is_full() {
+        // Freed first, so that a full build's peak memory is the larger of
+        // the model and the writer's list of every file, not their sum.
         drop(d);
-        None
     } else {
-        // Another thread keeps the model while the log is written, and frees
-        // it (a fifth of a rebuild at 100k entries) after saying it is kept:
-        // the build waits for the file, not for the freeing, and a process
-        // that exits next need not free it at all.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let dir = out.to_path_buf();
-        std::thread::spawn(move || {
-            let _ = tx.send(cache::write(&d, &dir, header.as_bytes()));
-            drop(d);
-        });
-        Some(rx)
-    };
+        // Freeing a model of 100k entries takes a fifth of a rebuild: there
+        // another thread does it while the log is written, and the build
+        // does not wait for it (a process that exits next need not free it).
+        std::thread::spawn(move || drop(d));
+    }
     let tiles = tiles::render_tiles(ledger, out, &mut w, last)?;
     let stats = w.finish()?;
-    if let Some(rx) = kept {
-        rx.recv()
-            .map_err(|_| SiteError::Data("the thread keeping the model stopped".into()))??;
-    }
     let (pages, files) = (stats.pages, stats.files);
     let now = State {
         blob_rowid: tiles.blob_rowid,
@@ -279,6 +266,7 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
     writer::write_meta(out, STATE, Some(&state))?;
     Ok(BuildReport {
         incremental: last.is_some(),
+        kept_model,
         entries,
         releases,
         pages,
@@ -286,6 +274,30 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
         stats,
         tiles,
     })
+}
+
+/// Renders every page of `plan` from `d`: one step per kind of page.
+fn render_pages(
+    d: &SiteData,
+    ledger: &Ledger,
+    plan: &plan::Plan,
+    opts: &BuildOptions,
+    w: &mut Writer,
+) -> Result<(), SiteError> {
+    pages::render_assets(w)?;
+    pages::render_home(d, w)?;
+    pages::render_versions(d, w)?;
+    pages::render_version_pages(d, plan, w)?;
+    pages::render_diff_pages(d, plan, w)?;
+    pages::render_clauses(d, plan, w)?;
+    pages::render_evals(d, ledger, plan, w)?;
+    pages::render_incidents(d, plan, w)?;
+    pages::render_log_pages(d, plan, w)?;
+    pages::render_entry_pages(d, ledger, plan, w)?;
+    pages::render_keys(d, w)?;
+    pages::render_verify(d, w)?;
+    pages::render_not_found(d, w)?;
+    feed::render_feed(d, ledger, opts, w)
 }
 
 #[cfg(test)]

@@ -483,7 +483,7 @@ struct Stretch {
 }
 
 #[derive(Serialize)]
-struct ClauseData {
+struct ClauseData<'r> {
     id: String,
     title: String,
     in_current: bool,
@@ -494,7 +494,7 @@ struct ClauseData {
     renamed_to: Vec<(String, String, RelRef)>,
     /// Evaluations with an outcome on this clause: the latest
     /// [`paths::EVALS_PAGE_SIZE`], in ledger order.
-    evaluations: Vec<EvalRow>,
+    evaluations: Vec<&'r EvalRow>,
     /// How many there are in all, when that is more than `evaluations` shows.
     #[serde(skip_serializing_if = "Option::is_none")]
     evaluations_total: Option<usize>,
@@ -506,7 +506,7 @@ struct ClauseData {
 #[template(path = "clause.html")]
 struct ClauseT<'a> {
     base: Base,
-    d: &'a ClauseData,
+    d: &'a ClauseData<'a>,
 }
 
 /// The clause index and one page per clause id across all releases.
@@ -585,12 +585,22 @@ pub fn render_clauses(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), S
         }
     }
     let none = (Vec::new(), Vec::new());
+    // An evaluation shows on the page of each clause it names: its row is
+    // made once.
+    let mut rows: HashMap<usize, EvalRow> = HashMap::new();
+    for (id, _) in hist.iter().filter(|(id, _)| plan.clause(id)) {
+        for &i in latest(&named.get(id).unwrap_or(&none).0).0 {
+            rows.entry(i).or_insert_with(|| EvalRow::of(d, &d.evals[i]));
+        }
+    }
     for (id, occ) in &hist {
         if !plan.clause(id) {
             continue;
         }
         let (evals, incidents) = named.get(id).unwrap_or(&none);
-        render_clause(d, w, id, occ, &renames, evals, incidents)?;
+        let (shown, total) = latest(evals);
+        let shown = (shown.iter().map(|i| &rows[i]).collect(), total);
+        render_clause(d, w, id, occ, &renames, shown, incidents)?;
     }
     Ok(())
 }
@@ -601,7 +611,7 @@ fn render_clause(
     id: &str,
     occ: &[(usize, &crate::governance::clauses::Clause)],
     renames: &[(usize, &str, &str)],
-    evals: &[usize],
+    (evaluations, evaluations_total): (Vec<&EvalRow>, Option<usize>),
     incidents: &[usize],
 ) -> Result<(), SiteError> {
     let dir = paths::clause(id);
@@ -693,12 +703,8 @@ fn render_clause(
                 )
             })
             .collect(),
-        evaluations: latest(evals)
-            .0
-            .iter()
-            .map(|&i| EvalRow::of(d, &d.evals[i]))
-            .collect(),
-        evaluations_total: latest(evals).1,
+        evaluations,
+        evaluations_total,
         incidents: incidents
             .iter()
             .map(|&i| IncidentRow::of(d, &d.incidents[i]))
