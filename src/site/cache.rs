@@ -25,7 +25,8 @@
 //!     prereg, and the compact record (see `put_eval`)
 //! the short lists: JSON {releases, preregs, incidents, approvals}
 //! shared strings: u64 count, each a string
-//! u64 × 3: where the evaluations, the short lists and the shared strings start
+//! u64 × 4: where the evaluations, their second half (evaluation count / 2),
+//!     the short lists and the shared strings start
 //! u64 checksum of all the bytes before it (`Sum`)
 //! "end\n"
 //! ```
@@ -137,7 +138,12 @@ fn encode(d: &SiteData, header: &[u8], w: &mut impl Write) -> std::io::Result<()
     }
     let evals_at = e.pos;
     e.u64(d.evals.len() as u64)?;
-    for ev in &d.evals {
+    let half = d.evals.len() / 2;
+    let mut mid_at = e.pos;
+    for (i, ev) in d.evals.iter().enumerate() {
+        if i == half {
+            mid_at = e.pos;
+        }
         put_eval(&mut e, ev)?;
     }
     let short_at = e.pos;
@@ -156,7 +162,7 @@ fn encode(d: &SiteData, header: &[u8], w: &mut impl Write) -> std::io::Result<()
     for s in shared {
         e.str(s)?;
     }
-    for at in [evals_at, short_at, table_at] {
+    for at in [evals_at, mid_at, short_at, table_at] {
         e.u64(at)?;
     }
     let sum = std::mem::take(&mut e.sum).finish();
@@ -313,9 +319,9 @@ fn decode(b: &[u8], header: &[u8]) -> Option<SiteData> {
     if check.finish() != u64::from_le_bytes(sum.try_into().ok()?) {
         return None;
     }
-    let (b, trailer) = b.split_at_checked(b.len().checked_sub(24)?)?;
+    let (b, trailer) = b.split_at_checked(b.len().checked_sub(32)?)?;
     let mut t = Dec::new(trailer);
-    let mut at = [0usize; 3];
+    let mut at = [0usize; 4];
     for a in &mut at {
         *a = usize::try_from(t.u64()?).ok()?;
     }
@@ -329,28 +335,40 @@ fn decode(b: &[u8], header: &[u8]) -> Option<SiteData> {
     }
     // The sections, each where the trailer says, in order.
     let items_at = b.len() - r.b.len();
-    if !(items_at <= at[0] && at[0] <= at[1] && at[1] <= at[2] && at[2] <= b.len()) {
+    let [evals_at, mid_at, short_at, table_at] = at;
+    let in_order = items_at <= evals_at
+        && evals_at.checked_add(8)? <= mid_at
+        && mid_at <= short_at
+        && short_at <= table_at
+        && table_at <= b.len();
+    if !in_order {
         return None;
     }
-    let (items, evals, short, table) = (
-        &b[items_at..at[0]],
-        &b[at[0]..at[1]],
-        &b[at[1]..at[2]],
-        &b[at[2]..],
-    );
-    // The short lists are JSON, parsed on another core meanwhile.
+    let items = &b[items_at..evals_at];
+    let n = usize::try_from(Dec::new(&b[evals_at..]).u64()?).ok()?;
+    let (first, second) = (&b[evals_at + 8..mid_at], &b[mid_at..short_at]);
+    let (short, table) = (&b[short_at..table_at], &b[table_at..]);
+    let shared = get_table(table)?;
+    // Two halves: the short lists (JSON) and the second half of the
+    // evaluations on another core, the entries and the first half here.
     std::thread::scope(|s| {
-        let short = s.spawn(|| serde_json::from_slice::<Short>(short).ok());
+        let other = s.spawn(|| {
+            let short = serde_json::from_slice::<Short>(short).ok();
+            let evals = get_evals(second, &shared, n - n / 2);
+            short.zip(evals)
+        });
         let items = get_items(items);
-        let evals = get_evals(evals, table);
-        let short = short.join().ok()??;
+        let evals = get_evals(first, &shared, n / 2);
+        let (short, second) = other.join().ok()??;
+        let mut evals = evals?;
+        evals.extend(second);
         let d = SiteData {
             releases: short.releases,
             preregs: short.preregs,
             incidents: short.incidents,
             approvals: short.approvals,
             items: items?,
-            evals: evals?,
+            evals,
             ..SiteData::default()
         };
         check_links(&d).then_some(d)
@@ -371,17 +389,24 @@ fn get_items(b: &[u8]) -> Option<Items> {
     Items::from_parts(text, ends, about)
 }
 
-fn get_evals(b: &[u8], table: &[u8]) -> Option<Vec<Eval>> {
-    let mut t = Dec::new(table);
+/// The table of shared strings.
+fn get_table(b: &[u8]) -> Option<Vec<&str>> {
+    let mut t = Dec::new(b);
     let n = t.count(4)?;
     let mut shared = Vec::with_capacity(n);
     for _ in 0..n {
         let len = t.u32()? as usize;
         shared.push(std::str::from_utf8(t.take(len)?).ok()?);
     }
-    t.b.is_empty().then_some(())?;
+    t.b.is_empty().then_some(shared)
+}
+
+/// Exactly `n` evaluations, filling `b`.
+fn get_evals(b: &[u8], shared: &[&str], n: usize) -> Option<Vec<Eval>> {
     let mut r = Dec { b, shared };
-    let n = r.count(60)?;
+    if n > b.len() / 60 {
+        return None;
+    }
     let mut evals = Vec::with_capacity(n);
     for _ in 0..n {
         evals.push(get_eval(&mut r)?);
@@ -548,15 +573,12 @@ impl Sum {
 struct Dec<'a> {
     b: &'a [u8],
     /// The table of shared strings.
-    shared: Vec<&'a str>,
+    shared: &'a [&'a str],
 }
 
 impl<'a> Dec<'a> {
     fn new(b: &'a [u8]) -> Dec<'a> {
-        Dec {
-            b,
-            shared: Vec::new(),
-        }
+        Dec { b, shared: &[] }
     }
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if n > self.b.len() {
@@ -615,32 +637,11 @@ mod tests {
         let mut b = Vec::new();
         b.extend_from_slice(&u64::MAX.to_le_bytes());
         b.extend_from_slice(&[0u8; 100]);
-        assert_eq!(
-            Dec {
-                b: &b,
-                shared: Vec::new()
-            }
-            .count(1),
-            None
-        );
+        assert_eq!(Dec::new(&b).count(1), None);
         let mut b = 3u64.to_le_bytes().to_vec();
         b.extend_from_slice(&[0u8; 12]);
-        assert_eq!(
-            Dec {
-                b: &b,
-                shared: Vec::new()
-            }
-            .count(4),
-            Some(3)
-        );
-        assert_eq!(
-            Dec {
-                b: &b,
-                shared: Vec::new()
-            }
-            .count(5),
-            None
-        );
+        assert_eq!(Dec::new(&b).count(4), Some(3));
+        assert_eq!(Dec::new(&b).count(5), None);
     }
 
     #[test]

@@ -207,16 +207,23 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
     let last = last_build(ledger, out, &now)?;
     // A build that stops half-way leaves no state, so the next one is full.
     writer::write_meta(out, STATE, None)?;
-    let last = match last {
-        Some(l) if w.trust_manifest()? => Some(l),
-        _ => None,
-    };
-    // The last build's model, brought up to the ledger's head, if it kept
-    // one for the tree it showed; else the whole ledger is read.
-    let kept = last.as_ref().and_then(|l| {
-        let header = model_header(l.size, &l.root);
-        cache::read(out, header.as_bytes()).filter(|m| m.items.len() as u64 == l.size)
-    });
+    // An incremental build trusts the last build's manifest, and starts from
+    // its model if it kept one for the tree it showed (read meanwhile on
+    // another core); else the whole ledger is read.
+    let tree = last
+        .as_ref()
+        .map(|l| (l.size, model_header(l.size, &l.root)));
+    let (trusted, kept) = std::thread::scope(|s| {
+        let reader = tree.as_ref().map(|(size, header)| {
+            s.spawn(move || {
+                cache::read(out, header.as_bytes()).filter(|m| m.items.len() as u64 == *size)
+            })
+        });
+        let trusted = tree.is_some() && w.trust_manifest()?;
+        let kept = reader.and_then(|r| r.join().ok().flatten());
+        Ok::<_, SiteError>((trusted, kept.filter(|_| trusted)))
+    })?;
+    let last = last.filter(|_| trusted);
     let last = last.map(|l| tiles::Published {
         size: l.size,
         blob_rowid: l.blob_rowid,
