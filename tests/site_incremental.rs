@@ -102,21 +102,36 @@ impl Run {
         &self.ws
     }
 
-    /// Rebuilds incrementally and compares with a build from scratch.
+    /// Rebuilds incrementally and compares with a build from scratch. Every
+    /// other step the build writes its model again, which must then equal
+    /// the fresh build's byte for byte; in between it keeps the older model,
+    /// so the next build extends a model older than the last build.
     fn check(&mut self, step: &str) {
         self.steps += 1;
-        let r = build(&self.ws, &self.out, &BuildOptions::default());
+        let rewrite = self.steps.is_multiple_of(2);
+        let opts = BuildOptions {
+            model_refresh: Some(if rewrite { 1 } else { u64::MAX }),
+            ..BuildOptions::default()
+        };
+        let model = self.out.join(site::MODEL);
+        let before = std::fs::read(&model).unwrap();
+        let r = build(&self.ws, &self.out, &opts);
         assert!(r.incremental, "after {step}: not an incremental build");
-        assert!(
-            r.kept_model,
-            "after {step}: the last build's model was not used"
-        );
+        assert!(r.kept_model, "after {step}: the kept model was not used");
         let fresh = self.dir.path().join(format!("fresh-{}", self.steps));
         let f = build(&self.ws, &fresh, &BuildOptions::default());
         assert!(!f.incremental);
         assert_eq!(r.files, f.files, "after {step}");
         assert_eq!(r.stats.bytes, f.stats.bytes, "after {step}");
+        if !rewrite {
+            let kept = std::fs::read(&model).unwrap();
+            assert!(kept == before, "after {step}: the model was written again");
+            std::fs::copy(fresh.join(site::MODEL), &model).unwrap();
+        }
         same_tree(step, &self.out, &fresh);
+        if !rewrite {
+            std::fs::write(&model, &before).unwrap();
+        }
         std::fs::remove_dir_all(&fresh).unwrap();
     }
 

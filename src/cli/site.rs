@@ -63,7 +63,15 @@ pub fn run_site(ws: &Workspace, cmd: SiteCmd, out: &mut Out, verbose: bool) -> R
                 speclog::app::check_base_url(b)?;
             }
             let ledger = ws.open()?;
-            let r = site::build(&ledger, &dir, &BuildOptions { base_url, title })?;
+            let r = site::build(
+                &ledger,
+                &dir,
+                &BuildOptions {
+                    base_url,
+                    title,
+                    ..BuildOptions::default()
+                },
+            )?;
             if json.json {
                 return out.json(&r);
             }

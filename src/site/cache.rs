@@ -103,6 +103,28 @@ pub fn write(d: &SiteData, out: &Path, header: &[u8]) -> Result<(), SiteError> {
     fs::rename(&tmp, &path).map_err(io(&path))
 }
 
+/// The header of [`MODEL`] in `out`, if the file is there and starts as one:
+/// read first, so that a build can check it against the ledger before it
+/// reads the whole file.
+pub fn header(out: &Path) -> Option<String> {
+    use std::io::Read;
+    let path = out.join(MODEL);
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.is_file() => {}
+        _ => return None,
+    }
+    let mut f = fs::File::open(&path).ok()?;
+    let mut start = [0u8; MAGIC.len() + 4];
+    f.read_exact(&mut start).ok()?;
+    let n = u32::from_le_bytes(start[MAGIC.len()..].try_into().ok()?);
+    if &start[..MAGIC.len()] != MAGIC || n > 4096 {
+        return None;
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header).ok()?;
+    String::from_utf8(header).ok()
+}
+
 /// The model in [`MODEL`] in `out`, if the file is there, is headed by
 /// exactly `header`, and decodes whole; None otherwise.
 pub fn read(out: &Path, header: &[u8]) -> Option<SiteData> {

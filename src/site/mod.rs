@@ -80,6 +80,19 @@ pub struct BuildOptions {
     /// Absolute URL the site will be published at (e.g. `https://example.org/spec/`),
     /// used for the Atom feed's links; without it they are relative.
     pub base_url: Option<String>,
+    /// How many entries an incremental build may add to the kept model
+    /// ([`MODEL`]) it started from before it writes the model again. None:
+    /// the default, [`model_refresh`] of the model's size.
+    pub model_refresh: Option<u64>,
+}
+
+/// The default [`BuildOptions::model_refresh`] for a model of `size`
+/// entries: a 64th of it, at least 1. Writing the model costs about as much
+/// as reading it, while adding an entry to it costs a few microseconds, so
+/// most rebuilds of a large site only read it: at 100k entries a model is
+/// written again after 1,562 new entries.
+pub fn model_refresh(size: u64) -> u64 {
+    (size / 64).max(1)
 }
 
 /// What a build did.
@@ -155,10 +168,31 @@ impl State {
 /// What the model kept in [`MODEL`] is a function of: the speclog build and
 /// the tree it was read from.
 fn model_header(size: u64, root: &str) -> String {
-    format!(
-        "format {STATE_FORMAT} source {} size {size} root {root}",
-        source_fingerprint()
-    )
+    format!("{}size {size} root {root}", model_header_prefix())
+}
+
+/// What [`model_header`] says of the speclog build.
+fn model_header_prefix() -> String {
+    format!("format {STATE_FORMAT} source {} ", source_fingerprint())
+}
+
+/// The header of the model kept in `out` and the number of entries it holds,
+/// if it was made by this speclog build from a tree of at most `size`
+/// entries that the ledger extends (the same root at that size).
+fn kept_header(ledger: &Ledger, out: &Path, size: u64) -> Result<Option<(u64, String)>, SiteError> {
+    let Some(header) = cache::header(out) else {
+        return Ok(None);
+    };
+    let kept = header
+        .strip_prefix(&model_header_prefix())
+        .and_then(|rest| rest.strip_prefix("size "))
+        .and_then(|rest| rest.split_once(" root "))
+        .and_then(|(n, _)| n.parse::<u64>().ok());
+    let Some(kept) = kept.filter(|&k| k <= size) else {
+        return Ok(None);
+    };
+    let root = hex::encode(tlog::tree_hash(kept, &ledger.reader())?);
+    Ok((header == model_header(kept, &root)).then_some((kept, header)))
 }
 
 /// What the last build in `out` published, if it can be built on: same
@@ -208,18 +242,21 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
     // A build that stops half-way leaves no state, so the next one is full.
     writer::write_meta(out, STATE, None)?;
     // An incremental build trusts the last build's manifest, and starts from
-    // its model if it kept one for the tree it showed (read meanwhile on
-    // another core); else the whole ledger is read.
-    let tree = last
+    // the model kept by it or an earlier build (read meanwhile on another
+    // core), if the ledger extends the tree that model was read from; else
+    // the whole ledger is read.
+    let header = last
         .as_ref()
-        .map(|l| (l.size, model_header(l.size, &l.root)));
+        .map(|l| kept_header(ledger, out, l.size))
+        .transpose()?
+        .flatten();
     let (trusted, kept) = std::thread::scope(|s| {
-        let reader = tree.as_ref().map(|(size, header)| {
+        let reader = header.as_ref().map(|(size, header)| {
             s.spawn(move || {
                 cache::read(out, header.as_bytes()).filter(|m| m.items.len() as u64 == *size)
             })
         });
-        let trusted = tree.is_some() && w.trust_manifest()?;
+        let trusted = last.is_some() && w.trust_manifest()?;
         let kept = reader.and_then(|r| r.join().ok().flatten());
         Ok::<_, SiteError>((trusted, kept.filter(|_| trusted)))
     })?;
@@ -229,6 +266,13 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
         blob_rowid: l.blob_rowid,
     });
     let kept_model = kept.is_some();
+    let refresh = match &kept {
+        Some(m) => {
+            let size = m.items.len() as u64;
+            head.size - size >= opts.model_refresh.unwrap_or_else(|| model_refresh(size))
+        }
+        None => true,
+    };
     let mut d = match kept {
         Some(m) => SiteData::extend(ledger, m)?,
         None => SiteData::load(ledger)?,
@@ -238,15 +282,19 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
         Some(l) => plan::Plan::incremental(&d, l.size),
         None => plan::Plan::full(),
     };
-    // The model is kept for the next build by another thread while the
-    // pages are rendered from it.
+    // The model is kept for the next builds, if due, by another thread while
+    // the pages are rendered from it.
     let header = model_header(now.size, &now.root);
     std::thread::scope(|s| {
-        let keeper = s.spawn(|| cache::write(&d, out, header.as_bytes()));
+        let keeper = refresh.then(|| s.spawn(|| cache::write(&d, out, header.as_bytes())));
         let rendered = render_pages(&d, ledger, &plan, opts, &mut w);
-        let kept = keeper
-            .join()
-            .map_err(|_| SiteError::Data("the thread keeping the model panicked".into()))?;
+        let kept = match keeper.map(|k| k.join()) {
+            Some(Ok(kept)) => kept,
+            Some(Err(_)) => Err(SiteError::Data(
+                "the thread keeping the model panicked".into(),
+            )),
+            None => Ok(()),
+        };
         rendered.and(kept)
     })?;
     // The model is not needed to write the tiles and the manifest.
