@@ -499,7 +499,7 @@ struct ClauseData<'r> {
     #[serde(skip_serializing_if = "Option::is_none")]
     evaluations_total: Option<usize>,
     /// Incidents naming this clause.
-    incidents: Vec<IncidentRow>,
+    incidents: Vec<&'r IncidentRow>,
 }
 
 #[derive(Template)]
@@ -585,12 +585,19 @@ pub fn render_clauses(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), S
         }
     }
     let none = (Vec::new(), Vec::new());
-    // An evaluation shows on the page of each clause it names: its row is
-    // made once.
+    // An evaluation or incident shows on the page of each clause it names:
+    // its row is made once.
     let mut rows: HashMap<usize, EvalRow> = HashMap::new();
+    let mut incident_rows: HashMap<usize, IncidentRow> = HashMap::new();
     for (id, _) in hist.iter().filter(|(id, _)| plan.clause(id)) {
-        for &i in latest(&named.get(id).unwrap_or(&none).0).0 {
+        let (evals, incidents) = named.get(id).unwrap_or(&none);
+        for &i in latest(evals).0 {
             rows.entry(i).or_insert_with(|| EvalRow::of(d, &d.evals[i]));
+        }
+        for &i in incidents {
+            incident_rows
+                .entry(i)
+                .or_insert_with(|| IncidentRow::of(d, &d.incidents[i]));
         }
     }
     for (id, occ) in &hist {
@@ -600,6 +607,7 @@ pub fn render_clauses(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), S
         let (evals, incidents) = named.get(id).unwrap_or(&none);
         let (shown, total) = latest(evals);
         let shown = (shown.iter().map(|i| &rows[i]).collect(), total);
+        let incidents = incidents.iter().map(|i| &incident_rows[i]).collect();
         render_clause(d, w, id, occ, &renames, shown, incidents)?;
     }
     Ok(())
@@ -612,7 +620,7 @@ fn render_clause(
     occ: &[(usize, &crate::governance::clauses::Clause)],
     renames: &[(usize, &str, &str)],
     (evaluations, evaluations_total): (Vec<&EvalRow>, Option<usize>),
-    incidents: &[usize],
+    incidents: Vec<&IncidentRow>,
 ) -> Result<(), SiteError> {
     let dir = paths::clause(id);
     let root = paths::root_from(&dir);
@@ -705,10 +713,7 @@ fn render_clause(
             .collect(),
         evaluations,
         evaluations_total,
-        incidents: incidents
-            .iter()
-            .map(|&i| IncidentRow::of(d, &d.incidents[i]))
-            .collect(),
+        incidents,
     };
     let t = ClauseT {
         base: Base::new(d, &dir, paths::CLAUSES, data.title.clone())

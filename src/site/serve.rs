@@ -207,6 +207,14 @@ pub fn resolve(target: &str, is_dir: impl Fn(&str) -> bool) -> Target {
     if parts.iter().any(|p| *p == "." || *p == "..") {
         return Target::Bad;
     }
+    // The build's own bookkeeping beside the manifest (its state, the kept
+    // model) is not part of the site.
+    if parts
+        .first()
+        .is_some_and(|p| p.starts_with(".speclog-site-"))
+    {
+        return Target::Bad;
+    }
     let rel = parts.join("/");
     if rel.is_empty() {
         return Target::File("index.html".into());
@@ -351,6 +359,9 @@ mod tests {
             "x",
             "/%zz",
             "/./a",
+            "/.speclog-site-state",
+            "/.speclog-site-model",
+            "//.speclog-site-model.tmp",
         ] {
             assert_eq!(resolve(bad, dirs), Target::Bad, "{bad}");
         }
