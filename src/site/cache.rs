@@ -133,8 +133,7 @@ pub fn read(out: &Path, header: &[u8]) -> Option<SiteData> {
         Ok(m) if m.is_file() => {}
         _ => return None,
     }
-    let bytes = fs::read(&path).ok()?;
-    decode(&bytes, header)
+    decode(fs::read(&path).ok()?, header)
 }
 
 fn encode(d: &SiteData, header: &[u8], w: &mut impl Write) -> std::io::Result<()> {
@@ -333,8 +332,11 @@ impl<'d, W: Write> Enc<'_, 'd, W> {
 
 /// Reads a model file; None if anything is out of place: the header, a
 /// length, a string's UTF-8, an index out of its list, trailing bytes.
-fn decode(b: &[u8], header: &[u8]) -> Option<SiteData> {
-    let body = b.strip_suffix(END)?;
+/// Decodes a model file. The entries' text becomes the file's own buffer, cut
+/// down to it, so the largest part of the model is not copied (nor its
+/// memory allocated twice).
+fn decode(file: Vec<u8>, header: &[u8]) -> Option<SiteData> {
+    let body = file.strip_suffix(END)?;
     let (b, sum) = body.split_at_checked(body.len().checked_sub(8)?)?;
     let mut check = Sum::default();
     check.update(b);
@@ -366,49 +368,59 @@ fn decode(b: &[u8], header: &[u8]) -> Option<SiteData> {
     if !in_order {
         return None;
     }
-    let items = &b[items_at..evals_at];
     let n = usize::try_from(Dec::new(&b[evals_at..]).u64()?).ok()?;
     let (first, second) = (&b[evals_at + 8..mid_at], &b[mid_at..short_at]);
     let (short, table) = (&b[short_at..table_at], &b[table_at..]);
     let shared = get_table(table)?;
     // Two halves: the short lists (JSON) and the second half of the
     // evaluations on another core, the entries and the first half here.
-    std::thread::scope(|s| {
+    let (text, ends, about, short, evals) = std::thread::scope(|s| {
         let other = s.spawn(|| {
             let short = serde_json::from_slice::<Short>(short).ok();
             let evals = get_evals(second, &shared, n - n / 2);
             short.zip(evals)
         });
-        let items = get_items(items);
+        let items = get_items(&b[items_at..evals_at]);
         let evals = get_evals(first, &shared, n / 2);
         let (short, second) = other.join().ok()??;
+        let (text, ends, about) = items?;
         let mut evals = evals?;
         evals.extend(second);
-        let d = SiteData {
-            releases: short.releases,
-            preregs: short.preregs,
-            incidents: short.incidents,
-            approvals: short.approvals,
-            items: items?,
-            evals,
-            ..SiteData::default()
-        };
-        check_links(&d).then_some(d)
-    })
+        Some((text, ends, about, short, evals))
+    })?;
+    // The text's place in the file, then the file cut down to it.
+    let text = (items_at + text.start)..(items_at + text.end);
+    let mut file = file;
+    file.truncate(text.end);
+    file.drain(..text.start);
+    file.shrink_to_fit();
+    let text = String::from_utf8(file).ok()?;
+    let d = SiteData {
+        releases: short.releases,
+        preregs: short.preregs,
+        incidents: short.incidents,
+        approvals: short.approvals,
+        items: Items::from_parts(text, ends, about)?,
+        evals,
+        ..SiteData::default()
+    };
+    check_links(&d).then_some(d)
 }
 
-fn get_items(b: &[u8]) -> Option<Items> {
+/// The entries' section: where in it their text is, and the field ends and
+/// about flags.
+fn get_items(b: &[u8]) -> Option<(std::ops::Range<usize>, Vec<usize>, Vec<bool>)> {
     let mut r = Dec::new(b);
     let n = r.count(ITEM_BYTES)?;
     let len = usize::try_from(r.u64()?).ok()?;
-    let text = std::str::from_utf8(r.take(len)?).ok()?.to_string();
+    let start = b.len() - r.b.len();
+    r.take(len)?;
     let mut ends = Vec::with_capacity(n * ITEM_FIELDS);
     for _ in 0..n * ITEM_FIELDS {
         ends.push(usize::try_from(r.u64()?).ok()?);
     }
     let about = r.take(n)?.iter().map(|&b| b == 1).collect();
-    r.b.is_empty().then_some(())?;
-    Items::from_parts(text, ends, about)
+    r.b.is_empty().then_some((start..start + len, ends, about))
 }
 
 /// The table of shared strings.
@@ -671,17 +683,17 @@ mod tests {
         let d = SiteData::default();
         let mut b = Vec::new();
         encode(&d, b"state", &mut b).unwrap();
-        assert!(decode(&b, b"state").is_some());
-        assert!(decode(&b, b"other").is_none());
-        assert!(decode(&b[..b.len() - 1], b"state").is_none());
+        assert!(decode(b.clone(), b"state").is_some());
+        assert!(decode(b.clone(), b"other").is_none());
+        assert!(decode(b[..b.len() - 1].to_vec(), b"state").is_none());
         let mut extra = b.clone();
         extra.push(0);
-        assert!(decode(&extra, b"state").is_none());
+        assert!(decode(extra, b"state").is_none());
         // Every byte is covered by the checksum or checked against the format.
         for i in 0..b.len() {
             let mut bad = b.clone();
             bad[i] ^= 0x01;
-            assert!(decode(&bad, b"state").is_none(), "byte {i} flipped");
+            assert!(decode(bad, b"state").is_none(), "byte {i} flipped");
         }
     }
 
