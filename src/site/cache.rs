@@ -40,12 +40,15 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::governance::eval::{Comparator, EvalRecord, Model, Outcome, Relationship, Suite};
-use crate::governance::{ContentRef, EntryRef, SpecLink};
+use crate::governance::eval::{Comparator, Relationship};
 
 use super::SiteError;
-use super::model::{Approval, Eval, ITEM_FIELDS, Incident, Items, Prereg, Release, SiteData};
+use super::model::{
+    Approval, Eval, EvalSummary, ITEM_FIELDS, Incident, Items, OutcomeSummary, Prereg, Release,
+    SiteData,
+};
 
 /// Name of the model file in the output directory. Not a page.
 pub const MODEL: &str = ".speclog-site-model";
@@ -191,8 +194,7 @@ fn encode(d: &SiteData, header: &[u8], w: &mut impl Write) -> std::io::Result<()
     e.bytes(END)
 }
 
-/// One evaluation: the fields [`super::model`] keeps of its record (the
-/// others are blank there and read again from the ledger by its page).
+/// One evaluation, as the model keeps it.
 fn put_eval<'d, W: Write>(e: &mut Enc<'_, 'd, W>, ev: &'d Eval) -> std::io::Result<()> {
     let Eval {
         seq,
@@ -207,35 +209,30 @@ fn put_eval<'d, W: Write>(e: &mut Enc<'_, 'd, W>, ev: &'d Eval) -> std::io::Resu
     e.shared(signer)?;
     e.index(*release)?;
     e.index(*prereg)?;
-    // Listed whole, so that a field added to the record fails to compile here.
-    let EvalRecord {
+    // Listed whole, so that a field added to the summary fails to compile here.
+    let EvalSummary {
         id,
-        spec,
         model,
         suite,
         evaluator,
         relationship,
         date,
-        results,
-        outcomes,
         pass,
-        preregistration: _,
+        outcomes,
     } = rec;
     e.str(id)?;
-    e.u64(spec.release.seq)?;
-    e.shared(&model.id)?;
-    e.shared(&suite.name)?;
-    e.shared(&suite.version)?;
+    e.shared(model)?;
+    e.shared(suite)?;
     e.shared(evaluator)?;
     e.u8(match relationship {
         Relationship::FirstParty => 0,
         Relationship::ThirdParty => 1,
     })?;
     e.shared(date)?;
-    e.u64(results.size)?;
+    e.u8(opt_bool(*pass))?;
     e.u64(outcomes.len() as u64)?;
     for o in outcomes {
-        let Outcome {
+        let OutcomeSummary {
             clauses,
             metric,
             value,
@@ -244,7 +241,7 @@ fn put_eval<'d, W: Write>(e: &mut Enc<'_, 'd, W>, ev: &'d Eval) -> std::io::Resu
             pass,
         } = o;
         e.u64(clauses.len() as u64)?;
-        for c in clauses {
+        for c in clauses.iter() {
             e.shared(c)?;
         }
         e.shared(metric)?;
@@ -263,7 +260,7 @@ fn put_eval<'d, W: Write>(e: &mut Enc<'_, 'd, W>, ev: &'d Eval) -> std::io::Resu
         }
         e.u8(opt_bool(*pass))?;
     }
-    e.u8(opt_bool(*pass))
+    Ok(())
 }
 
 fn opt_bool(b: Option<bool>) -> u8 {
@@ -438,59 +435,81 @@ fn get_table(b: &[u8]) -> Option<Vec<&str>> {
 /// Exactly `n` evaluations, filling `b`.
 fn get_evals(b: &[u8], shared: &[&str], n: usize) -> Option<Vec<Eval>> {
     let mut r = Dec { b, shared };
-    if n > b.len() / 60 {
+    if n > b.len() / 40 {
         return None;
     }
+    // Each thread shares its own copies, so that the reference counts of
+    // the strings every evaluation names are not contended between cores.
+    let mut own = Own {
+        strs: vec![None; shared.len()],
+        sets: HashMap::new(),
+        ids: Vec::new(),
+    };
     let mut evals = Vec::with_capacity(n);
     for _ in 0..n {
-        evals.push(get_eval(&mut r)?);
+        evals.push(get_eval(&mut r, &mut own)?);
     }
     r.b.is_empty().then_some(evals)
 }
 
-fn get_eval(r: &mut Dec<'_>) -> Option<Eval> {
+/// A decoding thread's shared strings and clause sets.
+struct Own {
+    strs: Vec<Option<Arc<str>>>,
+    sets: HashMap<Box<[u32]>, Arc<[String]>>,
+    /// The positions of the clause set being read.
+    ids: Vec<u32>,
+}
+
+impl Own {
+    fn str(&mut self, r: &mut Dec<'_>) -> Option<Arc<str>> {
+        let i = r.u32()? as usize;
+        let s = self.strs.get_mut(i)?;
+        Some(s.get_or_insert_with(|| Arc::from(r.shared[i])).clone())
+    }
+
+    fn set(&mut self, r: &mut Dec<'_>) -> Option<Arc<[String]>> {
+        let k = r.count(4)?;
+        self.ids.clear();
+        for _ in 0..k {
+            let i = r.u32()?;
+            r.shared.get(i as usize)?;
+            self.ids.push(i);
+        }
+        if let Some(set) = self.sets.get(&self.ids[..]) {
+            return Some(set.clone());
+        }
+        let set: Arc<[String]> = self
+            .ids
+            .iter()
+            .map(|&i| r.shared[i as usize].to_string())
+            .collect();
+        self.sets.insert(self.ids.clone().into(), set.clone());
+        Some(set)
+    }
+}
+
+fn get_eval(r: &mut Dec<'_>, own: &mut Own) -> Option<Eval> {
     let seq = r.u64()?;
     let time = r.string()?;
-    let signer = r.shared()?;
+    let signer = own.str(r)?;
     let release = r.index()?;
     let prereg = r.index()?;
     let id = r.string()?;
-    let spec = SpecLink {
-        label: String::new(),
-        release: EntryRef {
-            seq: r.u64()?,
-            hash: String::new(),
-        },
-    };
-    let model = Model {
-        id: r.shared()?,
-        digest: None,
-    };
-    let suite = Suite {
-        name: r.shared()?,
-        version: r.shared()?,
-    };
-    let evaluator = r.shared()?;
+    let model = own.str(r)?;
+    let suite = own.str(r)?;
+    let evaluator = own.str(r)?;
     let relationship = match r.u8()? {
         0 => Relationship::FirstParty,
         1 => Relationship::ThirdParty,
         _ => return None,
     };
-    let date = r.shared()?;
-    let results = ContentRef {
-        sha256: String::new(),
-        size: r.u64()?,
-        media_type: String::new(),
-    };
+    let date = own.str(r)?;
+    let pass = r.opt_bool()?;
     let n = r.count(22)?;
     let mut outcomes = Vec::with_capacity(n);
     for _ in 0..n {
-        let k = r.count(4)?;
-        let mut clauses = Vec::with_capacity(k);
-        for _ in 0..k {
-            clauses.push(r.shared()?);
-        }
-        let metric = r.shared()?;
+        let clauses = own.set(r)?;
+        let metric = own.str(r)?;
         let value = f64::from_bits(r.u64()?);
         let comparator = *Comparator::ALL.get(r.u8()? as usize)?;
         let threshold = match r.u8()? {
@@ -499,7 +518,7 @@ fn get_eval(r: &mut Dec<'_>) -> Option<Eval> {
             _ => return None,
         };
         let pass = r.opt_bool()?;
-        outcomes.push(Outcome {
+        outcomes.push(OutcomeSummary {
             clauses,
             metric,
             value,
@@ -508,25 +527,21 @@ fn get_eval(r: &mut Dec<'_>) -> Option<Eval> {
             pass,
         });
     }
-    let pass = r.opt_bool()?;
     Some(Eval {
         seq,
         time,
         signer,
         release,
         prereg,
-        rec: EvalRecord {
+        rec: EvalSummary {
             id,
-            spec,
             model,
             suite,
             evaluator,
             relationship,
             date,
-            results,
-            outcomes,
             pass,
-            preregistration: None,
+            outcomes: outcomes.into(),
         },
     })
 }
@@ -650,10 +665,6 @@ impl<'a> Dec<'a> {
             2 => Some(Some(true)),
             _ => None,
         }
-    }
-    fn shared(&mut self) -> Option<String> {
-        let i = self.u32()? as usize;
-        self.shared.get(i).map(|s| s.to_string())
     }
     fn string(&mut self) -> Option<String> {
         let n = self.u32()? as usize;

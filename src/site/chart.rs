@@ -74,7 +74,7 @@ pub fn charts(d: &SiteData) -> Vec<Chart> {
             by_set
                 .entry(&o.metric)
                 .or_default()
-                .entry(o.clauses.as_slice())
+                .entry(&o.clauses[..])
                 .or_default()
                 .insert(ri, (o.value, ei));
             if let Some(t) = o.threshold {
@@ -107,7 +107,7 @@ pub fn charts(d: &SiteData) -> Vec<Chart> {
         .collect();
     let label = |ei: usize| {
         let r = &d.evals[ei].rec;
-        format!("{}, {}", r.id, r.model.id)
+        format!("{}, {}", r.id, r.model)
     };
     let mut out = Vec::new();
     for (i, (metric, series)) in by_metric.into_iter().enumerate() {

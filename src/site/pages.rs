@@ -569,7 +569,7 @@ pub fn render_clauses(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<(), S
     // Evaluations and incidents naming each clause, in ledger order.
     let mut named: HashMap<&str, (Vec<usize>, Vec<usize>)> = HashMap::new();
     for (i, e) in d.evals.iter().enumerate() {
-        for c in e.rec.outcomes.iter().flat_map(|o| &o.clauses) {
+        for c in e.rec.outcomes.iter().flat_map(|o| o.clauses.iter()) {
             let v = &mut named.entry(c.as_str()).or_default().0;
             if v.last() != Some(&i) {
                 v.push(i);
@@ -1191,7 +1191,7 @@ pub fn render_evals(
         let res = results.as_ref();
         let data = EvalData {
             evaluation: EvalRow::of(d, e),
-            signer: e.signer.clone(),
+            signer: e.signer.to_string(),
             model_digest: rec.model.digest.clone(),
             outcomes: e
                 .rec
@@ -1201,11 +1201,11 @@ pub fn render_evals(
                     let unc = res.and_then(|r| {
                         r.results
                             .iter()
-                            .find(|x| x.metric == o.metric && x.clauses == o.clauses)
+                            .find(|x| *x.metric == *o.metric && x.clauses[..] == o.clauses[..])
                             .and_then(|x| x.uncertainty)
                     });
                     OutcomeRow {
-                        metric: o.metric.clone(),
+                        metric: o.metric.to_string(),
                         clauses: clause_links(d, &o.clauses),
                         value: chart::num(o.value),
                         uncertainty: unc.map(chart::num),
