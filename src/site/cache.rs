@@ -111,12 +111,7 @@ pub fn write(d: &SiteData, out: &Path, header: &[u8]) -> Result<(), SiteError> {
 /// reads the whole file.
 pub fn header(out: &Path) -> Option<String> {
     use std::io::Read;
-    let path = out.join(MODEL);
-    match fs::symlink_metadata(&path) {
-        Ok(m) if m.is_file() => {}
-        _ => return None,
-    }
-    let mut f = fs::File::open(&path).ok()?;
+    let mut f = fs::File::open(model_file(out)?).ok()?;
     let mut start = [0u8; MAGIC.len() + 4];
     f.read_exact(&mut start).ok()?;
     let n = u32::from_le_bytes(start[MAGIC.len()..].try_into().ok()?);
@@ -131,12 +126,14 @@ pub fn header(out: &Path) -> Option<String> {
 /// The model in [`MODEL`] in `out`, if the file is there, is headed by
 /// exactly `header`, and decodes whole; None otherwise.
 pub fn read(out: &Path, header: &[u8]) -> Option<SiteData> {
+    decode(fs::read(model_file(out)?).ok()?, header)
+}
+
+/// The path of [`MODEL`] in `out`, if it is a regular file (not a link).
+fn model_file(out: &Path) -> Option<std::path::PathBuf> {
     let path = out.join(MODEL);
-    match fs::symlink_metadata(&path) {
-        Ok(m) if m.is_file() => {}
-        _ => return None,
-    }
-    decode(fs::read(&path).ok()?, header)
+    let m = fs::symlink_metadata(&path).ok()?;
+    m.is_file().then_some(path)
 }
 
 fn encode(d: &SiteData, header: &[u8], w: &mut impl Write) -> std::io::Result<()> {
@@ -566,7 +563,7 @@ fn check_links(d: &SiteData) -> bool {
         && d.approvals.iter().all(|a| rel(a.release))
         && d.evals
             .iter()
-            .all(|e| rel(e.release) && e.prereg.is_none_or(|p| p < d.preregs.len()) && e.seq < NONE)
+            .all(|e| rel(e.release) && e.prereg.is_none_or(|p| p < d.preregs.len()))
 }
 
 /// A 64-bit checksum of a stream of bytes, eight at a time. It catches a
