@@ -2,13 +2,14 @@
 //! only the entries appended since the last one ([`SiteData::extend`]).
 //!
 //! A build writes the model it rendered from to [`MODEL`] in the output
-//! directory, headed by what the model is a function of: the speclog build
-//! that made it and the tree it was read from (size and root). The model
-//! depends on nothing else (the site's title and URL are set after), so the
-//! next build may use it whenever it builds on that same tree with the same
-//! speclog build, which it has already checked against the ledger; otherwise,
-//! or if the file does not decode, it reads the whole ledger as before. The file
-//! is derived data and never published: deleting it only costs time.
+//! directory (an incremental build only when enough was added since the kept
+//! one, see [`super::model_refresh`]), headed by what the model is a function
+//! of: the speclog build that made it and the tree it was read from (size
+//! and root). The model depends on nothing else (the site's title and URL
+//! are set after), so a later build of the same speclog build may start from
+//! it whenever the ledger extends that tree, which it checks first; otherwise,
+//! or if the file does not decode, it reads the whole ledger as before. The
+//! file is derived data and not a page: deleting it only costs time.
 //!
 //! The per-entry lists (entries and evaluations, most of the model) are in a
 //! plain binary form, since parsing them as JSON would take about as long as
@@ -100,7 +101,7 @@ pub fn write(d: &SiteData, out: &Path, header: &[u8]) -> Result<(), SiteError> {
     let mut w = BufWriter::with_capacity(1 << 20, f);
     encode(d, header, &mut w).map_err(io(&tmp))?;
     // Not synced: a file lost to a crash only makes the next build read the
-    // whole ledger (a torn one does not decode, or fails its header).
+    // whole ledger (a torn one fails its checksum or does not decode).
     w.into_inner().map_err(|e| io(&tmp)(e.into_error()))?;
     let path = out.join(MODEL);
     fs::rename(&tmp, &path).map_err(io(&path))
