@@ -2,7 +2,7 @@
 //! the pages need already decoded, linked and diffed. Every list is in ledger
 //! order or sorted, so the output is deterministic.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -234,8 +234,8 @@ pub struct OutcomeSummary {
 /// Shares equal strings and clause sets among the evaluations of a model.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    strings: HashMap<Box<str>, Arc<str>>,
-    sets: HashMap<Box<[String]>, Arc<[String]>>,
+    strings: HashSet<Arc<str>>,
+    sets: HashSet<Arc<[String]>>,
 }
 
 impl Interner {
@@ -244,7 +244,7 @@ impl Interner {
             return a.clone();
         }
         let a: Arc<str> = Arc::from(s);
-        self.strings.insert(s.into(), a.clone());
+        self.strings.insert(a.clone());
         a
     }
 
@@ -253,7 +253,7 @@ impl Interner {
             return a.clone();
         }
         let a: Arc<[String]> = Arc::from(s);
-        self.sets.insert(s.into(), a.clone());
+        self.sets.insert(a.clone());
         a
     }
 
