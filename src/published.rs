@@ -9,9 +9,12 @@
 //! (by recomputing the root at the old size from the same leaves).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::ledger::verify::{Blobs, Replay, VerifyError, fail, fail_entry};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::ledger::verify::{Blobs, Replay, SharedBlobs, VerifyError, fail, fail_entry};
 use crate::note::{self, Checkpoint, Note, VerifierKey};
 use crate::tlog::{self, Hash, TILE_WIDTH, Tile};
 use crate::witness::Policy;
@@ -46,42 +49,128 @@ pub struct SiteReport {
     pub witness_policy: Option<String>,
 }
 
-/// Blobs published as `log/blobs/<sha256>`. Each is hashed once, on first use,
-/// and must match its name.
+/// Blobs published as `log/blobs/<sha256>`. Each is hashed when read and must
+/// match its name. Any thread may read them: a replay reads evaluation results
+/// on its signature verifier threads (see [`Blobs::shared`]).
 struct FileBlobs {
-    dir: PathBuf,
-    verified: std::cell::RefCell<std::collections::BTreeSet<Hash>>,
+    /// The `log/blobs` directory, opened once (blobs are opened relative to
+    /// it, so each open looks up one name, not the whole path); `None` if
+    /// there is no such directory, when every blob is missing.
+    dir: Option<fs::File>,
+    /// The sizes of the blobs read and found to match their names.
+    verified: Mutex<HashMap<Hash, u64>>,
 }
 
 impl FileBlobs {
-    fn read_checked(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
-        let name = hex::encode(d);
-        let b = match fs::read(self.dir.join(&name)) {
+    fn open(dir: &Path) -> Result<FileBlobs, VerifyError> {
+        let dir = match fs::File::open(dir) {
+            Ok(d) => Some(d),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(fail("log/blobs", format!("cannot open it: {e}"))),
+        };
+        Ok(FileBlobs {
+            dir,
+            verified: Mutex::default(),
+        })
+    }
+
+    /// Reads the blob `d`, if present, and checks it against its name. `size`
+    /// is the size expected, or 0 if unknown (see [`read_at`]).
+    fn read_checked(&self, d: &Hash, size: u64) -> Result<Option<Vec<u8>>, String> {
+        let mut name = [0u8; 65];
+        hex::encode_to_slice(d, &mut name[..64]).expect("64 hex digits");
+        let shown = || String::from_utf8_lossy(&name[..64]).into_owned();
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let b = match read_at(dir, &name, size) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("log/blobs/{name}: {e}")),
+            Err(e) => return Err(format!("log/blobs/{}: {e}", shown())),
         };
         if crate::ledger::entry::sha256(&b) != *d {
-            return Err(format!("log/blobs/{name} does not match its digest"));
+            return Err(format!("log/blobs/{} does not match its digest", shown()));
         }
-        self.verified.borrow_mut().insert(*d);
+        self.verified
+            .lock()
+            .map_err(|_| "a blob reader failed".to_string())?
+            .insert(*d, b.len() as u64);
         Ok(Some(b))
     }
 }
 
-impl Blobs for FileBlobs {
-    fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String> {
-        if self.verified.borrow().contains(d) {
-            let m = fs::metadata(self.dir.join(hex::encode(d))).map_err(|e| e.to_string())?;
-            return Ok(Some(m.len()));
+/// Reads the file `name` (NUL-terminated) in the directory `dir`. `size` is
+/// the size expected, or 0 if unknown: the buffer starts one byte larger (or
+/// at 16 KiB), so a file of that size takes one read, and grows if the file
+/// fills it. A read that returns less than asked for ends the file: for a
+/// regular file it is the end (Linux returns short reads only there), and a
+/// file cut short anyway fails its digest, so a blob is never accepted from
+/// part of a file. Opened non-blocking, so a FIFO in its place fails rather
+/// than waits for a writer.
+fn read_at(dir: &fs::File, name: &[u8; 65], size: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let name = std::ffi::CStr::from_bytes_with_nul(name)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: `dir` is an open directory and `name` a NUL-terminated string,
+    // both alive for the call; a non-negative result is a new descriptor that
+    // nothing else owns, so the `File` may own (and close) it.
+    let mut f = unsafe {
+        let fd = libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        );
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
         }
-        Ok(self.read_checked(d)?.map(|b| b.len() as u64))
+        fs::File::from_raw_fd(fd)
+    };
+    let start = if size == 0 {
+        16 << 10
+    } else {
+        size.min(MAX_BUNDLE) + 1
+    };
+    let mut buf = vec![0u8; start as usize];
+    let mut len = 0;
+    loop {
+        let n = match f.read(&mut buf[len..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        len += n;
+        if len < buf.len() {
+            break;
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+impl SharedBlobs for FileBlobs {
+    fn read_checked(&self, d: &Hash, size: u64) -> Result<Option<Vec<u8>>, String> {
+        FileBlobs::read_checked(self, d, size)
+    }
+}
+
+impl Blobs for Arc<FileBlobs> {
+    fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String> {
+        let known = self.verified.lock().ok().and_then(|v| v.get(d).copied());
+        if known.is_some() {
+            return Ok(known);
+        }
+        Ok(self.read_checked(d, 0)?.map(|b| b.len() as u64))
     }
     fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
-        self.read_checked(d)
+        self.read_checked(d, 0)
     }
     fn blob_checked(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
-        self.read_checked(d)
+        self.read_checked(d, 0)
+    }
+    fn shared(&self) -> Option<Arc<dyn SharedBlobs>> {
+        Some(self.clone())
     }
 }
 
@@ -163,11 +252,9 @@ pub fn verify_site(
         None => None,
     };
 
-    let blobs = FileBlobs {
-        dir: log.join("blobs"),
-        verified: Default::default(),
-    };
+    let blobs = Arc::new(FileBlobs::open(&log.join("blobs"))?);
     let mut replay = Replay::new();
+    replay.expected = Some(cp.size);
     let mut rep = SiteReport {
         origin: cp.origin.clone(),
         size: cp.size,
@@ -186,39 +273,47 @@ pub fn verify_site(
             "empty tree with a non-empty root",
         ));
     }
-    let bundles = cp.size.div_ceil(TILE_WIDTH);
-    for n in 0..bundles {
-        let width = (cp.size - n * TILE_WIDTH).min(TILE_WIDTH) as u16;
-        let t =
-            Tile::entry_bundle(n, width).map_err(|e| fail("log/tile/entries", e.to_string()))?;
-        let place = format!("log/{}", t.path());
-        let data = read_limited(&log.join(t.path()), MAX_BUNDLE, &place)?;
-        let entries = tlog::parse_bundle(&data).map_err(|e| fail(&place, e.to_string()))?;
-        if entries.len() != width as usize {
-            return Err(fail(
-                &place,
-                format!("holds {} entries, expected {width}", entries.len()),
-            ));
-        }
-        rep.bundles += 1;
-        for e in entries {
-            let (_, _, h) = replay.push(e, &blobs, &mut completed)?;
-            completed.clear();
-            tiles.push_leaf(&log, h, &mut rep)?;
-            if let Some(o) = &old
-                && replay.count == o.size
-                && replay.root() != o.root
-            {
-                return Err(fail_entry(
-                    o.size - 1,
-                    format!(
-                        "the published log does not extend the older checkpoint of size {}: history was rewritten",
-                        o.size
-                    ),
+    // The entries, bundle by bundle, rebuilding the tiles as they come.
+    let replayed = (|| -> Result<(), VerifyError> {
+        let bundles = cp.size.div_ceil(TILE_WIDTH);
+        for n in 0..bundles {
+            let width = (cp.size - n * TILE_WIDTH).min(TILE_WIDTH) as u16;
+            let t = Tile::entry_bundle(n, width)
+                .map_err(|e| fail("log/tile/entries", e.to_string()))?;
+            let place = format!("log/{}", t.path());
+            let data = read_limited(&log.join(t.path()), MAX_BUNDLE, &place)?;
+            let entries = tlog::parse_bundle(&data).map_err(|e| fail(&place, e.to_string()))?;
+            if entries.len() != width as usize {
+                return Err(fail(
+                    &place,
+                    format!("holds {} entries, expected {width}", entries.len()),
                 ));
             }
+            rep.bundles += 1;
+            for e in entries {
+                let (_, _, h) = replay.push(e, &blobs, &mut completed)?;
+                completed.clear();
+                tiles.push_leaf(&log, h, &mut rep)?;
+                if let Some(o) = &old
+                    && replay.count == o.size
+                    && replay.root() != o.root
+                {
+                    return Err(fail_entry(
+                        o.size - 1,
+                        format!(
+                            "the published log does not extend the older checkpoint of size {}: history was rewritten",
+                            o.size
+                        ),
+                    ));
+                }
+            }
+            progress(replay.count, cp.size);
         }
-        progress(replay.count, cp.size);
+        Ok(())
+    })();
+    if let Err(e) = replayed {
+        // A check left to the verifier may have failed for an earlier entry.
+        return Err(replay.earlier_failure().unwrap_or(e));
     }
     replay.flush()?;
     if replay.root() != cp.root {
@@ -230,7 +325,7 @@ pub fn verify_site(
     tiles.finish(&log, &mut rep)?;
     rep.entries = replay.count;
     rep.signatures = replay.signatures;
-    rep.blobs = blobs.verified.borrow().len() as u64;
+    rep.blobs = blobs.verified.lock().map_or(0, |v| v.len()) as u64;
     rep.root = hex::encode(cp.root);
     rep.extends = old.map(|o| o.size);
     Ok(rep)

@@ -8,7 +8,9 @@
 //! checks: index columns, every stored tree hash, every blob, the head and every
 //! signed checkpoint.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use thiserror::Error;
@@ -21,7 +23,7 @@ use crate::note;
 use crate::tlog::{self, Hash, node_hash};
 
 /// Where verification failed and why.
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 #[error("{place}: {what}")]
 pub struct VerifyError {
     /// "entry 5", "tree level 1 index 2", "blob 3fa2…", "checkpoint 7", "head", "ledger".
@@ -84,6 +86,21 @@ pub trait Blobs {
             b => Ok(b),
         }
     }
+    /// The same blobs, readable from any thread, if reading them there is
+    /// worth it. A replay then leaves reading and checking each evaluation's
+    /// results file to [`DeferredCheck::run`], which runs on the signature
+    /// verifier threads, instead of reading it in [`Replay::push`]. `None`
+    /// (the default) reads every blob in `push`.
+    fn shared(&self) -> Option<Arc<dyn SharedBlobs>> {
+        None
+    }
+}
+
+/// Blob storage that any thread can read (see [`Blobs::shared`]).
+pub trait SharedBlobs: Send + Sync {
+    /// The blob's bytes, if present, checked against the digest. `size` is the
+    /// size the entry gives, a hint for the read: the blob may differ.
+    fn read_checked(&self, d: &Hash, size: u64) -> Result<Option<Vec<u8>>, String>;
 }
 
 impl Blobs for Reader<'_> {
@@ -217,6 +234,9 @@ struct Verifier {
     thread: Option<std::thread::JoinHandle<()>>,
     /// Chunks sent and not yet collected.
     outstanding: usize,
+    /// The verifier's failure, once collected: the first of every chunk sent
+    /// (it stops at its first failure, so later chunks are never checked).
+    failed: Option<VerifyError>,
 }
 
 impl Verifier {
@@ -240,12 +260,16 @@ impl Verifier {
             results: rrx,
             thread: Some(thread),
             outstanding: 0,
+            failed: None,
         }
     }
 
     /// Collects finished results without waiting (or, with `wait`, all of them);
     /// returns the signatures verified, or the first failure.
     fn collect(&mut self, wait: bool) -> Result<u64, VerifyError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         let mut n = 0;
         while self.outstanding > 0 {
             let r = if wait {
@@ -259,6 +283,10 @@ impl Verifier {
             };
             let r = r.map_err(|_| fail("ledger", "the signature verifier stopped"))?;
             self.outstanding -= 1;
+            if let Err(e) = &r {
+                self.failed = Some(e.clone());
+                self.outstanding = 0;
+            }
             n += r?;
         }
         Ok(n)
@@ -377,10 +405,10 @@ impl Replay {
         }
         let subject = payload.subject();
         let content = match (deferred, payload) {
-            (Some(Deferred::Eval(bytes, pre)), Payload::EvalRecord(rec)) => {
+            (Some(Deferred::Eval(results, pre)), Payload::EvalRecord(rec)) => {
                 Some(DeferredCheck::Eval {
                     rec: Box::new(rec),
-                    bytes,
+                    results,
                     pre,
                 })
             }
@@ -436,17 +464,18 @@ impl Replay {
         Ok(())
     }
 
-    /// Waits for the chunks in flight and returns the first signature failure
-    /// among them, if any: it is of an entry before any pushed since.
+    /// Returns the first failure of a check left to the verifier (signature or
+    /// deferred content check) of the entries pushed so far, if any: it is of
+    /// an entry before any that fails now. Waits for the chunks in flight,
+    /// then checks the entries not yet sent. Asked again, it answers the same.
     pub fn earlier_failure(&mut self) -> Option<VerifyError> {
-        let v = self.verifier.as_mut()?;
-        match v.collect(true) {
-            Ok(n) => {
-                self.signatures += n;
-                None
+        if let Some(v) = self.verifier.as_mut() {
+            match v.collect(true) {
+                Ok(n) => self.signatures += n,
+                Err(e) => return Some(e),
             }
-            Err(e) => Some(e),
         }
+        verify_chunk(&self.pending, false).err()
     }
 
     /// The Merkle root (RFC 9162 MTH) of the entries pushed so far.
@@ -886,7 +915,8 @@ pub fn check_content(
 ) -> Result<Option<BTreeSet<String>>, String> {
     let (ids, deferred) = check_content_deferred(blobs, payload, state)?;
     match (deferred, payload) {
-        (Some(Deferred::Eval(bytes, pre)), Payload::EvalRecord(p)) => {
+        (Some(Deferred::Eval(results, pre)), Payload::EvalRecord(p)) => {
+            let bytes = results.bytes(&p.results)?;
             governance::check_eval_results(p, &bytes, pre.as_ref()).map_err(|e| e.to_string())?;
         }
         (Some(Deferred::Release(text)), Payload::SpecRelease(p)) => {
@@ -908,7 +938,7 @@ pub fn check_content(
 pub enum DeferredCheck {
     Eval {
         rec: Box<governance::eval::EvalRecord>,
-        bytes: Vec<u8>,
+        results: Results,
         pre: Option<governance::eval::PreregRec>,
     },
     Release {
@@ -917,18 +947,57 @@ pub enum DeferredCheck {
     },
 }
 
+/// An evaluation's results file as a [`DeferredCheck`] holds it.
+pub enum Results {
+    /// Read (and checked against its digest and size) already.
+    Read(Vec<u8>),
+    /// To be read from here when the check runs (see [`Blobs::shared`]).
+    Later(Arc<dyn SharedBlobs>),
+}
+
 /// What [`check_content_deferred`] leaves to a [`DeferredCheck`]: the results
 /// file and the pre-registration of an evaluation, or the text of a release.
 enum Deferred {
-    Eval(Vec<u8>, Option<governance::eval::PreregRec>),
+    Eval(Results, Option<governance::eval::PreregRec>),
     Release(Vec<u8>),
+}
+
+/// Checks a results file read for `c` (or `None` if it is missing) against the
+/// size `c` gives; the digest is checked by the read.
+fn results_bytes(c: &governance::ContentRef, read: Option<Vec<u8>>) -> Result<Vec<u8>, String> {
+    let bytes = read.ok_or_else(|| format!("content {} is missing", c.sha256))?;
+    if bytes.len() as u64 != c.size {
+        return Err(format!(
+            "content {} is {} bytes, the entry says {}",
+            c.sha256,
+            bytes.len(),
+            c.size
+        ));
+    }
+    Ok(bytes)
+}
+
+impl Results {
+    /// The results file `c` names, read now if it was left for later.
+    fn bytes(&self, c: &governance::ContentRef) -> Result<Cow<'_, [u8]>, String> {
+        Ok(match self {
+            Results::Read(b) => Cow::Borrowed(b.as_slice()),
+            Results::Later(from) => {
+                let d = c
+                    .digest()
+                    .ok_or_else(|| format!("malformed digest {:?}", c.sha256))?;
+                Cow::Owned(results_bytes(c, from.read_checked(&d, c.size)?)?)
+            }
+        })
+    }
 }
 
 impl DeferredCheck {
     pub fn run(&self) -> Result<(), String> {
         match self {
-            DeferredCheck::Eval { rec, bytes, pre } => {
-                governance::check_eval_results(rec, bytes, pre.as_ref())
+            DeferredCheck::Eval { rec, results, pre } => {
+                let bytes = results.bytes(&rec.results)?;
+                governance::check_eval_results(rec, &bytes, pre.as_ref())
             }
             DeferredCheck::Release { rec, text } => {
                 governance::check_release_text(rec, text).map(|_| ())
@@ -959,20 +1028,13 @@ fn check_content_deferred(
         let d = c
             .digest()
             .ok_or_else(|| format!("malformed digest {:?}", c.sha256))?;
-        let bytes = blobs
-            .blob_checked(&d)?
-            .ok_or_else(|| format!("content {} is missing", c.sha256))?;
-        if bytes.len() as u64 != c.size {
-            return Err(format!(
-                "content {} is {} bytes, the entry says {}",
-                c.sha256,
-                bytes.len(),
-                c.size
-            ));
-        }
+        let results = match blobs.shared() {
+            Some(from) => Results::Later(from),
+            None => Results::Read(results_bytes(c, blobs.blob_checked(&d)?)?),
+        };
         governance::check_results_type(p).map_err(|e| e.to_string())?;
         let pre = governance::eval_preregistration(p, state).map_err(|e| e.to_string())?;
-        return Ok((None, Some(Deferred::Eval(bytes, pre))));
+        return Ok((None, Some(Deferred::Eval(results, pre))));
     }
     for c in payload.content_refs() {
         let d = c
