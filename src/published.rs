@@ -8,10 +8,9 @@
 //! one, and, given an older checkpoint, proves that the new tree extends it
 //! (by recomputing the root at the old size from the same leaves).
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
-
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::ledger::verify::{Blobs, Replay, SharedBlobs, VerifyError, fail, fail_entry};
@@ -23,6 +22,9 @@ use crate::witness::Policy;
 const MAX_CHECKPOINT: u64 = 1 << 20;
 /// Largest tile or bundle file read (256 entries of at most 64 KiB each).
 const MAX_BUNDLE: u64 = 256 * 65_537;
+/// Largest buffer a blob's first read asks for, whatever size its entry
+/// claims (a larger blob grows the buffer as it is read).
+const MAX_FIRST_READ: u64 = 1 << 20;
 
 /// What verifying a published log established.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -129,7 +131,7 @@ fn read_at(dir: &fs::File, name: &[u8; 65], size: u64) -> std::io::Result<Vec<u8
     let start = if size == 0 {
         16 << 10
     } else {
-        size.min(MAX_BUNDLE) + 1
+        size.min(MAX_FIRST_READ) + 1
     };
     let mut buf = vec![0u8; start as usize];
     let mut len = 0;
@@ -263,7 +265,6 @@ pub fn verify_site(
         ..SiteReport::default()
     };
     let mut tiles = Tiles::default();
-    let mut completed = Vec::new();
     if let Some(o) = &old
         && o.size == 0
         && o.root != tlog::EMPTY_ROOT
@@ -275,6 +276,7 @@ pub fn verify_site(
     }
     // The entries, bundle by bundle, rebuilding the tiles as they come.
     let replayed = (|| -> Result<(), VerifyError> {
+        let mut completed = Vec::new();
         let bundles = cp.size.div_ceil(TILE_WIDTH);
         for n in 0..bundles {
             let width = (cp.size - n * TILE_WIDTH).min(TILE_WIDTH) as u16;

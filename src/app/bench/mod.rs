@@ -390,14 +390,8 @@ pub fn primitives(ledger: &Ledger, key: &SigningKey, tmp: &Path) -> Result<Primi
             .map(|e| tlog::leaf_hash(e))
             .fold(0u8, |a, h| a ^ h[0])
     });
-    let vk = key.verifying_key();
-    let keys = vec![vk; 64];
-    let (ver_s, ok) = best_of(3, || {
-        msgs.par_chunks(64).zip(sigs.par_chunks(64)).all(|(m, s)| {
-            let m: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
-            ed25519_dalek::verify_batch(&m, s, &keys[..m.len()]).is_ok()
-        })
-    });
+    let keys = vec![key.verifying_key(); n];
+    let (ver_s, ok) = best_of(3, || verify_batches(&msgs, &sigs, &keys));
     if !ok {
         return Err(err("batch verification of the sample failed"));
     }
@@ -416,6 +410,21 @@ pub fn primitives(ledger: &Ledger, key: &SigningKey, tmp: &Path) -> Result<Primi
         cores: rayon::current_num_threads(),
         sqlite_rows_per_s: n as f64 / sqlite_s,
     })
+}
+
+/// `verify_batch` of 64 signatures at a time, on all cores: true if all verify.
+fn verify_batches(
+    msgs: &[Vec<u8>],
+    sigs: &[ed25519_dalek::Signature],
+    keys: &[ed25519_dalek::VerifyingKey],
+) -> bool {
+    msgs.par_chunks(64)
+        .zip(sigs.par_chunks(64))
+        .zip(keys.par_chunks(64))
+        .all(|((m, s), k)| {
+            let m: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
+            ed25519_dalek::verify_batch(&m, s, k).is_ok()
+        })
 }
 
 /// The rate of `verify_batch` of 64 on all cores over every signature in the
@@ -452,14 +461,7 @@ fn batch_verify_all(ledger: &Ledger) -> Result<f64, Error> {
             Ok(())
         })?;
         let t = Instant::now();
-        let ok = msgs
-            .par_chunks(64)
-            .zip(sigs.par_chunks(64))
-            .zip(vks.par_chunks(64))
-            .all(|((m, s), k)| {
-                let m: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
-                ed25519_dalek::verify_batch(&m, s, k).is_ok()
-            });
+        let ok = verify_batches(&msgs, &sigs, &vks);
         secs += t.elapsed().as_secs_f64();
         if !ok {
             return Err(err(format!(
