@@ -511,6 +511,17 @@ pub struct Row {
     pub data: Vec<u8>,
 }
 
+/// A [`Row`] borrowed from SQLite's row buffer (valid while the callback of
+/// [`Reader::for_each_entry`] runs), so streaming rows copies nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct RowRef<'a> {
+    pub seq: u64,
+    pub hash: &'a [u8],
+    pub kind: &'a str,
+    pub subject: &'a str,
+    pub data: &'a [u8],
+}
+
 impl<'a> Reader<'a> {
     fn new(conn: &'a Connection) -> Reader<'a> {
         Reader {
@@ -637,7 +648,7 @@ impl<'a> Reader<'a> {
         &self,
         from: u64,
         to: u64,
-        mut f: impl FnMut(Row) -> Result<(), E>,
+        mut f: impl FnMut(RowRef<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut st = self.conn.prepare(
             "SELECT seq, hash, kind, subject, data FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
@@ -647,7 +658,7 @@ impl<'a> Reader<'a> {
             .query(params![from as i64, to as i64])
             .map_err(StoreError::from)?;
         while let Some(r) = rows.next().map_err(StoreError::from)? {
-            f(row(r).map_err(StoreError::from)?)?;
+            f(row_ref(r).map_err(StoreError::from)?)?;
         }
         Ok(())
     }
@@ -958,12 +969,35 @@ fn kind_clause(kind: &str) -> (&'static str, String) {
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    let b = row_ref(r)?;
     Ok(Row {
+        seq: b.seq,
+        hash: b.hash.to_vec(),
+        kind: b.kind.to_string(),
+        subject: b.subject.to_string(),
+        data: b.data.to_vec(),
+    })
+}
+
+/// An entry row of a `SELECT seq, hash, kind, subject, data` query, borrowed
+/// (no copy of the data), with the column types the schema declares.
+fn row_ref<'r>(r: &'r rusqlite::Row<'_>) -> rusqlite::Result<RowRef<'r>> {
+    let text = |i: usize| -> rusqlite::Result<&'r str> {
+        let v = r.get_ref(i)?;
+        v.as_str()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, v.data_type(), Box::new(e)))
+    };
+    let blob = |i: usize| -> rusqlite::Result<&'r [u8]> {
+        let v = r.get_ref(i)?;
+        v.as_blob()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, v.data_type(), Box::new(e)))
+    };
+    Ok(RowRef {
         seq: r.get::<_, i64>(0)? as u64,
-        hash: r.get(1)?,
-        kind: r.get(2)?,
-        subject: r.get(3)?,
-        data: r.get(4)?,
+        hash: blob(1)?,
+        kind: text(2)?,
+        subject: text(3)?,
+        data: blob(4)?,
     })
 }
 

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use super::entry::{self, Entry};
-use super::store::{Reader, Row};
+use super::store::{Reader, RowRef};
 use super::{Ledger, StoreError};
 use crate::governance::{self, GovError, Payload, State};
 use crate::note;
@@ -117,12 +117,39 @@ const CHUNK: usize = 1024;
 
 struct Pending {
     seq: u64,
-    /// The signed bytes of the entry (its encoding without the signature).
-    tbs: Vec<u8>,
+    /// Where the signed bytes of the entry (its encoding without the
+    /// signature) are in [`Chunk::bytes`].
+    tbs: std::ops::Range<usize>,
     sig: ed25519_dalek::Signature,
     key: ed25519_dalek::VerifyingKey,
     /// A content check still to run.
     content: Option<DeferredCheck>,
+}
+
+/// Entries whose checks are left to the verifier, with their signed bytes in
+/// one buffer. Chunks go to the verifier thread and come back to be reused, so
+/// the replay allocates no buffer per entry and every allocation is freed by
+/// the thread that made it (glibc's allocator locks the owner's arena when
+/// another thread frees, and the two threads then wait on each other).
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    items: Vec<Pending>,
+}
+
+impl Chunk {
+    fn tbs(&self, p: &Pending) -> &[u8] {
+        &self.bytes[p.tbs.clone()]
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.items.clear();
+    }
 }
 
 /// Signatures per batch: batch verification gets cheaper per signature as the
@@ -136,7 +163,8 @@ fn batch_size(chunk: usize) -> usize {
 
 /// Checks a chunk's deferred content checks and signatures, on all cores
 /// (`parallel`) or on this thread only.
-fn verify_chunk(chunk: &[Pending], parallel: bool) -> Result<(), VerifyError> {
+fn verify_chunk(whole: &Chunk, parallel: bool) -> Result<(), VerifyError> {
+    let chunk = whole.items.as_slice();
     let content = |p: &Pending| {
         let e = p.content.as_ref()?.run().err()?;
         Some(fail_entry(p.seq, e))
@@ -144,7 +172,7 @@ fn verify_chunk(chunk: &[Pending], parallel: bool) -> Result<(), VerifyError> {
     let signatures = |c: &[Pending]| {
         let parts: Vec<[&[u8]; 2]> = c
             .iter()
-            .map(|p| [entry::SIGNATURE_CONTEXT, p.tbs.as_slice()])
+            .map(|p| [entry::SIGNATURE_CONTEXT, whole.tbs(p)])
             .collect();
         let items: Vec<super::batch::Item> = c
             .iter()
@@ -184,7 +212,7 @@ fn verify_chunk(chunk: &[Pending], parallel: bool) -> Result<(), VerifyError> {
             return Err(fail_entry(p.seq, &e.what));
         }
         if p.key
-            .verify_strict(&entry::signed_message(&p.tbs), &p.sig)
+            .verify_strict(&entry::signed_message(whole.tbs(p)), &p.sig)
             .is_err()
         {
             return Err(fail_entry(p.seq, "signature does not verify"));
@@ -208,7 +236,9 @@ pub struct Replay {
     pub state: State,
     prev_hash: Hash,
     prev_time: String,
-    pending: Vec<Pending>,
+    pending: Chunk,
+    /// Chunks back from the verifier, to be reused.
+    spare: Vec<Chunk>,
     verifier: Option<Verifier>,
     /// The last signer key decoded (runs of entries share a signer).
     last_key: Option<([u8; 32], ed25519_dalek::VerifyingKey)>,
@@ -229,8 +259,9 @@ const MIN_CHUNK: usize = 128;
 
 /// The signature-verification thread: chunks in, one result per chunk out.
 struct Verifier {
-    chunks: Option<std::sync::mpsc::SyncSender<Vec<Pending>>>,
-    results: std::sync::mpsc::Receiver<Result<u64, VerifyError>>,
+    chunks: Option<std::sync::mpsc::SyncSender<Chunk>>,
+    /// Each chunk's result, and the chunk itself (to be freed or reused here).
+    results: std::sync::mpsc::Receiver<(Result<u64, VerifyError>, Chunk)>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Chunks sent and not yet collected.
     outstanding: usize,
@@ -244,13 +275,13 @@ impl Verifier {
         // On two cores this thread and the caller's keep both busy; with more,
         // the verifier spreads each chunk over all of them.
         let parallel = rayon::current_num_threads() > 2;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Pending>>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
         let (rtx, rrx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             for chunk in rx {
                 let r = verify_chunk(&chunk, parallel).map(|_| chunk.len() as u64);
                 let failed = r.is_err();
-                if rtx.send(r).is_err() || failed {
+                if rtx.send((r, chunk)).is_err() || failed {
                     return;
                 }
             }
@@ -266,7 +297,8 @@ impl Verifier {
 
     /// Collects finished results without waiting (or, with `wait`, all of them);
     /// returns the signatures verified, or the first failure.
-    fn collect(&mut self, wait: bool) -> Result<u64, VerifyError> {
+    /// Chunks that come back are cleared and put in `spare`.
+    fn collect(&mut self, wait: bool, spare: &mut Vec<Chunk>) -> Result<u64, VerifyError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -281,7 +313,9 @@ impl Verifier {
                     Err(_) => Err(()),
                 }
             };
-            let r = r.map_err(|_| fail("ledger", "the signature verifier stopped"))?;
+            let (r, mut chunk) = r.map_err(|_| fail("ledger", "the signature verifier stopped"))?;
+            chunk.clear();
+            spare.push(chunk);
             self.outstanding -= 1;
             if let Err(e) = &r {
                 self.failed = Some(e.clone());
@@ -336,16 +370,18 @@ impl Replay {
         self.edge.push(node);
         if self.pending.len() >= self.chunk_size() {
             let v = self.verifier.get_or_insert_with(Verifier::start);
-            self.signatures += v.collect(false)?;
-            let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+            self.signatures += v.collect(false, &mut self.spare)?;
             if v.outstanding >= 2 {
                 // The verifier is behind: check this chunk here rather than wait.
-                if let Err(e) = verify_chunk(&chunk, false) {
+                if let Err(e) = verify_chunk(&self.pending, false) {
                     return Err(self.earlier_failure().unwrap_or(e));
                 }
-                self.signatures += chunk.len() as u64;
+                self.signatures += self.pending.len() as u64;
+                self.pending.clear();
                 return Ok((e, subject, hash));
             }
+            let next = self.spare.pop().unwrap_or_default();
+            let chunk = std::mem::replace(&mut self.pending, next);
             let sent = v.chunks.as_ref().map(|c| c.send(chunk).is_ok());
             if sent != Some(true) {
                 return Err(self
@@ -432,9 +468,13 @@ impl Replay {
                 key
             }
         };
-        self.pending.push(Pending {
+        let start = self.pending.bytes.len();
+        self.pending
+            .bytes
+            .extend_from_slice(Entry::signed_message(data));
+        self.pending.items.push(Pending {
             seq: e.seq,
-            tbs: Entry::signed_message(data).to_vec(),
+            tbs: start..self.pending.bytes.len(),
             content,
             sig: ed25519_dalek::Signature::from_bytes(&e.signature),
             key,
@@ -452,7 +492,7 @@ impl Replay {
             // Check the last chunk here while the verifier finishes its own
             // (theirs are of earlier entries, so their failure comes first).
             let last = verify_chunk(&self.pending, false);
-            self.signatures += v.collect(true)?;
+            self.signatures += v.collect(true, &mut self.spare)?;
             last?;
             self.signatures += self.pending.len() as u64;
             self.pending.clear();
@@ -470,7 +510,7 @@ impl Replay {
     /// then checks the entries not yet sent. Asked again, it answers the same.
     pub fn earlier_failure(&mut self) -> Option<VerifyError> {
         if let Some(v) = self.verifier.as_mut() {
-            match v.collect(true) {
+            match v.collect(true, &mut self.spare) {
                 Ok(n) => self.signatures += n,
                 Err(e) => return Some(e),
             }
@@ -545,7 +585,7 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     // Interior hashes recomputed and not yet compared with the stored ones:
     // (level, index, hash, the entry that completed it).
     let mut nodes: Vec<(u8, u64, Hash, u64)> = Vec::new();
-    let mut check_entry = |row: Row,
+    let mut check_entry = |row: RowRef<'_>,
                            replay: &mut Replay,
                            nodes: &mut Vec<(u8, u64, Hash, u64)>|
      -> Result<(), VerifyError> {
@@ -553,9 +593,9 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
         if seq != replay.count {
             return Err(fail_entry(replay.count, "entry is missing"));
         }
-        let (e, subject, hash) = replay.push(&row.data, &seq_blobs, &mut completed)?;
+        let (e, subject, hash) = replay.push(row.data, &seq_blobs, &mut completed)?;
         // The index columns must agree with the entry.
-        if row.hash.as_slice() != hash {
+        if row.hash != hash {
             return Err(fail_entry(
                 seq,
                 "hash column does not match the entry bytes",
@@ -590,7 +630,7 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
         }
         Ok(())
     };
-    r.for_each_entry(0, head.size, |row: Row| {
+    r.for_each_entry(0, head.size, |row: RowRef<'_>| {
         check_entry(row, &mut replay, &mut nodes).map_err(|e| {
             // A wrong tree hash completed by an earlier entry comes first.
             check_nodes(&r, &mut nodes).err().unwrap_or(e)

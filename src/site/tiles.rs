@@ -146,7 +146,7 @@ fn bundle(ledger: &Ledger, t: &Tile) -> Result<Vec<u8>, SiteError> {
     ledger
         .reader()
         .for_each_entry::<SiteError>(start, start + t.width as u64, |row| {
-            entries.push(row.data);
+            entries.push(row.data.to_vec());
             Ok(())
         })?;
     if entries.len() != t.width as usize {

@@ -374,7 +374,7 @@ pub fn primitives(ledger: &Ledger, key: &SigningKey, tmp: &Path) -> Result<Primi
     let from = size.saturating_sub(SAMPLE as u64);
     let mut entries: Vec<Vec<u8>> = Vec::new();
     ledger.reader().for_each_entry::<Error>(from, size, |r| {
-        entries.push(r.data);
+        entries.push(r.data.to_vec());
         Ok(())
     })?;
     let n = entries.len();
