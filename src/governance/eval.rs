@@ -285,10 +285,32 @@ impl std::fmt::Display for J<'_> {
 
 type Members<'a> = [(Cow<'a, str>, J<'a>)];
 
-struct Obj<'a> {
-    path: String,
+/// Where a value is in the file, for error messages: a key path, or the
+/// `i`th item of an array (formatted only when an error names it).
+#[derive(Clone, Copy)]
+enum Path<'p> {
+    Key(&'p str),
+    Item(&'static str, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Key(k) => f.write_str(k),
+            Path::Item(k, i) => write!(f, "{k}[{i}]"),
+        }
+    }
+}
+
+/// The most keys any object of these formats is asked for.
+const MAX_KEYS: usize = 16;
+
+struct Obj<'a, 'p> {
+    path: Path<'p>,
     map: &'a Members<'a>,
-    used: Vec<&'static str>,
+    /// The keys asked for so far (`used[..n]`).
+    used: [&'static str; MAX_KEYS],
+    n: usize,
 }
 
 fn kind_of(v: &J) -> &'static str {
@@ -310,16 +332,20 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn obj<'a>(v: &'a J<'a>, path: &str) -> Result<Obj<'a>, String> {
+fn obj<'a, 'p>(v: &'a J<'a>, path: Path<'p>) -> Result<Obj<'a, 'p>, String> {
     match v {
         J::Object(map) => Ok(Obj {
-            path: path.to_string(),
+            path,
             map,
-            used: Vec::new(),
+            used: [""; MAX_KEYS],
+            n: 0,
         }),
         other => Err(format!(
             "{}: expected an object, got {}",
-            if path.is_empty() { "(top level)" } else { path },
+            match path {
+                Path::Key("") => "(top level)".to_string(),
+                p => p.to_string(),
+            },
             kind_of(other)
         )),
     }
@@ -359,13 +385,23 @@ fn number(v: &J, path: &dyn Fn() -> String) -> Result<f64, String> {
     }
 }
 
-impl<'a> Obj<'a> {
+impl<'a> Obj<'a, '_> {
     fn path(&self, key: &str) -> String {
-        join(&self.path, key)
+        join(&self.path.to_string(), key)
+    }
+
+    fn used(&self) -> &[&'static str] {
+        &self.used[..self.n]
     }
 
     fn opt(&mut self, key: &'static str) -> Option<&'a J<'a>> {
-        self.used.push(key);
+        // The keys asked for are this file's code, never its input.
+        assert!(
+            self.n < MAX_KEYS,
+            "more than {MAX_KEYS} keys asked of one object"
+        );
+        self.used[self.n] = key;
+        self.n += 1;
         let map: &'a Members<'a> = self.map;
         map.iter()
             .find(|(k, _)| k == key)
@@ -438,13 +474,13 @@ impl<'a> Obj<'a> {
             .map
             .iter()
             .map(|(k, _)| k.as_ref())
-            .filter(|k| !self.used.contains(k))
+            .filter(|k| !self.used().contains(k))
             .min();
         match unknown {
             Some(k) => Err(format!(
                 "{}: unknown field (expected one of: {})",
-                join(&self.path, k),
-                self.used.join(", ")
+                join(&self.path.to_string(), k),
+                self.used().join(", ")
             )),
             None => Ok(()),
         }
@@ -580,7 +616,7 @@ fn parse_json(bytes: &[u8]) -> Result<J<'_>, String> {
         })
 }
 
-fn clause_list(v: &J, path: &str) -> Result<Vec<String>, String> {
+fn clause_list(v: &J, path: &dyn std::fmt::Display) -> Result<Vec<String>, String> {
     let J::Array(a) = v else {
         return Err(format!(
             "{path}: expected an array of clause ids, got {}",
@@ -631,6 +667,17 @@ pub fn key(metric: &str, clauses: &[String]) -> (String, BTreeSet<String>) {
     (metric.to_string(), clauses.iter().cloned().collect())
 }
 
+/// Rows up to which repeats are found by comparing rows pairwise, without
+/// building a [`key`] for each.
+const FEW_ROWS: usize = 32;
+
+/// True if two rows have the same [`key`]. Each clause list names distinct
+/// clauses (as [`clause_list`] checks), so the sets are equal when the lists
+/// are as long and one holds every clause of the other.
+fn same_key(m1: &str, c1: &[String], m2: &str, c2: &[String]) -> bool {
+    m1 == m2 && c1.len() == c2.len() && c1.iter().all(|c| c2.contains(c))
+}
+
 fn describe(metric: &str, clauses: &[String]) -> String {
     format!("metric {metric:?} on [{}]", clauses.join(", "))
 }
@@ -638,26 +685,26 @@ fn describe(metric: &str, clauses: &[String]) -> String {
 /// Parses a results file strictly. Errors name the JSON path, e.g. `results[3].value`.
 pub fn parse_results(bytes: &[u8]) -> Result<ResultsFile, String> {
     let v = parse_json(bytes)?;
-    let mut top = obj(&v, "")?;
-    let mut o = obj(top.req("model")?, "model")?;
+    let mut top = obj(&v, Path::Key(""))?;
+    let mut o = obj(top.req("model")?, Path::Key("model"))?;
     let model = Model {
         id: o.text("id")?,
         digest: o.opt_text("digest")?,
     };
     o.finish()?;
-    let mut o = obj(top.req("suite")?, "suite")?;
+    let mut o = obj(top.req("suite")?, Path::Key("suite"))?;
     let suite = Suite {
         name: o.text("name")?,
         version: o.text("version")?,
     };
     o.finish()?;
-    let mut o = obj(top.req("harness")?, "harness")?;
+    let mut o = obj(top.req("harness")?, Path::Key("harness"))?;
     let harness = Harness {
         name: o.text("name")?,
         version: o.opt_text("version")?,
     };
     o.finish()?;
-    let mut o = obj(top.req("dataset")?, "dataset")?;
+    let mut o = obj(top.req("dataset")?, Path::Key("dataset"))?;
     let dataset = Dataset {
         id: o.text("id")?,
         revision: o.opt_text("revision")?,
@@ -685,12 +732,12 @@ pub fn parse_results(bytes: &[u8]) -> Result<ResultsFile, String> {
         _ => return Err("relationship: expected \"first-party\" or \"third-party\"".into()),
     };
     let rows = top.array("results", MAX_RESULTS)?;
-    let mut results = Vec::with_capacity(rows.len());
+    let mut results: Vec<ResultRow> = Vec::with_capacity(rows.len());
     let mut seen = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
-        let p = format!("results[{i}]");
-        let mut o = obj(r, &p)?;
-        let clauses = clause_list(o.req("clauses")?, &format!("{p}.clauses"))?;
+        let p = Path::Item("results", i);
+        let mut o = obj(r, p)?;
+        let clauses = clause_list(o.req("clauses")?, &format_args!("{p}.clauses"))?;
         let metric = o.text("metric")?;
         let value = o.number("value")?;
         let uncertainty = o.opt_number("uncertainty")?;
@@ -702,7 +749,15 @@ pub fn parse_results(bytes: &[u8]) -> Result<ResultsFile, String> {
         let comparator = o.comparator("comparator")?;
         let threshold = o.opt_number("threshold")?;
         o.finish()?;
-        if let Some(j) = seen.insert(key(&metric, &clauses), i) {
+        // A few rows are compared with each other; many go through a map.
+        let repeats = if rows.len() <= FEW_ROWS {
+            results
+                .iter()
+                .position(|x| same_key(&x.metric, &x.clauses, &metric, &clauses))
+        } else {
+            seen.insert(key(&metric, &clauses), i)
+        };
+        if let Some(j) = repeats {
             return Err(format!(
                 "{p}: {} repeats results[{j}]",
                 describe(&metric, &clauses)
@@ -734,14 +789,14 @@ pub fn parse_results(bytes: &[u8]) -> Result<ResultsFile, String> {
 /// Parses a thresholds file, `{"thresholds": [{"clauses", "metric", "comparator", "threshold"}]}`.
 pub fn parse_thresholds(bytes: &[u8]) -> Result<Vec<Threshold>, String> {
     let v = parse_json(bytes)?;
-    let mut top = obj(&v, "")?;
+    let mut top = obj(&v, Path::Key(""))?;
     let rows = top.array("thresholds", MAX_THRESHOLDS)?;
     let mut out = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
-        let p = format!("thresholds[{i}]");
-        let mut o = obj(r, &p)?;
+        let p = Path::Item("thresholds", i);
+        let mut o = obj(r, p)?;
         let t = Threshold {
-            clauses: clause_list(o.req("clauses")?, &format!("{p}.clauses"))?,
+            clauses: clause_list(o.req("clauses")?, &format_args!("{p}.clauses"))?,
             metric: o.text("metric")?,
             comparator: o.comparator("comparator")?,
             threshold: o.number("threshold")?,
@@ -794,6 +849,14 @@ pub fn derive_outcomes(
     file: &ResultsFile,
     registered: Option<(&str, &[Threshold])>,
 ) -> Result<Vec<Outcome>, String> {
+    derive(file.results.clone(), registered)
+}
+
+/// [`derive_outcomes`] from the rows themselves (their strings move into the outcomes).
+fn derive(
+    results: Vec<ResultRow>,
+    registered: Option<(&str, &[Threshold])>,
+) -> Result<Vec<Outcome>, String> {
     let reg: Option<(&str, BTreeMap<_, &Threshold>)> = registered.map(|(id, ts)| {
         (
             id,
@@ -802,8 +865,13 @@ pub fn derive_outcomes(
                 .collect::<BTreeMap<_, _>>(),
         )
     });
-    let mut out = Vec::with_capacity(file.results.len());
-    for (i, r) in file.results.iter().enumerate() {
+    // The keys of the rows, for the check after the loop (which moves them).
+    let have: BTreeSet<_> = match &reg {
+        Some(_) => results.iter().map(|r| key(&r.metric, &r.clauses)).collect(),
+        None => BTreeSet::new(),
+    };
+    let mut out = Vec::with_capacity(results.len());
+    for (i, r) in results.into_iter().enumerate() {
         let threshold = match &reg {
             None => r.threshold,
             Some((id, map)) => {
@@ -832,20 +900,15 @@ pub fn derive_outcomes(
             }
         };
         out.push(Outcome {
-            clauses: r.clauses.clone(),
-            metric: r.metric.clone(),
+            pass: threshold.map(|t| r.comparator.holds(r.value, t)),
+            clauses: r.clauses,
+            metric: r.metric,
             value: r.value,
             comparator: r.comparator,
             threshold,
-            pass: threshold.map(|t| r.comparator.holds(r.value, t)),
         });
     }
     if let Some((id, map)) = &reg {
-        let have: BTreeSet<_> = file
-            .results
-            .iter()
-            .map(|r| key(&r.metric, &r.clauses))
-            .collect();
         if let Some((_, t)) = map.iter().find(|(k, _)| !have.contains(*k)) {
             return Err(format!(
                 "{} was pre-registered in {id} but has no result",
@@ -890,7 +953,7 @@ pub fn check_against_results(
             rec.id
         ));
     }
-    let want = derive_outcomes(&file, registered)?;
+    let want = derive(file.results, registered)?;
     if rec.outcomes != want {
         return Err(format!(
             "{}: recorded outcomes differ from the ones recomputed from the results file",
@@ -942,6 +1005,45 @@ mod tests {
         assert_eq!(o[0].pass, Some(true));
         assert_eq!(o[1].pass, None);
         assert_eq!(overall(&o), Some(true));
+    }
+
+    #[test]
+    fn repeats_are_found_by_clause_set_in_short_and_long_files() {
+        // Row `n` repeats row 3 with its clauses in the other order; the rows
+        // between differ in metric or clause set only. Files of up to
+        // FEW_ROWS rows compare rows pairwise, longer ones use a map.
+        for n in [5usize, FEW_ROWS - 1, FEW_ROWS + 8] {
+            let mut rows: Vec<Value> = (0..n)
+                .map(|i| {
+                    serde_json::json!({"clauses": ["a", format!("c{i}")], "metric": "m",
+                        "value": 0.5, "comparator": ">="})
+                })
+                .collect();
+            rows.push(serde_json::json!({"clauses": ["c3", "a"], "metric": "m",
+                "value": 0.1, "comparator": ">="}));
+            // Same clauses, other metric: not a repeat.
+            rows.insert(
+                1,
+                serde_json::json!({"clauses": ["a", "c3"], "metric": "m2",
+                "value": 0.1, "comparator": ">="}),
+            );
+            // A subset of row 3's clauses: not a repeat either.
+            rows.insert(
+                2,
+                serde_json::json!({"clauses": ["c3"], "metric": "m",
+                "value": 0.1, "comparator": ">="}),
+            );
+            let bytes = with(|v| v["results"] = Value::Array(rows));
+            let e = parse_results(&bytes).unwrap_err();
+            assert_eq!(
+                e,
+                format!(
+                    "results[{}]: metric \"m\" on [c3, a] repeats results[5]",
+                    n + 2
+                ),
+                "{n} rows"
+            );
+        }
     }
 
     #[test]

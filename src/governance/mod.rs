@@ -349,6 +349,13 @@ pub trait Lookup {
     fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError>;
     /// The clause ids of the release entry at `seq`, from its clause manifest.
     fn release_clauses(&self, seq: u64) -> Result<ClauseIds, GovError>;
+    /// Whether `label` has a release at all, and whether entry `seq` with
+    /// hash `hash` (lowercase hex) is one of them.
+    fn release_link(&self, label: &str, seq: u64, hash: &str) -> Result<(bool, bool), GovError> {
+        let rels = self.releases(label)?;
+        let found = rels.iter().any(|r| r.seq == seq && hex_eq(&r.hash, hash));
+        Ok((!rels.is_empty(), found))
+    }
     /// The incident `id`, folded over its entries.
     fn incident(&self, id: &str) -> Result<Option<incident::IncidentRec>, GovError>;
     /// The pre-registration entry at `seq`, if that entry is one.
@@ -473,7 +480,7 @@ fn check_release(p: &SpecRelease, l: &impl Lookup) -> Result<(), GovError> {
             }
         }
         (Some(last), Some(s)) => {
-            if s.seq != last.seq || s.hash != hex::encode(last.hash) {
+            if s.seq != last.seq || !hex_eq(&last.hash, &s.hash) {
                 return Err(GovError::Rule(format!(
                     "release {:?} supersedes entry {}, but the latest release of that label is entry {}",
                     p.label, s.seq, last.seq
@@ -529,20 +536,28 @@ fn check_id(id: &str, prefix: &str, earlier: u64) -> Result<(), GovError> {
     }
 }
 
+/// True if `hex` is `hash` in lowercase hex (as `hex::encode` writes it),
+/// without allocating.
+pub fn hex_eq(hash: &Hash, hex: &str) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let b = hex.as_bytes();
+    b.len() == 2 * hash.len()
+        && hash.iter().zip(b.chunks_exact(2)).all(|(x, pair)| {
+            pair[0] == DIGITS[(x >> 4) as usize] && pair[1] == DIGITS[(x & 15) as usize]
+        })
+}
+
 /// Checks that a link names a release of its label by sequence number and hash.
 pub fn check_spec_link(s: &SpecLink, l: &impl Lookup) -> Result<(), GovError> {
     check_label(&s.label)?;
-    let rels = l.releases(&s.label)?;
-    if rels.is_empty() {
+    let (any, found) = l.release_link(&s.label, s.release.seq, &s.release.hash)?;
+    if !any {
         return Err(GovError::Unknown {
             what: "spec version",
             name: s.label.clone(),
         });
     }
-    if rels
-        .iter()
-        .any(|r| r.seq == s.release.seq && hex::encode(r.hash) == s.release.hash)
-    {
+    if found {
         Ok(())
     } else {
         Err(GovError::Rule(format!(
@@ -605,7 +620,7 @@ fn check_approve(entry: &Entry, p: &SpecApprove, l: &impl Lookup) -> Result<(), 
         what: "spec version",
         name: p.label.clone(),
     })?;
-    if p.release.seq != last.seq || p.release.hash != hex::encode(last.hash) {
+    if p.release.seq != last.seq || !hex_eq(&last.hash, &p.release.hash) {
         return Err(GovError::Rule(format!(
             "approval names entry {}, but the latest release of {} is entry {}",
             p.release.seq, p.label, last.seq
@@ -823,8 +838,12 @@ impl State {
         hash: &Hash,
         payload: &Payload,
     ) -> Result<(), GovError> {
-        *self.counts.entry(entry.kind.clone()).or_default() += 1;
-        let hex_hash = hex::encode(hash);
+        match self.counts.get_mut(&entry.kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(entry.kind.clone(), 1);
+            }
+        }
         match payload {
             Payload::SpecRelease(p) => {
                 self.releases
@@ -859,7 +878,7 @@ impl State {
                     entry.seq,
                     eval::PreregRec {
                         seq: entry.seq,
-                        hash: hex_hash,
+                        hash: hex::encode(hash),
                         prereg: p.clone(),
                     },
                 );
@@ -867,7 +886,7 @@ impl State {
             Payload::IncidentOpen(p) => {
                 self.incidents.insert(
                     p.id.clone(),
-                    incident::IncidentRec::opened(entry.seq, &hex_hash, p),
+                    incident::IncidentRec::opened(entry.seq, &hex::encode(hash), p),
                 );
             }
             Payload::IncidentUpdate(p) => {
@@ -912,6 +931,16 @@ impl State {
 impl Lookup for State {
     fn releases(&self, label: &str) -> Result<Vec<ReleaseRec>, GovError> {
         Ok(self.releases.get(label).cloned().unwrap_or_default())
+    }
+    fn release_link(&self, label: &str, seq: u64, hash: &str) -> Result<(bool, bool), GovError> {
+        // As the trait's, without copying the releases.
+        let rels = self
+            .releases
+            .get(label)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let found = rels.iter().any(|r| r.seq == seq && hex_eq(&r.hash, hash));
+        Ok((!rels.is_empty(), found))
     }
     fn authority(&self) -> Result<Authority, GovError> {
         Ok(self.authority.clone())
@@ -973,6 +1002,24 @@ mod tests {
 
     use super::*;
     use crate::governance::incident::{Open, Resolve, Severity, Status, Update};
+
+    #[test]
+    fn hex_eq_is_lowercase_hex_equality() {
+        for i in 0..64u8 {
+            let h = crate::ledger::entry::sha256(&[i]);
+            let s = hex::encode(h);
+            assert!(hex_eq(&h, &s));
+            assert!(!hex_eq(&h, &s.to_uppercase()) || !s.bytes().any(|c| c.is_ascii_alphabetic()));
+            assert!(!hex_eq(&h, &s[..62]));
+            assert!(!hex_eq(&h, &format!("{s}0")));
+            // Any other digit anywhere differs.
+            for at in [0, 1, 31, 62, 63] {
+                let mut b = s.clone().into_bytes();
+                b[at] = if b[at] == b'0' { b'1' } else { b'0' };
+                assert!(!hex_eq(&h, std::str::from_utf8(&b).unwrap()));
+            }
+        }
+    }
 
     fn entry(seq: u64, kind: &str, signer: &str) -> Entry {
         Entry {
