@@ -40,7 +40,7 @@ impl Fixture {
         self.ledger()
             .reader()
             .for_each_entry::<speclog::Error>(from, to, |r| {
-                out.push(r.data);
+                out.push(r.data.to_vec());
                 Ok(())
             })
             .expect("entries");

@@ -591,7 +591,7 @@ impl Workspace {
         let l = self.open()?;
         let size = l.reader().head()?.size;
         l.reader()
-            .for_each_entry::<Error>(from, size, |row| f(EntryView::from_bytes(&row.data)?))
+            .for_each_entry::<Error>(from, size, |row| f(EntryView::from_bytes(row.data)?))
     }
 
     /// One entry, by sequence number or hash prefix.

@@ -908,13 +908,13 @@ fn derive(
             threshold,
         });
     }
-    if let Some((id, map)) = &reg {
-        if let Some((_, t)) = map.iter().find(|(k, _)| !have.contains(*k)) {
-            return Err(format!(
-                "{} was pre-registered in {id} but has no result",
-                describe(&t.metric, &t.clauses)
-            ));
-        }
+    if let Some((id, map)) = &reg
+        && let Some((_, t)) = map.iter().find(|(k, _)| !have.contains(*k))
+    {
+        return Err(format!(
+            "{} was pre-registered in {id} but has no result",
+            describe(&t.metric, &t.clauses)
+        ));
     }
     Ok(out)
 }

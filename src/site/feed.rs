@@ -84,9 +84,8 @@ pub fn render_feed(
         size.saturating_sub(FEED_ENTRIES),
         size,
         |row| {
-            latest.push(
-                EntryView::from_bytes(&row.data).map_err(|e| SiteError::Data(e.to_string()))?,
-            );
+            latest
+                .push(EntryView::from_bytes(row.data).map_err(|e| SiteError::Data(e.to_string()))?);
             Ok(())
         },
     )?;

@@ -434,11 +434,11 @@ impl SiteData {
         let mut shared = Interner::default();
         reader.for_each_entry::<SiteError>(from, head.size, |row| {
             // The payload's JSON is parsed by its decode; appends checked it.
-            let e = Entry::decode_fields(&row.data).map_err(data_err)?;
+            let e = Entry::decode_fields(row.data).map_err(data_err)?;
             let payload = Payload::decode(&e.kind, &e.payload).map_err(data_err)?;
             let (summary, about) = match &payload {
                 Payload::SpecRelease(p) => {
-                    let r = d.release_of(ledger, &e, &row.data, p, &mut by_label)?;
+                    let r = d.release_of(ledger, &e, row.data, p, &mut by_label)?;
                     let s = match r.supersedes {
                         Some(o) => format!(
                             "Re-released version {} with new content (revision {}, supersedes entry {})",
@@ -583,7 +583,7 @@ impl SiteData {
             d.items.push(Item {
                 seq: e.seq,
                 // The stored hash, which appends computed and verify checks.
-                hash: &hex::encode(&row.hash),
+                hash: &hex::encode(row.hash),
                 time: &e.time,
                 kind: &e.kind,
                 signer: &e.signer,

@@ -832,7 +832,7 @@ pub fn render_entry_pages(
     }
     let mut cache = None;
     ledger.reader().for_each_entry::<SiteError>(from, n, |row| {
-        let view = EntryView::from_bytes(&row.data).map_err(|e| SiteError::Data(e.to_string()))?;
+        let view = EntryView::from_bytes(row.data).map_err(|e| SiteError::Data(e.to_string()))?;
         let seq = view.seq;
         let it = d
             .items
@@ -857,7 +857,7 @@ pub fn render_entry_pages(
             d: &data,
         };
         page(w, &dir, &t, &data)?;
-        let proof = SiteData::proof(ledger, seq, &row.data, &mut cache)?;
+        let proof = SiteData::proof(ledger, seq, row.data, &mut cache)?;
         w.write(&paths::proof(seq), proof.as_bytes())?;
         Ok(())
     })

@@ -445,7 +445,7 @@ fn batch_verify_all(ledger: &Ledger) -> Result<f64, Error> {
         let (mut msgs, mut sigs, mut vks) = (Vec::new(), Vec::new(), Vec::new());
         ledger.reader().for_each_entry::<Error>(from, to, |r| {
             let e =
-                Entry::decode_fields(&r.data).map_err(|e| err(format!("entry {}: {e}", r.seq)))?;
+                Entry::decode_fields(r.data).map_err(|e| err(format!("entry {}: {e}", r.seq)))?;
             let vk = match keys.get(&e.signer_key) {
                 Some(k) => *k,
                 None => {
@@ -455,7 +455,7 @@ fn batch_verify_all(ledger: &Ledger) -> Result<f64, Error> {
                     k
                 }
             };
-            msgs.push(entry::signed_message(Entry::signed_message(&r.data)));
+            msgs.push(entry::signed_message(Entry::signed_message(r.data)));
             sigs.push(ed25519_dalek::Signature::from_bytes(&e.signature));
             vks.push(vk);
             Ok(())
@@ -1031,7 +1031,7 @@ fn hugo_peer(
         ledger
             .reader()
             .for_each_entry::<Error>(0, size.min(pages - written), |row| {
-                let v = super::EntryView::from_bytes(&row.data)?;
+                let v = super::EntryView::from_bytes(row.data)?;
                 let md = format!(
                     "---\ntitle: \"Entry {n}\"\ndate: {time}\n---\n\n{kind} {subject}, signed by {signer}.\n\n\
 | field | value |\n|---|---|\n| seq | {seq} |\n| hash | `{hash}` |\n| prev | `{prev}` |\n| signer key | `{key}` |\n\n\
