@@ -352,9 +352,7 @@ pub trait Lookup {
     /// Whether `label` has a release at all, and whether entry `seq` with
     /// hash `hash` (lowercase hex) is one of them.
     fn release_link(&self, label: &str, seq: u64, hash: &str) -> Result<(bool, bool), GovError> {
-        let rels = self.releases(label)?;
-        let found = rels.iter().any(|r| r.seq == seq && hex_eq(&r.hash, hash));
-        Ok((!rels.is_empty(), found))
+        Ok(link_in(&self.releases(label)?, seq, hash))
     }
     /// The incident `id`, folded over its entries.
     fn incident(&self, id: &str) -> Result<Option<incident::IncidentRec>, GovError>;
@@ -545,6 +543,12 @@ pub fn hex_eq(hash: &Hash, hex: &str) -> bool {
         && hash.iter().zip(b.chunks_exact(2)).all(|(x, pair)| {
             pair[0] == DIGITS[(x >> 4) as usize] && pair[1] == DIGITS[(x & 15) as usize]
         })
+}
+
+/// [`Lookup::release_link`] over a label's releases.
+fn link_in(rels: &[ReleaseRec], seq: u64, hash: &str) -> (bool, bool) {
+    let found = rels.iter().any(|r| r.seq == seq && hex_eq(&r.hash, hash));
+    (!rels.is_empty(), found)
 }
 
 /// Checks that a link names a release of its label by sequence number and hash.
@@ -934,13 +938,8 @@ impl Lookup for State {
     }
     fn release_link(&self, label: &str, seq: u64, hash: &str) -> Result<(bool, bool), GovError> {
         // As the trait's, without copying the releases.
-        let rels = self
-            .releases
-            .get(label)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let found = rels.iter().any(|r| r.seq == seq && hex_eq(&r.hash, hash));
-        Ok((!rels.is_empty(), found))
+        let rels = self.releases.get(label).map(Vec::as_slice);
+        Ok(link_in(rels.unwrap_or_default(), seq, hash))
     }
     fn authority(&self) -> Result<Authority, GovError> {
         Ok(self.authority.clone())
