@@ -105,11 +105,16 @@ impl Report {
                 Some(l) => format!("{} {} ({})", num(l), r.unit, r.limit_of),
                 None => r.limit_of.clone(),
             };
+            // A skipped figure has no value: say so rather than print NaN.
+            let value = if r.value.is_nan() {
+                "not run".to_string()
+            } else {
+                format!("{} {}", num(r.value), r.unit)
+            };
             out.push_str(&format!(
-                "| {} | {} {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} |\n",
                 r.figure,
-                num(r.value),
-                r.unit,
+                value,
                 limit,
                 r.ratio.map(|x| format!("{x:.3}")).unwrap_or_default(),
                 r.goal,
@@ -1146,6 +1151,7 @@ mod tests {
         let mut t = Table { rows: Vec::new() };
         t.at_least("a", 60.0, "x/s", 100.0, "limit", 0.5);
         t.at_most("b", 3.0, "ms", 2.0, "peer", 1.0);
+        t.skipped("c", "too big");
         assert_eq!(t.rows[0].pass, Some(true));
         assert_eq!(t.rows[1].pass, Some(false));
         let r = Report {
@@ -1162,5 +1168,10 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("MISS"));
+        assert!(
+            table.contains("| c | not run | too big |  |  |  |"),
+            "{table}"
+        );
+        assert!(!table.contains("NaN"), "{table}");
     }
 }
