@@ -275,6 +275,8 @@ pub fn verify_site(
         ));
     }
     // The entries, bundle by bundle, rebuilding the tiles as they come.
+    // The last bundle when it is partial, for the older partial bundles.
+    let mut edge_bundle = Vec::new();
     let replayed = (|| -> Result<(), VerifyError> {
         let mut completed = Vec::new();
         let bundles = cp.size.div_ceil(TILE_WIDTH);
@@ -292,6 +294,9 @@ pub fn verify_site(
                 ));
             }
             rep.bundles += 1;
+            if u64::from(width) < TILE_WIDTH {
+                edge_bundle = data.clone();
+            }
             for e in entries {
                 let (_, _, h) = replay.push(e, &blobs, &mut completed)?;
                 completed.clear();
@@ -325,6 +330,13 @@ pub fn verify_site(
         ));
     }
     tiles.finish(&log, &mut rep)?;
+    // The checkpoints whose partial tiles the site must still serve: those
+    // the proofs published with the right edge's entries carry, and --since.
+    let mut named = edge_proof_checkpoints(site, &key, cp.size, &tiles)?;
+    if let Some(o) = &old {
+        named.push((o.size, "the --since checkpoint".into()));
+    }
+    check_older_partials(&log, cp.size, &tiles, &edge_bundle, &named, &mut rep)?;
     rep.entries = replay.count;
     rep.signatures = replay.signatures;
     rep.blobs = blobs.verified.lock().map_or(0, |v| v.len()) as u64;
@@ -382,6 +394,156 @@ impl Tiles {
         }
         Ok(())
     }
+}
+
+/// Reads the inclusion proofs published with the entries of the partial
+/// level-0 tile (`entries/<seq>/inclusion.tlog-proof`, where the site has
+/// entry pages) and returns the sizes of the checkpoints they carry, each
+/// with where it was found. Each proof must verify: its checkpoint signed by
+/// the log key and no larger than the log, its entry the one replayed.
+fn edge_proof_checkpoints(
+    site: &Path,
+    key: &VerifierKey,
+    size: u64,
+    tiles: &Tiles,
+) -> Result<Vec<(u64, String)>, VerifyError> {
+    let mut out = Vec::new();
+    let Some(leaves) = tiles.levels.first().filter(|l| !l.is_empty()) else {
+        return Ok(out);
+    };
+    let first = size - leaves.len() as u64;
+    let mut opened: HashMap<String, Checkpoint> = HashMap::new();
+    for (i, leaf) in leaves.iter().enumerate() {
+        let seq = first + i as u64;
+        let place = crate::site::paths::proof(seq);
+        let path = site.join(&place);
+        if !path.is_file() {
+            continue;
+        }
+        let text = read_limited(&path, MAX_BUNDLE, &place)?;
+        let p = tlog::InclusionProofFile::parse(&text).map_err(|e| fail(&place, e.to_string()))?;
+        let cp = match opened.get(&p.checkpoint_text) {
+            Some(cp) => cp.clone(),
+            None => {
+                let (cp, _) = open_checkpoint(
+                    p.checkpoint_text.as_bytes(),
+                    std::slice::from_ref(key),
+                    &place,
+                )?;
+                opened.insert(p.checkpoint_text.clone(), cp.clone());
+                cp
+            }
+        };
+        if p.index != seq || cp.size > size || cp.size <= seq {
+            return Err(fail(
+                &place,
+                format!(
+                    "proves entry {} in a tree of {}, not entry {seq} in the log of {size}",
+                    p.index, cp.size
+                ),
+            ));
+        }
+        if p.extra
+            .as_deref()
+            .is_some_and(|x| crate::ledger::entry::entry_hash(x) != *leaf)
+        {
+            return Err(fail(&place, "carries another entry than the log's"));
+        }
+        tlog::verify_inclusion(&p.hashes, cp.size, &cp.root, seq, leaf)
+            .map_err(|e| fail(&place, format!("inclusion proof does not verify: {e}")))?;
+        out.push((cp.size, place));
+    }
+    Ok(out)
+}
+
+/// Checks the partial tiles and bundles of older checkpoints on the right
+/// edge: each must hold the first `W` hashes (entries) of the current one.
+/// tlog-tiles requires a log to keep serving the partial tiles of every
+/// checkpoint it produced until the full tile exists, so those of the
+/// checkpoints in `named` (a size and where it was found) must be there.
+fn check_older_partials(
+    log: &Path,
+    size: u64,
+    tiles: &Tiles,
+    edge_bundle: &[u8],
+    named: &[(u64, String)],
+    rep: &mut SiteReport,
+) -> Result<(), VerifyError> {
+    for t in tlog::right_edge(size) {
+        let dir = log.join(format!("{}.p", Tile { width: 256, ..t }.path()));
+        let Ok(names) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for name in names.flatten() {
+            // Only canonical widths (tlog-tiles: no leading zeros) name tiles.
+            let Some(w) = name.file_name().to_str().and_then(|n| {
+                n.parse::<u16>()
+                    .ok()
+                    .filter(|w| *w > 0 && w.to_string() == n)
+            }) else {
+                continue;
+            };
+            let older = Tile { width: w, ..t };
+            if w == t.width {
+                continue;
+            }
+            let place = format!("log/{}", older.path());
+            if w > t.width {
+                return Err(fail(
+                    &place,
+                    format!(
+                        "a partial tile wider than the log's ({} at size {size}): the log was rolled back",
+                        t.width
+                    ),
+                ));
+            }
+            let want = if t.data {
+                bundle_prefix(edge_bundle, w).map(<[u8]>::to_vec)
+            } else {
+                tiles
+                    .levels
+                    .get(t.level as usize)
+                    .and_then(|h| h.get(..w as usize))
+                    .map(<[Hash]>::concat)
+            }
+            .ok_or_else(|| fail(&place, "the current partial tile is too short"))?;
+            let got = read_limited(&dir.join(w.to_string()), MAX_BUNDLE, &place)?;
+            if got != want {
+                return Err(fail(
+                    &place,
+                    "an older partial tile differs from the start of the current one: history was rewritten",
+                ));
+            }
+            if t.data {
+                rep.bundles += 1;
+            } else {
+                rep.tiles += 1;
+            }
+        }
+    }
+    for (old, source) in named {
+        for t in tlog::right_edge(*old) {
+            if !tlog::full_tile_available(&t, size) && !log.join(t.path()).is_file() {
+                return Err(fail(
+                    format!("log/{}", t.path()),
+                    format!(
+                        "missing, but the checkpoint of size {old} in {source} needs it (tlog-tiles: a log serves a checkpoint's partial tiles until the full tile exists)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first `n` entries of an entry bundle, as bytes.
+fn bundle_prefix(bundle: &[u8], n: u16) -> Option<&[u8]> {
+    let mut at = 0usize;
+    for _ in 0..n {
+        let len = u16::from_be_bytes(bundle.get(at..at + 2)?.try_into().ok()?) as usize;
+        at += 2 + len;
+    }
+    bundle.get(..at)
 }
 
 fn compare_tile(

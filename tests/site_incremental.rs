@@ -351,6 +351,17 @@ fn incremental_builds_equal_full_builds_after_each_kind_of_entry() {
     assert!(r.out.join("log/tile/entries/000").is_file());
     assert!(r.out.join("log/tile/0/000").is_file());
     assert!(r.out.join("log/tile/entries/001.p/4").is_file());
+    // tlog-tiles: the partial tiles of every checkpoint stay until their full
+    // tile exists. Entries 256 to 259 were appended one at a time, each with
+    // its checkpoint, so tile 1 has partials of widths 1 to 4 at level 0.
+    for w in 1..=4 {
+        assert!(r.out.join(format!("log/tile/entries/001.p/{w}")).is_file());
+        assert!(r.out.join(format!("log/tile/0/001.p/{w}")).is_file());
+    }
+    assert!(r.out.join("log/tile/1/000.p/1").is_file());
+    // Tile 0 is full: none of its partials is left.
+    assert!(!r.out.join("log/tile/0/000.p").exists());
+    assert!(!r.out.join("log/tile/entries/000.p").exists());
 }
 
 #[test]

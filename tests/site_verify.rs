@@ -194,3 +194,94 @@ fn results_files_are_checked_and_reported_at_their_entry() {
     // Everything put back, the site verifies again.
     site.passes();
 }
+
+/// tlog-tiles requires a log to serve the partial tiles of every checkpoint it
+/// produced until the full tile exists. The demo appends its 13 entries one at
+/// a time, each with its own checkpoint, and every entry's inclusion proof
+/// carries the checkpoint of the append that added it: `verify --site` checks
+/// each older partial tile against the start of the current one, and with
+/// `--since` that the older checkpoint's tiles are there.
+#[test]
+fn older_checkpoints_partial_tiles_are_served_and_checked() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let log = env.path("speclog-demo/site/log");
+    for w in 1..=13 {
+        assert!(log.join(format!("tile/0/000.p/{w}")).is_file(), "{w}");
+        assert!(log.join(format!("tile/entries/000.p/{w}")).is_file(), "{w}");
+    }
+    // The checkpoint of size 5, from entry 4's published inclusion proof.
+    let proof =
+        std::fs::read_to_string(env.path("speclog-demo/site/entries/4/inclusion.tlog-proof"))
+            .unwrap();
+    let (_, cp) = proof.split_once("\n\n").unwrap();
+    assert!(cp.contains("\n5\n"), "{cp}");
+    env.write("old.cp", cp);
+    let run = |args: &[&str]| {
+        let out = env
+            .cmd()
+            .args(["verify", "--site", "speclog-demo/site"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!err.contains("panicked"), "{err}");
+        (out.status.code(), err)
+    };
+    let ok = env.ok(&["verify", "--site", "speclog-demo/site", "--since", "old.cp"]);
+    // The current tile and bundle, and the 12 older ones of each.
+    assert!(ok.contains("13 hash tiles, 13 entry bundles"), "{ok}");
+
+    // A changed older hash tile, and a changed older bundle.
+    for rel in ["tile/0/000.p/5", "tile/entries/000.p/3"] {
+        let _r = keep(&log.join(rel));
+        let mut b = std::fs::read(log.join(rel)).unwrap();
+        let last = b.len() - 1;
+        b[last] ^= 1;
+        std::fs::write(log.join(rel), b).unwrap();
+        let (code, err) = run(&[]);
+        assert_eq!(code, Some(1), "{rel}: {err}");
+        assert!(
+            err.contains(&format!("log/{rel}")) && err.contains("history was rewritten"),
+            "{rel}: {err}"
+        );
+    }
+    // A partial tile wider than the log's: left by a larger, rolled-back log.
+    let wide = log.join("tile/0/000.p/14");
+    std::fs::copy(log.join("tile/0/000.p/13"), &wide).unwrap();
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("wider than the log"), "{err}");
+    std::fs::remove_file(&wide).unwrap();
+
+    // The older checkpoint's bundle gone: entry 4's published proof carries
+    // that checkpoint, so the site no longer serves what its readers need.
+    let gone = log.join("tile/entries/000.p/5");
+    let _r = keep(&gone);
+    std::fs::remove_file(&gone).unwrap();
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("log/tile/entries/000.p/5")
+            && err.contains("checkpoint of size 5 in entries/4/inclusion.tlog-proof"),
+        "{err}"
+    );
+    // Without that proof, only a verifier that holds the checkpoint knows.
+    let proof_path = env.path("speclog-demo/site/entries/4/inclusion.tlog-proof");
+    let _p = keep(&proof_path);
+    std::fs::remove_file(&proof_path).unwrap();
+    assert_eq!(run(&[]).0, Some(0));
+    let (code, err) = run(&["--since", "old.cp"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("log/tile/entries/000.p/5")
+            && err.contains("checkpoint of size 5 in the --since checkpoint"),
+        "{err}"
+    );
+    drop(_r);
+    // A published proof of the right edge that does not verify.
+    std::fs::write(&proof_path, proof.replace("\nindex 4\n", "\nindex 3\n")).unwrap();
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("entries/4/inclusion.tlog-proof"), "{err}");
+}

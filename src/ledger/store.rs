@@ -950,6 +950,19 @@ impl<'a> Reader<'a> {
         Ok(size.map(|s| s as u64))
     }
 
+    /// The sizes of the signed checkpoints above `after`, in increasing order.
+    pub fn checkpoint_sizes_after(&self, after: u64) -> Result<Vec<u64>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT size FROM checkpoints WHERE size > ?1 ORDER BY size")?;
+        let rows = st.query_map([after as i64], |r| r.get::<_, i64>(0))?;
+        let mut out = Vec::new();
+        for size in rows {
+            out.push(size? as u64);
+        }
+        Ok(out)
+    }
+
     /// Number of stored witness cosignature lines.
     pub fn count_cosignatures(&self) -> Result<u64, StoreError> {
         let n: i64 = self

@@ -6,7 +6,10 @@
 //!
 //! Full tiles and blobs are immutable, so a rebuild after an append keeps every
 //! one that is already on disk with the right length and writes only new full
-//! tiles, the partial right edge and the checkpoint.
+//! tiles, the partial tiles of the checkpoints signed since the last build, and
+//! the checkpoint. Partial tiles stay until their full tile exists, as
+//! tlog-tiles requires: clients holding an older checkpoint (every published
+//! inclusion proof carries one) still find its tiles.
 
 use std::path::Path;
 
@@ -50,9 +53,11 @@ pub struct Published {
 /// Writes the `log/` directory for the ledger's current checkpoint.
 ///
 /// With `last` (an incremental build on top of a build that published the
-/// log at a smaller size), only what the append added is looked at: the tiles
-/// of [`tlog::new_tiles`], the blobs stored since, and the old partial tiles,
-/// which go unless rewritten; everything else stays as that build wrote it.
+/// log at a smaller size), only what the append added is looked at: the full
+/// tiles of [`tlog::new_tiles`], the partial tiles of the checkpoints signed
+/// since ([`tlog::partial_tiles_to_serve`]), the blobs stored since, and the
+/// partial tiles whose full tile now exists, which go; everything else stays
+/// as that build wrote it.
 pub fn render_tiles(
     ledger: &Ledger,
     _out: &Path,
@@ -83,19 +88,29 @@ pub fn render_tiles(
     if let Some(policy) = crate::witness::store::published_policy(ledger.dir())? {
         w.write(&format!("{LOG_DIR}/witnesses.txt"), policy)?;
     }
-    let tiles = match last {
+    // Full tiles: those the append completed, or all of them. Partial tiles:
+    // tlog-tiles requires the right edge of every checkpoint the log produced
+    // until the full tile exists, and every published inclusion proof carries
+    // one of those checkpoints. So an incremental build adds the right edges
+    // of the checkpoints signed since, and drops only the partial tiles whose
+    // full tile now exists (all of them lie at the last build's right edge).
+    let (from, full) = match last {
         Some(l) => {
-            // A partial tile of the last build that is no tile now goes.
-            let now = tlog::tiles_for_size(head.size);
-            let partial = |v: Vec<Tile>| v.into_iter().filter(|t| !t.is_full());
-            let keep: Vec<Tile> = partial(now).collect();
-            for t in partial(tlog::tiles_for_size(l.size)).filter(|t| !keep.contains(t)) {
-                w.drop_file(&format!("{LOG_DIR}/{}", t.path()))?;
+            for t in tlog::right_edge(l.size) {
+                if tlog::full_tile_available(&t, head.size) {
+                    for width in 1..tlog::TILE_WIDTH as u16 {
+                        let old = Tile { width, ..t };
+                        w.drop_file(&format!("{LOG_DIR}/{}", old.path()))?;
+                    }
+                }
             }
-            tlog::new_tiles(l.size, head.size)
+            (l.size, tlog::new_tiles(l.size, head.size))
         }
-        None => tlog::tiles_for_size(head.size),
+        None => (0, tlog::tiles_for_size(head.size)),
     };
+    let checkpoints = r.checkpoint_sizes_after(from)?;
+    let partial = tlog::partial_tiles_to_serve(head.size, checkpoints);
+    let tiles = full.into_iter().filter(Tile::is_full).chain(partial);
     for t in tiles {
         let rel = format!("{LOG_DIR}/{}", t.path());
         let start = t.index * tlog::TILE_WIDTH;

@@ -38,7 +38,8 @@ pub use proof_file::{
 };
 pub use tile::{
     MAX_ENTRY_SIZE, TILE_HEIGHT, TILE_WIDTH, Tile, TileHashReader, TileSource, encode_bundle,
-    index_path, new_tiles, parse_bundle, read_tile_data, tile_hash_of_data, tiles_for_size,
+    full_tile_available, index_path, new_tiles, parse_bundle, partial_tiles_to_serve,
+    read_tile_data, right_edge, tile_hash_of_data, tiles_for_size,
 };
 
 /// Errors reported by the Merkle tree, tile and proof-file functions.

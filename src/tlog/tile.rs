@@ -232,6 +232,67 @@ pub fn tiles_for_size(size: u64) -> Vec<Tile> {
     new_tiles(0, size)
 }
 
+/// Returns the right edge of a tree with `size` leaves: its partial entry
+/// bundle, then the partial hash tile of each level, each only where its
+/// width (`floor(size / 256^L) mod 256`) is not 0. With the full tiles, these
+/// are what a client needs to use a checkpoint of that size.
+pub fn right_edge(size: u64) -> Vec<Tile> {
+    let mut out = Vec::new();
+    let bundle = size % TILE_WIDTH;
+    if bundle != 0 {
+        out.push(Tile {
+            level: 0,
+            index: size / TILE_WIDTH,
+            width: bundle as u16,
+            data: true,
+        });
+    }
+    for level in 0..=MAX_PATH_LEVEL {
+        let n = hashes_at_tile_level(size, level);
+        if n == 0 {
+            break;
+        }
+        if !n.is_multiple_of(TILE_WIDTH) {
+            out.push(Tile {
+                level,
+                index: n / TILE_WIDTH,
+                width: (n % TILE_WIDTH) as u16,
+                data: false,
+            });
+        }
+    }
+    out
+}
+
+/// Reports whether a log with `size` leaves has the full tile (or bundle) of
+/// which `t` is a prefix, so that it MAY delete `t` (tlog-tiles, "Partial
+/// Tiles").
+pub fn full_tile_available(t: &Tile, size: u64) -> bool {
+    hashes_at_tile_level(size, t.level) / TILE_WIDTH > t.index
+}
+
+/// Returns the partial tiles a log with `size` leaves must serve, given the
+/// sizes of the checkpoints it has produced (each at most `size`; `size`
+/// itself should be one of them), sorted and without repeats.
+///
+/// tlog-tiles ("Partial Tiles"): logs "MUST serve partial tiles corresponding
+/// to tree sizes for which a checkpoint was produced, but MAY delete any
+/// partial tile once the corresponding full tile is available". So for each
+/// checkpoint this is its [`right_edge`], less the tiles whose full tile
+/// exists at `size`. All of them lie on the right edge of `size`, at most 255
+/// per level and as many bundles.
+pub fn partial_tiles_to_serve(size: u64, checkpoints: impl IntoIterator<Item = u64>) -> Vec<Tile> {
+    let mut out = std::collections::BTreeSet::new();
+    for s in checkpoints {
+        for t in right_edge(s.min(size)) {
+            if !full_tile_available(&t, size) {
+                out.insert(t);
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
 /// Returns the tiles of [`tiles_for_size`]`(new_size)` that are not tiles of
 /// [`tiles_for_size`]`(old_size)`: the tiles to publish when the log grows
 /// from `old_size` to `new_size`, in the same order (entry bundles first,
@@ -816,6 +877,55 @@ mod tests {
                 assert_eq!(got, want, "{old} -> {new}");
             }
         }
+    }
+
+    #[test]
+    fn right_edge_is_the_partial_tiles_of_a_size() {
+        for size in [0u64, 1, 255, 256, 257, 65535, 65536, 70000, 16_777_217] {
+            let want: Vec<Tile> = tiles_for_size(size)
+                .into_iter()
+                .filter(|t| !t.is_full())
+                .collect();
+            assert_eq!(right_edge(size), want, "{size}");
+        }
+    }
+
+    #[test]
+    fn partial_tiles_to_serve_keeps_every_checkpoints_right_edge() {
+        // The spec's example: a tree of 70,000 has a 112-wide level-0 tile.
+        // Checkpoints at 69,900 and 70,000 share level-0 tile 273 and level-1
+        // tile 1; one at 69,000 has level-0 tile 269, full by 70,000.
+        let got = partial_tiles_to_serve(70_000, [69_000, 69_900, 70_000]);
+        let want = vec![
+            Tile::new(0, 273, 12).unwrap(),
+            Tile::entry_bundle(273, 12).unwrap(),
+            Tile::new(0, 273, 112).unwrap(),
+            Tile::entry_bundle(273, 112).unwrap(),
+            Tile::new(1, 1, 13).unwrap(),
+            Tile::new(1, 1, 17).unwrap(),
+            Tile::new(2, 0, 1).unwrap(),
+        ];
+        assert_eq!(got, want);
+        // Once the full tile exists, its partials may go.
+        assert!(full_tile_available(
+            &Tile::new(0, 269, 144).unwrap(),
+            70_000
+        ));
+        assert!(!full_tile_available(
+            &Tile::new(0, 273, 12).unwrap(),
+            70_000
+        ));
+        assert!(full_tile_available(&Tile::entry_bundle(0, 1).unwrap(), 256));
+        assert!(!full_tile_available(&Tile::new(1, 0, 1).unwrap(), 256));
+        // One checkpoint per entry: every width of the open tile is served.
+        let all = partial_tiles_to_serve(600, 1..=600);
+        let level0: Vec<u16> = all
+            .iter()
+            .filter(|t| t.level == 0 && !t.data)
+            .map(|t| t.width)
+            .collect();
+        assert_eq!(level0, (1..=88).collect::<Vec<u16>>());
+        assert!(all.iter().all(|t| !full_tile_available(t, 600)));
     }
 
     #[test]
