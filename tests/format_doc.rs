@@ -95,3 +95,20 @@ fn worked_examples_match_format_md() {
         assert!(doc.contains(l.trim()), "FORMAT.md lacks example line: {l}");
     }
 }
+
+/// The inclusion proof example of section 7 verifies: the leaf hash of its
+/// `extra` at its index, with its proof hashes, gives the checkpoint's root.
+#[test]
+fn inclusion_proof_example_verifies() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).unwrap();
+    let at = doc.find("Example (the tree above, index 1").unwrap();
+    let block = &doc[at..];
+    let start = block.find("```\n").unwrap() + 4;
+    let end = start + block[start..].find("```").unwrap();
+    let p = speclog::tlog::InclusionProofFile::parse(&block.as_bytes()[start..end]).unwrap();
+    let note = speclog::note::Note::parse(p.checkpoint_text.as_bytes()).unwrap();
+    let cp = speclog::note::Checkpoint::parse(&note.text).unwrap();
+    let leaf = speclog::tlog::leaf_hash(&p.extra.unwrap());
+    speclog::tlog::verify_inclusion(&p.hashes, cp.size, &cp.root, p.index, &leaf).unwrap();
+}
