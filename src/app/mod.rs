@@ -574,6 +574,20 @@ impl Workspace {
         fixes: Vec<String>,
     ) -> Result<Appended, Error> {
         let text = read_text(file, "spec", MAX_SPEC_BYTES)?;
+        // Refused for a new release, though a ledger may hold them (imports
+        // keep history as it was): a label commands would read as an entry
+        // number, and clause ids the manifest would have to change.
+        if !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::input(
+                format!(
+                    "version label {label:?} is only digits, which commands read as an entry number"
+                ),
+                "add a letter or a separator, e.g. v5 or 2025-05",
+            ));
+        }
+        clauses::lint(&text).map_err(|(problem, fix)| {
+            Error::input(format!("{}: {problem}", file.display()), fix)
+        })?;
         let notes = notes
             .map(|p| read_text(p, "notes", MAX_NOTES_BYTES))
             .transpose()?;

@@ -172,9 +172,63 @@ pub fn parse(spec: &str) -> Result<Vec<Clause>, ClauseError> {
     Ok(out)
 }
 
+/// Problems a new release is refused for, though [`parse`] copes with them:
+/// a byte order mark (it hides a first heading), and explicit `{#id}`s that
+/// are malformed (then [`parse`] uses the title's slug) or repeat (then it
+/// numbers them). Returns the first one as (problem, fix).
+pub fn lint(spec: &str) -> Result<(), (String, &'static str)> {
+    if spec.starts_with('\u{feff}') {
+        return Err((
+            "the text starts with a byte order mark, which hides its first heading".into(),
+            "save the file as UTF-8 without a byte order mark",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for ev in Parser::new_ext(spec, markdown_options()) {
+        if let Event::Start(Tag::Heading { id: Some(id), .. }) = ev {
+            if !valid_id(&id) {
+                return Err((
+                    format!("clause id {{#{id}}} is not 1-128 of A-Z a-z 0-9 _ . -"),
+                    "change the id in the heading's {#id} to letters, digits, '_', '.' or '-'",
+                ));
+            }
+            if !seen.insert(id.to_string()) {
+                return Err((
+                    format!("clause id {{#{id}}} is given to two headings"),
+                    "give each clause its own {#id}",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lint_refuses_what_parse_papers_over() {
+        assert!(lint("# A {#a}\n\n# B {#b}\n").is_ok());
+        assert!(
+            lint("# A\n\n# A\n").is_ok(),
+            "repeated titles get numbered slugs"
+        );
+        let (m, _) = lint("# A {#a}\n\n# B {#a}\n").unwrap_err();
+        assert!(m.contains("{#a} is given to two headings"), "{m}");
+        let (m, _) = lint("# A {#Bad-ID!}\n").unwrap_err();
+        assert!(m.contains("{#Bad-ID!}"), "{m}");
+        let (m, _) = lint("\u{feff}# A\n").unwrap_err();
+        assert!(m.contains("byte order mark"), "{m}");
+        // What parse makes of them.
+        assert_eq!(parse("\u{feff}# A\n").unwrap().len(), 0);
+        let ids: Vec<String> = parse("# A {#a}\n\n# B {#a}\n")
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, ["a", "a-2"]);
+    }
 
     #[test]
     fn explicit_ids_attrs_and_slugs() {
