@@ -374,6 +374,7 @@ fn rows() -> Vec<Row> {
         r("site build --out ledger/public", 2, "is inside the ledger directory"),
         r("site build --out .", 2, "it holds the ledger directory"),
         r("site build --out new/../keys", 2, "it is the key directory"),
+        r("site build --out keyed", 2, "it holds the private key file w.key").file("keyed/w.key", "PRIVATE\n"),
         r("site serve --out . --port 0", 2, "it holds the ledger directory"),
         r("site serve --out nowhere --port 0", 2, "holds no built site"),
         // --- witness

@@ -698,6 +698,25 @@ impl Workspace {
                 "everything in the site directory is public; use a directory outside the ledger and key directories, e.g. --out site",
             ));
         }
+        // Any other directory holding private keys (a witness's, or keys kept
+        // under another --keys): speclog's private key files end in `.key`.
+        if let Ok(dir) = std::fs::read_dir(out) {
+            for e in dir.flatten() {
+                let name = e.file_name();
+                if Path::new(&name).extension().is_some_and(|x| x == "key")
+                    && e.file_type().is_ok_and(|t| t.is_file())
+                {
+                    return Err(Error::input(
+                        format!(
+                            "refusing to use {} for the site: it holds the private key file {}",
+                            out.display(),
+                            name.to_string_lossy()
+                        ),
+                        "everything in the site directory is public; build the site in a directory without keys, e.g. --out site",
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }
