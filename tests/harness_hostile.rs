@@ -257,6 +257,7 @@ fn rows() -> Vec<Row> {
         rel("v1.md", &long_label, 2, "invalid version label"),
         rel("v1.md", "", 2, "invalid version label"),
         rel("v1.md", "5", 2, "is only digits, which commands read as an entry number"),
+        rel("v1.md", "v9", 2, "--time 2099-01-01T00:00:00Z is in the future").with(&["--time", "2099-01-01T00:00:00Z"]),
         rel("bom.md", "v2", 2, "starts with a byte order mark").file("bom.md", "\u{feff}# A\n\ntext\n"),
         rel("dup.md", "v2", 2, "clause id {#a} is given to two headings").file("dup.md", "# A {#a}\n\nx\n\n# B {#a}\n\ny\n"),
         rel("badid.md", "v2", 2, "clause id {#Bad-ID!} is not 1-128").file("badid.md", "# A {#Bad-ID!}\n\nx\n"),

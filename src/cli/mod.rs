@@ -479,7 +479,21 @@ fn workspace(cli: &Cli) -> Result<Workspace, Error> {
             Err(_) => Passphrase::None,
         },
     };
-    ws.time = cli.time.clone();
+    // An empty SPECLOG_TIME is unset. A future time is refused: entry times
+    // never go back, so one would hold every later entry at that time.
+    ws.time = cli.time.clone().filter(|t| !t.is_empty());
+    if let Some(t) = &ws.time
+        && let Ok(ts) = t.parse::<jiff::Timestamp>()
+        && ts > jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5)
+    {
+        return Err(Error::input(
+            format!(
+                "--time {t} is in the future (now is {})",
+                speclog::ledger::now()
+            ),
+            "give the time the event happened, at most now; later entries can never be earlier than it",
+        ));
+    }
     ws.lock_timeout = Duration::from_secs(cli.lock_timeout);
     if std::io::stdin().is_terminal() {
         ws.prompt = Some(Box::new(|msg: &str| rpassword::prompt_password(msg).ok()));
