@@ -670,6 +670,7 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             if r.key_source == "published" {
                 out.line("warning: checked against the site's own log/verifier-key.txt; pass --key with a key you obtained independently");
             }
+            out.line("note: only log/ is verified; the HTML and JSON pages render these entries and are not compared with them");
             Ok(())
         }
         Command::Verify {
