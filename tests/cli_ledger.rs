@@ -513,3 +513,40 @@ fn help_lists_commands_and_exit_codes() {
     assert!(env.ok(&["completions", "bash"]).contains("speclog"));
     assert!(env.ok(&["man"]).contains(".TH speclog"));
 }
+
+/// Text from a spec reaches the terminal inert: an escape sequence that would
+/// retitle the terminal and a right-to-left override are shown, not obeyed,
+/// in lines and in errors; JSON output keeps the text exactly.
+#[test]
+fn terminal_control_characters_in_a_spec_are_shown_not_obeyed() {
+    let env = Env::new();
+    env.init();
+    env.write(
+        "spec.md",
+        "# Title \u{1b}]0;pwned\u{7} ok {#t1}\n\ntext\n\n## Second \u{202e} evil\n\nmore\n",
+    );
+    env.ok(&[
+        "spec",
+        "release",
+        "spec.md",
+        "--version",
+        "v1",
+        "--signer",
+        "policy-team",
+    ]);
+    let out = env.ok(&["query", "clauses", "v1"]);
+    assert!(
+        !out.contains('\u{1b}') && !out.contains('\u{202e}'),
+        "{out:?}"
+    );
+    assert!(out.contains("Title \\u{1b}]0;pwned\\u{7} ok"), "{out}");
+    assert!(out.contains("Second \\u{202e} evil"), "{out}");
+    let json = env.ok(&["query", "clauses", "v1", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v.to_string().contains('\u{202e}'), "{json}");
+    let err = env.fails(&["query", "clauses", "v\u{202e}x"], 2, "");
+    assert!(
+        !err.contains('\u{202e}') && err.contains("\\u{202e}"),
+        "{err:?}"
+    );
+}

@@ -449,9 +449,9 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "error: {e}");
+            let _ = writeln!(err, "error: {}", output::inert(&e.to_string()));
             if let Some(h) = e.hint() {
-                let _ = writeln!(err, "hint: {h}");
+                let _ = writeln!(err, "hint: {}", output::inert(&h.to_string()));
             }
             if verbose {
                 let mut src = std::error::Error::source(&e);

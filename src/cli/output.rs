@@ -26,9 +26,10 @@ impl Out {
         }
     }
 
-    /// Prints a line. Output errors other than a closed pipe surface at exit.
+    /// Prints a line, with [`inert`] control characters. Output errors other
+    /// than a closed pipe surface at exit.
     pub fn line(&mut self, s: &str) {
-        let _ = writeln!(self.w, "{s}")
+        let _ = writeln!(self.w, "{}", inert(s))
             .and_then(|_| self.w.flush())
             .map_err(io);
     }
@@ -40,14 +41,38 @@ impl Out {
 
     pub fn json<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
         let s = serde_json::to_string_pretty(v).map_err(|e| Error::Io("json".into(), e.into()))?;
-        self.line(&s);
-        Ok(())
+        writeln!(self.w, "{s}").map_err(io)?;
+        self.w.flush().map_err(io)
     }
 
     pub fn json_line<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
         let s = serde_json::to_string(v).map_err(|e| Error::Io("json".into(), e.into()))?;
         writeln!(self.w, "{s}").map_err(io)
     }
+}
+
+/// `s` made safe for a terminal: text from a ledger (clause titles, labels,
+/// fields of results files) may hold escape sequences that retitle or
+/// rewrite the terminal, or bidirectional overrides that reorder what is
+/// shown. Control characters other than newline and tab, and the Unicode
+/// bidi controls, are shown as `\u{..}` instead.
+pub fn inert(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+    };
+    if !s.contains(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl Drop for Out {
@@ -117,4 +142,17 @@ pub fn progress(msg: &'static str) -> ProgressBar {
     }
     pb.set_message(msg);
     pb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn control_and_bidi_characters_are_shown_not_obeyed() {
+        assert_eq!(inert("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(inert("a\x1b]0;pwned\x07b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(inert("x\u{202e}y\u{2066}"), "x\\u{202e}y\\u{2066}");
+        assert_eq!(inert("\r\u{85}é"), "\\u{d}\\u{85}é");
+    }
 }
