@@ -59,6 +59,8 @@ pub enum StoreError {
     AlreadyInitialised(PathBuf),
     #[error("{0} is not a speclog ledger ({1})")]
     NotALedger(PathBuf, String),
+    #[error("cannot write to the ledger {0}: it or its directory is read-only")]
+    ReadOnly(PathBuf),
     #[error("ledger is busy: another process held the write lock for {0:?}")]
     Busy(Duration),
     #[error("ledger is corrupt: {0}")]
@@ -169,6 +171,42 @@ fn configure(conn: &Connection, busy: Duration, write: bool) -> Result<(), Store
     Ok(())
 }
 
+/// Whether opening failed because SQLite could not create the WAL index
+/// (`-shm`) beside a ledger on read-only storage.
+fn read_only_fs(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
+/// Opens a ledger on read-only storage (a read-only mount or a copy an
+/// auditor may not write to) as immutable, so SQLite needs no `-shm` file.
+/// Only when no write-ahead log with content lies beside it: its entries
+/// would be missed. None if that is not possible.
+fn open_immutable(path: &Path) -> Option<Connection> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return None;
+    }
+    let abs = std::path::absolute(path).ok()?;
+    let mut uri = String::from("file:");
+    for c in abs.to_str()?.chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(uri, flags).ok()
+}
+
 impl Store {
     /// Creates a new ledger file at `path`. Refuses to touch an existing file.
     pub fn create(path: &Path, opts: OpenOptions) -> Result<Store, StoreError> {
@@ -210,7 +248,16 @@ impl Store {
         } else {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
-        let conn = Connection::open_with_flags(path, flags)?;
+        let mut conn = Connection::open_with_flags(path, flags)?;
+        if let Err(e) = conn.query_row("PRAGMA application_id", [], |r| r.get::<_, i32>(0))
+            && read_only_fs(&e)
+        {
+            match (opts.write, open_immutable(path)) {
+                (false, Some(c)) => conn = c,
+                (true, _) => return Err(StoreError::ReadOnly(path.to_path_buf())),
+                _ => {}
+            }
+        }
         let not_ledger = |why: String| StoreError::NotALedger(path.to_path_buf(), why);
         let app: i32 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -1043,5 +1090,32 @@ impl HashReader for Reader<'_> {
             );
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod read_only_tests {
+    use super::*;
+
+    /// A ledger on read-only storage is opened immutable: the path is a URI
+    /// then, so characters URIs treat specially must reach the right file.
+    /// (Read-only storage itself cannot be set up for root, who runs CI.)
+    #[test]
+    fn immutable_open_reads_the_ledger_at_an_awkward_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a #1 ?x=100%");
+        std::fs::create_dir(&sub).unwrap();
+        let path = sub.join("ledger.sqlite");
+        drop(Store::create(&path, OpenOptions::default()).unwrap());
+        let c = open_immutable(&path).expect("opens");
+        let app: i32 = c
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(app, APPLICATION_ID);
+        // Not with a write-ahead log that holds entries the file lacks.
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        std::fs::write(&wal, b"x").unwrap();
+        assert!(open_immutable(&path).is_none());
     }
 }
