@@ -76,6 +76,8 @@ impl Error {
                 let p = v.place.as_str();
                 if p.starts_with("proof") || p == "entry" {
                     "check that --key is this log's verifier key and that the proof file is intact".into()
+                } else if malformed_since(v) {
+                    "give the file `speclog checkpoint` printed (a signed note: origin, size, root, a blank line, signatures), unchanged".into()
                 } else if p.starts_with("--since") {
                     "the older checkpoint must be signed by the same log key; if it is, the log forked or was rolled back: keep both checkpoints as evidence".into()
                 } else if p == "witnesses" {
@@ -93,6 +95,9 @@ impl Error {
             }
             Error::Key(k) => match k {
                 KeyError::Name(_) => "key names become file names: use letters, digits, '.', '_' and '-'".into(),
+                KeyError::Missing(p) if p.file_name().is_some_and(|f| f == "admin.key") => {
+                    "the admin (log) key signs key and policy changes; point --keys at the directory `speclog init` wrote admin.key to".into()
+                }
                 KeyError::Missing(p) => format!(
                     "create it with `speclog key generate NAME`, or point --keys at the directory holding {}",
                     p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
@@ -130,6 +135,15 @@ impl Error {
                         "to re-release a label with new content on purpose, add --revision; otherwise choose a new --version".into()
                     }
                     GovError::Rule(m) if m.contains("invalid version label") => "example: --version 2025-09-12".into(),
+                    GovError::Rule(m) if m.contains("is already released with this content") => {
+                        "nothing to do: the ledger already holds this text under that label; to release it under another, choose a new --version".into()
+                    }
+                    GovError::Rule(m) if m == "the admin key cannot be revoked" => {
+                        "the admin key is the log's own key; revoke other keys by name (see `speclog key list`)".into()
+                    }
+                    GovError::Rule(m) if m.contains("a resolved incident is closed") => {
+                        "open a new incident with `speclog incident open` to revisit it".into()
+                    }
                     GovError::Rule(m) if m.ends_with("contains a control character") => {
                         "remove the control characters (tabs, newlines, escapes) from the text".into()
                     }
@@ -158,4 +172,10 @@ impl Error {
             },
         })
     }
+}
+
+/// Whether a verification failed because the `--since` file is not a
+/// checkpoint at all (rather than one that disagrees with the log).
+fn malformed_since(v: &crate::ledger::verify::VerifyError) -> bool {
+    v.place.starts_with("--since") && v.what.starts_with("malformed")
 }
