@@ -550,3 +550,17 @@ fn terminal_control_characters_in_a_spec_are_shown_not_obeyed() {
         "{err:?}"
     );
 }
+
+/// A refused `init` leaves nothing behind: no key files, no empty directories.
+#[test]
+fn refused_init_leaves_nothing() {
+    let env = Env::new();
+    env.fails(
+        &["init", "--origin", "example.org/x", "--time", "bad"],
+        2,
+        "invalid time \"bad\"",
+    );
+    env.fails(&["init", "--origin", "bad origin"], 2, "invalid origin");
+    assert!(!env.path("keys").exists() && !env.path("ledger").exists());
+    env.ok(&["init", "--origin", "example.org/x"]);
+}

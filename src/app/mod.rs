@@ -242,6 +242,10 @@ impl Workspace {
                 LedgerError::Store(crate::ledger::StoreError::AlreadyInitialised(db)).into(),
             );
         }
+        // Checked before anything is created, so a refused init leaves nothing.
+        if let Some(t) = &self.time {
+            entry::check_time(t).map_err(LedgerError::from)?;
+        }
         let key = keys::generate()?;
         let pass = if encrypt_admin {
             self.passphrase.clone()
@@ -251,7 +255,21 @@ impl Workspace {
         if encrypt_admin && matches!(pass, Passphrase::None) {
             return Err(KeyError::NeedPassphrase(self.keys.private_path(ADMIN)?).into());
         }
-        let (priv_path, pub_path) = self.keys.write(ADMIN, origin, &key, &pass)?;
+        // Directories this init makes go again if it fails (only when empty).
+        let made: Vec<PathBuf> = [&self.keys.dir, &self.ledger_dir]
+            .into_iter()
+            .filter(|d| !d.exists())
+            .cloned()
+            .collect();
+        let undo = || {
+            for d in &made {
+                let _ = std::fs::remove_dir(d);
+            }
+        };
+        let (priv_path, pub_path) = self
+            .keys
+            .write(ADMIN, origin, &key, &pass)
+            .inspect_err(|_| undo())?;
         match Ledger::init(
             &self.ledger_dir,
             origin,
@@ -272,6 +290,7 @@ impl Workspace {
             Err(e) => {
                 let _ = std::fs::remove_file(priv_path);
                 let _ = std::fs::remove_file(pub_path);
+                undo();
                 Err(e.into())
             }
         }
