@@ -673,8 +673,8 @@ fn perr(line: usize, msg: impl Into<String>) -> PolicyError {
 impl Policy {
     /// Parses a policy file strictly per tlog-policy: lines of tokens
     /// separated by spaces and tabs; empty and `#` comment lines ignored;
-    /// `log`, `witness`, `group` and exactly one `quorum` line; names defined
-    /// once, before use; no duplicate keys; witness keys of type `0x04`, log
+    /// `log`, `witness`, `group` and exactly one `quorum` line, in any order
+    /// except that names are defined once, before use; no duplicate keys; witness keys of type `0x04`, log
     /// keys of type `0x01`; group thresholds `all`, `any` or 1 ≤ k ≤ n; each
     /// name a group member at most once. The file must be UTF-8 without
     /// control characters other than tab and newline.
@@ -702,11 +702,11 @@ impl Policy {
             if kw.starts_with('#') {
                 continue;
             }
-            if quorum_seen {
-                return Err(perr(
-                    n,
-                    "nothing may follow the quorum line except comments",
-                ));
+            // tlog-policy: "exactly one quorum line", naming something defined
+            // on preceding lines; log and witness lines "can appear in any
+            // order", so they (and groups) may follow it.
+            if quorum_seen && kw == "quorum" {
+                return Err(perr(n, "a policy has exactly one quorum line"));
             }
             match kw {
                 "log" => {
@@ -1399,7 +1399,14 @@ mod tests {
         for (bad, want) in [
             (String::new(), "no quorum"),
             (format!("{w1}quorum w2\n"), "not a witness or group"),
-            (format!("{w1}quorum w1\nquorum w1\n"), "follow the quorum"),
+            (
+                format!("{w1}quorum w1\nquorum w1\n"),
+                "exactly one quorum line",
+            ),
+            (
+                format!("quorum w1\n{w1}"),
+                "\"w1\" is not a witness or group defined above",
+            ),
             (
                 format!("{w1}witness w1 {}\nquorum none\n", k(2)),
                 "already defined",
@@ -1444,5 +1451,11 @@ mod tests {
             assert!(e.to_string().contains(want), "{bad:?}: {e}");
         }
         assert_eq!(Policy::parse(b"quorum none\n\xff\n").unwrap_err().line, 2);
+        // Lines after the quorum line are allowed (only the quorum must name
+        // what precedes it).
+        let after = format!("{w1}quorum w1\nlog {l}\nwitness w2 {}\n", k(2));
+        let p = Policy::parse(after.as_bytes()).unwrap();
+        assert_eq!((p.logs.len(), p.witnesses.len()), (1, 2));
+        assert_eq!(Policy::parse(p.format().as_bytes()).unwrap(), p);
     }
 }
