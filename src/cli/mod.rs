@@ -868,13 +868,32 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
                     ws.keys.dir.display().to_string(),
                     "flag, SPECLOG_KEYS or default".to_string(),
                 ),
-                row("origin", "SPECLOG_ORIGIN", ""),
+                // Once the ledger exists its origin is fixed: show that one,
+                // and say so if speclog.toml or the environment names another.
+                match ws.open().ok().and_then(|l| l.origin().ok()) {
+                    Some(o) => {
+                        let set = row("", "SPECLOG_ORIGIN", "").1;
+                        let source = if set.is_empty() || set == o {
+                            "the ledger".to_string()
+                        } else {
+                            format!("the ledger (ignoring {set}, which is only used by init)")
+                        };
+                        ("origin".to_string(), o, source)
+                    }
+                    None => row("origin", "SPECLOG_ORIGIN", ""),
+                },
                 row("signer", "SPECLOG_SIGNER", ""),
-                (
-                    "lock_timeout".to_string(),
-                    ws.lock_timeout.as_secs().to_string(),
-                    row("", "SPECLOG_LOCK_TIMEOUT", "").2,
-                ),
+                {
+                    // The flag wins over the environment and the file.
+                    let (_, env, source) = row("", "SPECLOG_LOCK_TIMEOUT", "30");
+                    let secs = ws.lock_timeout.as_secs().to_string();
+                    let source = if env == secs {
+                        source
+                    } else {
+                        "flag (--lock-timeout)".to_string()
+                    };
+                    ("lock_timeout".to_string(), secs, source)
+                },
                 row("site.out", "SPECLOG_SITE_OUT", "site"),
                 row("site.base_url", "SPECLOG_BASE_URL", ""),
                 row("site.title", "SPECLOG_SITE_TITLE", ""),
