@@ -117,6 +117,7 @@ impl Error {
                     StoreError::NotInitialised(_) => "run `speclog init --origin example.org/model-spec` first, or point --ledger (SPECLOG_LEDGER) at an existing ledger directory".into(),
                     StoreError::AlreadyInitialised(_) => "this directory already holds a ledger; use another --ledger directory".into(),
                     StoreError::NotALedger(..) => "the file is not a speclog ledger or is damaged; run `speclog verify` on a backup, or point --ledger elsewhere".into(),
+                    StoreError::NoShm(_) => "copy the ledger directory somewhere you can write (cp -r) and read the copy, or mount it read-only".into(),
                     StoreError::ReadOnly(_) => "writing needs write access to the ledger file and its directory (SQLite keeps ledger.sqlite-wal and -shm beside it); reading works without".into(),
                     StoreError::Busy(_) => "another speclog process is writing; retry, or raise --lock-timeout".into(),
                     StoreError::Corrupt(_) => "run `speclog verify` to find the damaged entry".into(),
