@@ -722,9 +722,8 @@ impl Workspace {
         if let Ok(dir) = std::fs::read_dir(out) {
             for e in dir.flatten() {
                 let name = e.file_name();
-                if Path::new(&name).extension().is_some_and(|x| x == "key")
-                    && e.file_type().is_ok_and(|t| t.is_file())
-                {
+                // is_file follows a symbolic link to a key file too.
+                if Path::new(&name).extension().is_some_and(|x| x == "key") && e.path().is_file() {
                     return Err(Error::input(
                         format!(
                             "refusing to use {} for the site: it holds the private key file {}",

@@ -434,9 +434,9 @@ pub fn main() -> i32 {
     let from_config = match apply_config() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", output::inert(&e.to_string()));
             if let Some(h) = e.hint() {
-                eprintln!("hint: {h}");
+                eprintln!("hint: {}", output::inert(&h));
             }
             return e.exit_code();
         }

@@ -276,7 +276,8 @@ pub fn run_witness(ws: &Workspace, cmd: WitnessCmd, out: &mut Out) -> Result<(),
                 ));
             },
             |line| {
-                let _ = writeln!(std::io::stderr().lock(), "{line}");
+                // Request lines come from the network.
+                let _ = writeln!(std::io::stderr().lock(), "{}", super::output::inert(line));
             },
         ),
         WitnessCmd::Status { dir, json } => {

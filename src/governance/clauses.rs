@@ -200,6 +200,20 @@ pub fn lint(spec: &str) -> Result<(), (String, &'static str)> {
             }
         }
     }
+    // Numbering repeats can still meet an explicit id (`# A`, `# A`,
+    // `# B {#a-2}` gives a, a-2, a-2).
+    let mut ids = std::collections::HashSet::new();
+    for c in parse(spec).unwrap_or_default() {
+        if !ids.insert(c.id.clone()) {
+            return Err((
+                format!(
+                    "clause id {} is given to two headings (one numbered for a repeated title)",
+                    c.id
+                ),
+                "give the headings explicit {#id}s, or another title",
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -218,6 +232,8 @@ mod tests {
         assert!(m.contains("{#a} is given to two headings"), "{m}");
         let (m, _) = lint("# A {#Bad-ID!}\n").unwrap_err();
         assert!(m.contains("{#Bad-ID!}"), "{m}");
+        let (m, _) = lint("# A\n\n# A\n\n# B {#a-2}\n").unwrap_err();
+        assert!(m.contains("clause id a-2 is given to two headings"), "{m}");
         let (m, _) = lint("\u{feff}# A\n").unwrap_err();
         assert!(m.contains("byte order mark"), "{m}");
         // What parse makes of them.

@@ -639,13 +639,14 @@ pub fn run(o: &Options, say: &dyn Fn(&str)) -> Result<Report, Error> {
     fs::create_dir_all(&o.dir).map_err(io(&o.dir))?;
     let mut t = Table {
         rows: Vec::new(),
-        size: o.size.max(10),
+        size: 0,
     };
     let mut sizes = Sizes::default();
 
     say(&format!("generating a ledger of {} entries", o.size));
     let g = generate(&o.dir, o.size, &|_, _| {})?;
     let n = g.size;
+    t.size = n;
     let ledger = Ledger::open(&g.ledger, Default::default())?;
     let ops = Workspace::new(&g.ledger, &g.keys).load_key("lab-ops")?;
     sizes.ledger_bytes = fs::metadata(Ledger::db_path(&g.ledger))
