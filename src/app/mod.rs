@@ -482,6 +482,9 @@ impl Workspace {
     }
 
     /// Builds the draft of a spec release from its text, without appending it.
+    /// With `lint` (the file the text came from, for a new release), the
+    /// problems of [`clauses::lint`] are refused; imports of history keep
+    /// texts as they were.
     #[allow(clippy::too_many_arguments)]
     pub fn release_draft(
         &self,
@@ -492,14 +495,18 @@ impl Workspace {
         revision: bool,
         fixes: Vec<String>,
         source: Option<GitSource>,
+        lint: Option<&Path>,
     ) -> Result<Draft, Error> {
         governance::check_label(label)?;
-        let cl = clauses::parse(&text).map_err(|e| {
+        let (cl, problem) = clauses::parse_checked(&text).map_err(|e| {
             Error::input(
                 e.to_string(),
                 "a spec is split into clauses at its headings; merge some sections",
             )
         })?;
+        if let (Some(file), Some((problem, fix))) = (lint, problem) {
+            return Err(Error::input(format!("{}: {problem}", file.display()), fix));
+        }
         let manifest = serde_json::to_vec(&cl).expect("clauses serialise");
         let content = ContentRef::of(text.as_bytes(), governance::MEDIA_MARKDOWN);
         let prior = ledger.reader().releases(label)?;
@@ -562,6 +569,7 @@ impl Workspace {
                         rev,
                         vec![],
                         Some(source),
+                        None,
                     )?);
                 }
                 let a = self.append(ledger, signer, drafts)?;
@@ -604,14 +612,20 @@ impl Workspace {
                 "add a letter or a separator, e.g. v5 or 2025-05",
             ));
         }
-        clauses::lint(&text).map_err(|(problem, fix)| {
-            Error::input(format!("{}: {problem}", file.display()), fix)
-        })?;
         let notes = notes
             .map(|p| read_text(p, "notes", MAX_NOTES_BYTES))
             .transpose()?;
         let mut ledger = self.open_write()?;
-        let draft = self.release_draft(&ledger, text, label, notes, revision, fixes, None)?;
+        let draft = self.release_draft(
+            &ledger,
+            text,
+            label,
+            notes,
+            revision,
+            fixes,
+            None,
+            Some(file),
+        )?;
         self.append(&mut ledger, signer, vec![draft])
     }
 

@@ -101,8 +101,13 @@ pub fn markdown_options() -> Options {
 }
 
 /// Splits `spec` into clauses, in document order. Text before the first heading
-/// is not a clause. Ids are unique: a repeated id gets `-2`, `-3`, ... appended.
+/// is not a clause. A repeated id gets `-2`, `-3`, ... appended.
 pub fn parse(spec: &str) -> Result<Vec<Clause>, ClauseError> {
+    split(spec, &mut |_| {})
+}
+
+/// [`parse`], calling `explicit` with each heading's explicit `{#id}`.
+fn split(spec: &str, explicit: &mut dyn FnMut(&str)) -> Result<Vec<Clause>, ClauseError> {
     struct Open {
         id: Option<String>,
         attrs: BTreeMap<String, String>,
@@ -117,6 +122,9 @@ pub fn parse(spec: &str) -> Result<Vec<Clause>, ClauseError> {
             Event::Start(Tag::Heading {
                 level, id, attrs, ..
             }) => {
+                if let Some(id) = &id {
+                    explicit(id);
+                }
                 let mut a = BTreeMap::new();
                 for (k, v) in attrs {
                     a.insert(k.to_string(), v.map(|v| v.to_string()).unwrap_or_default());
@@ -172,40 +180,53 @@ pub fn parse(spec: &str) -> Result<Vec<Clause>, ClauseError> {
     Ok(out)
 }
 
+/// A problem a new release is refused for, though [`parse`] copes with it:
+/// (what is wrong, how to fix it).
+pub type Problem = (String, &'static str);
+
 /// Problems a new release is refused for, though [`parse`] copes with them:
-/// a byte order mark (it hides a first heading), and explicit `{#id}`s that
-/// are malformed (then [`parse`] uses the title's slug) or repeat (then it
-/// numbers them). Returns the first one as (problem, fix).
-pub fn lint(spec: &str) -> Result<(), (String, &'static str)> {
+/// a byte order mark (it hides a first heading), and clause ids that are
+/// malformed (then [`parse`] uses the title's slug) or repeat (then it
+/// numbers them, and a number can meet an explicit id: `# A`, `# A`,
+/// `# B {#a-2}` gives a, a-2, a-2). Returns the first one.
+pub fn lint(spec: &str) -> Result<(), Problem> {
+    match parse_checked(spec) {
+        Ok((_, Some(p))) => Err(p),
+        _ => Ok(()),
+    }
+}
+
+/// [`parse`], and the first problem [`lint`] reports, in one pass over the
+/// Markdown (a release parses a spec of hundreds of KB once).
+pub fn parse_checked(spec: &str) -> Result<(Vec<Clause>, Option<Problem>), ClauseError> {
+    let mut problem: Option<Problem> = None;
     if spec.starts_with('\u{feff}') {
-        return Err((
+        problem = Some((
             "the text starts with a byte order mark, which hides its first heading".into(),
             "save the file as UTF-8 without a byte order mark",
         ));
     }
-    let mut seen = std::collections::HashSet::new();
-    for ev in Parser::new_ext(spec, markdown_options()) {
-        if let Event::Start(Tag::Heading { id: Some(id), .. }) = ev {
-            if !valid_id(&id) {
-                return Err((
-                    format!("clause id {{#{id}}} is not 1-128 of A-Z a-z 0-9 _ . -"),
-                    "change the id in the heading's {#id} to letters, digits, '_', '.' or '-'",
-                ));
-            }
-            if !seen.insert(id.to_string()) {
-                return Err((
-                    format!("clause id {{#{id}}} is given to two headings"),
-                    "give each clause its own {#id}",
-                ));
-            }
+    let mut explicit = std::collections::HashSet::new();
+    let clauses = split(spec, &mut |id: &str| {
+        if problem.is_some() {
+            return;
         }
-    }
-    // Numbering repeats can still meet an explicit id (`# A`, `# A`,
-    // `# B {#a-2}` gives a, a-2, a-2).
-    let mut ids = std::collections::HashSet::new();
-    for c in parse(spec).unwrap_or_default() {
-        if !ids.insert(c.id.clone()) {
-            return Err((
+        if !valid_id(id) {
+            problem = Some((
+                format!("clause id {{#{id}}} is not 1-128 of A-Z a-z 0-9 _ . -"),
+                "change the id in the heading's {#id} to letters, digits, '_', '.' or '-'",
+            ));
+        } else if !explicit.insert(id.to_string()) {
+            problem = Some((
+                format!("clause id {{#{id}}} is given to two headings"),
+                "give each clause its own {#id}",
+            ));
+        }
+    })?;
+    if problem.is_none() {
+        let mut ids = std::collections::HashSet::new();
+        if let Some(c) = clauses.iter().find(|c| !ids.insert(c.id.as_str())) {
+            problem = Some((
                 format!(
                     "clause id {} is given to two headings (one numbered for a repeated title)",
                     c.id
@@ -214,7 +235,7 @@ pub fn lint(spec: &str) -> Result<(), (String, &'static str)> {
             ));
         }
     }
-    Ok(())
+    Ok((clauses, problem))
 }
 
 #[cfg(test)]

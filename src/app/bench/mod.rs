@@ -328,7 +328,7 @@ pub fn generate(dir: &Path, size: u64, progress: &dyn Fn(u64, u64)) -> Result<Ge
                 .into_iter()
                 .map(|c| c.id)
                 .collect();
-            let d = ws.release_draft(&ledger, text, &label, None, false, vec![], None)?;
+            let d = ws.release_draft(&ledger, text, &label, None, false, vec![], None, None)?;
             let t = Instant::now();
             let a = ledger.append(
                 &Signer {
