@@ -538,12 +538,9 @@ fn check_older_partials(
 
 /// The first `n` entries of an entry bundle, as bytes.
 fn bundle_prefix(bundle: &[u8], n: u16) -> Option<&[u8]> {
-    let mut at = 0usize;
-    for _ in 0..n {
-        let len = u16::from_be_bytes(bundle.get(at..at + 2)?.try_into().ok()?) as usize;
-        at += 2 + len;
-    }
-    bundle.get(..at)
+    let entries = tlog::parse_bundle(bundle).ok()?;
+    let len: usize = entries.get(..n as usize)?.iter().map(|e| 2 + e.len()).sum();
+    bundle.get(..len)
 }
 
 fn compare_tile(
