@@ -15,7 +15,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="${OUT:-$here/out}"
-bin="${SPECLOG_BIN:-$root/target/release/speclog}"
+bin="${SPECLOG_BIN:-$("$root/scripts/target-dir")/release/speclog}"
 shared="$root/../shared/data/openai-model-spec/versions"
 fx="$here/fixtures"
 
