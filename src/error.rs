@@ -2,6 +2,7 @@
 
 use thiserror::Error;
 
+use crate::base::FieldError;
 use crate::governance::GovError;
 use crate::keys::KeyError;
 use crate::ledger::entry::EntryError;
@@ -9,6 +10,7 @@ use crate::ledger::verify::VerifyError;
 use crate::ledger::{LedgerError, StoreError};
 use crate::site::SiteError;
 use crate::witness::WitnessError;
+use crate::witness::store::WitnessStoreError;
 
 /// Exit code for success.
 pub const EXIT_OK: i32 = 0;
@@ -42,6 +44,22 @@ impl From<GovError> for Error {
     }
 }
 
+impl From<EntryError> for Error {
+    fn from(e: EntryError) -> Self {
+        Error::Ledger(LedgerError::Entry(e))
+    }
+}
+
+impl From<WitnessStoreError> for Error {
+    fn from(e: WitnessStoreError) -> Self {
+        match e {
+            WitnessStoreError::Io(what, e) => Error::Io(what, e),
+            WitnessStoreError::Key(k) => Error::Key(k),
+            WitnessStoreError::Witness(w) => Error::Witness(w),
+        }
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         Error::Ledger(LedgerError::Store(e))
@@ -61,7 +79,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Verify(_) => EXIT_VERIFY,
-            Error::Witness(w) => w.exit_code(),
+            Error::Witness(w) if w.is_verification_failure() => EXIT_VERIFY,
             Error::Ledger(LedgerError::Store(StoreError::Corrupt(_))) => EXIT_VERIFY,
             _ => EXIT_INPUT,
         }
@@ -154,7 +172,7 @@ impl Error {
                     _ => return None,
                 },
                 LedgerError::Origin(_) => "example: --origin example.org/model-spec".into(),
-                LedgerError::Entry(EntryError::Time(_)) => {
+                LedgerError::Entry(EntryError::Field(FieldError::Time(_))) => {
                     "give --time (SPECLOG_TIME) as RFC 3339 UTC, e.g. 2025-09-12T17:00:00Z, or omit it".into()
                 }
                 LedgerError::NoEntry(_) => "give a sequence number or at least 4 hex digits of an entry hash (see `speclog log`)".into(),

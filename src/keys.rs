@@ -14,7 +14,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::ledger::entry::check_name;
+use crate::base::check_name;
 use crate::note::{self, VerifierKey};
 
 /// Name of the ledger's admin key, which also signs the log's checkpoints.

@@ -13,12 +13,15 @@
 //! - [`app`]: the operations behind each command.
 
 pub mod app;
+pub mod base;
 pub mod config;
 pub mod error;
 pub mod governance;
 pub mod keys;
+pub mod layout;
 pub mod ledger;
 pub mod note;
+pub mod policy;
 pub mod published;
 pub mod site;
 pub mod tlog;

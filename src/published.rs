@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::ledger::verify::{Blobs, Replay, SharedBlobs, VerifyError, fail, fail_entry};
 use crate::note::{self, Checkpoint, Note, VerifierKey};
+use crate::policy::Policy;
 use crate::tlog::{self, Hash, TILE_WIDTH, Tile};
-use crate::witness::Policy;
 
 /// Largest checkpoint file read.
 const MAX_CHECKPOINT: u64 = 1 << 20;
@@ -415,7 +415,7 @@ fn edge_proof_checkpoints(
     let mut opened: HashMap<String, Checkpoint> = HashMap::new();
     for (i, leaf) in leaves.iter().enumerate() {
         let seq = first + i as u64;
-        let place = crate::site::paths::proof(seq);
+        let place = crate::layout::proof(seq);
         let path = site.join(&place);
         if !path.is_file() {
             continue;

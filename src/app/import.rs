@@ -180,7 +180,7 @@ impl Workspace {
         // Latest content digest per label, including this import's own releases.
         let mut latest: std::collections::BTreeMap<String, String> = Default::default();
         for (c, (label, text)) in commits.iter().zip(texts) {
-            let digest = hex::encode(crate::ledger::entry::sha256(text.as_bytes()));
+            let digest = hex::encode(crate::base::sha256(text.as_bytes()));
             let prior = match latest.get(&label) {
                 Some(d) => Some(d.clone()),
                 None => ledger

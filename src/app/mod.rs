@@ -12,6 +12,8 @@ pub mod import;
 pub mod proofs;
 pub mod witness;
 
+/// Re-exported from the domain layer, where the site renders it too.
+pub use crate::ledger::view::EntryView;
 pub use gov::*;
 
 use std::path::{Path, PathBuf};
@@ -22,11 +24,11 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::governance::{
-    self, ContentRef, EntryRef, GitSource, KeyAdd, KeyRevoke, Lookup, Payload, SpecRelease,
-    clauses, kinds, policy,
+    self, ContentRef, EntryRef, GitSource, KeyAdd, KeyRevoke, Lookup, SpecRelease, clauses, kinds,
+    policy,
 };
 use crate::keys::{self, ADMIN, KeyDir, KeyError, Passphrase};
-use crate::ledger::entry::{self, Entry};
+use crate::ledger::entry;
 use crate::ledger::{Appended, Draft, Ledger, LedgerError, OpenOptions, Signer, verify};
 use crate::note;
 
@@ -47,45 +49,6 @@ pub struct Workspace {
     pub time: Option<String>,
     pub lock_timeout: Duration,
     pub prompt: Option<Box<Prompt>>,
-}
-
-/// An entry decoded for display and JSON output.
-#[derive(Clone, Debug, Serialize)]
-pub struct EntryView {
-    pub seq: u64,
-    pub time: String,
-    pub kind: String,
-    pub subject: String,
-    pub signer: String,
-    pub signer_key: String,
-    pub hash: String,
-    pub prev: String,
-    pub payload: serde_json::Value,
-    pub signature: String,
-    pub size: usize,
-}
-
-impl EntryView {
-    /// Builds the view of an encoded entry.
-    pub fn from_bytes(bytes: &[u8]) -> Result<EntryView, Error> {
-        let e = Entry::decode(bytes).map_err(LedgerError::from)?;
-        let subject = Payload::decode(&e.kind, &e.payload)
-            .map(|p| p.subject())
-            .unwrap_or_default();
-        Ok(EntryView {
-            seq: e.seq,
-            time: e.time.clone(),
-            kind: e.kind.clone(),
-            subject,
-            signer: e.signer.clone(),
-            signer_key: hex::encode(e.signer_key),
-            hash: hex::encode(entry::entry_hash(bytes)),
-            prev: hex::encode(e.prev),
-            payload: e.payload_json(),
-            signature: hex::encode(e.signature),
-            size: bytes.len(),
-        })
-    }
 }
 
 /// What `key generate` / `key register` did.
@@ -244,7 +207,8 @@ impl Workspace {
         }
         // Checked before anything is created, so a refused init leaves nothing.
         if let Some(t) = &self.time {
-            entry::check_time(t).map_err(LedgerError::from)?;
+            crate::base::check_time(t)
+                .map_err(|e| LedgerError::from(entry::EntryError::from(e)))?;
         }
         let key = keys::generate()?;
         let pass = if encrypt_admin {
@@ -649,7 +613,7 @@ impl Workspace {
             .reader()
             .entry(seq)?
             .ok_or_else(|| LedgerError::NoEntry(r.into()))?;
-        EntryView::from_bytes(&b)
+        Ok(EntryView::from_bytes(&b)?)
     }
 
     /// Verifies the whole ledger.

@@ -18,7 +18,7 @@ use crate::note::{self, ALG_ED25519, Checkpoint, Note, NoteSignature, NoteSigner
 use crate::published::{self, SiteReport};
 use crate::tlog::{self, ConsistencyProofFile, Hash};
 use crate::witness::http::{self, Response};
-use crate::witness::store::{self, WitnessDir};
+use crate::witness::store::{self, WitnessDir, WitnessStoreError};
 use crate::witness::{self, Old, Policy, Refusal, WitnessError};
 
 /// A signature line and its line number in its file (0 inside a note).
@@ -166,16 +166,16 @@ fn log_key(arg: &str) -> Result<VerifierKey, Error> {
 impl Workspace {
     fn witness_signer(&self, w: &WitnessDir) -> Result<NoteSigner, Error> {
         match w.signer(&self.passphrase) {
-            Err(Error::Key(KeyError::NeedPassphrase(p))) => {
+            Err(WitnessStoreError::Key(KeyError::NeedPassphrase(p))) => {
                 let ask = self
                     .prompt
                     .as_ref()
                     .ok_or_else(|| KeyError::NeedPassphrase(p.clone()))?;
                 let pw = ask(&format!("Passphrase for {}: ", p.display()))
                     .ok_or(KeyError::NeedPassphrase(p))?;
-                w.signer(&Passphrase::given(pw)?)
+                Ok(w.signer(&Passphrase::given(pw)?)?)
             }
-            r => r,
+            r => Ok(r?),
         }
     }
 

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{EntryRef, GovError, SpecLink};
-use crate::ledger::entry::sha256;
+use crate::base::sha256;
 
 /// Domain separation prefix of the confidential-summary commitment.
 pub const COMMITMENT_CONTEXT: &[u8] = b"speclog/incident-details/v1\n";
@@ -231,7 +231,7 @@ pub fn check_open_fields(o: &Open, entry_time: &str) -> Result<(), GovError> {
     if let Some(r) = &o.reporter {
         check_text("reporter", r, MAX_TITLE)?;
     }
-    crate::ledger::entry::check_time(&o.aware_at).map_err(|_| {
+    crate::base::check_time(&o.aware_at).map_err(|_| {
         rule(format!(
             "aware_at {:?} is not an RFC 3339 UTC time",
             o.aware_at

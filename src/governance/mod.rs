@@ -84,7 +84,7 @@ impl ContentRef {
     /// Makes the reference for `data`.
     pub fn of(data: &[u8], media_type: &str) -> ContentRef {
         ContentRef {
-            sha256: hex::encode(crate::ledger::entry::sha256(data)),
+            sha256: hex::encode(crate::base::sha256(data)),
             size: data.len() as u64,
             media_type: media_type.to_string(),
         }
@@ -1005,7 +1005,7 @@ mod tests {
     #[test]
     fn hex_eq_is_lowercase_hex_equality() {
         for i in 0..64u8 {
-            let h = crate::ledger::entry::sha256(&[i]);
+            let h = crate::base::sha256(&[i]);
             let s = hex::encode(h);
             assert!(hex_eq(&h, &s));
             assert!(!hex_eq(&h, &s.to_uppercase()) || !s.bytes().any(|c| c.is_ascii_alphabetic()));

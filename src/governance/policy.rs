@@ -201,8 +201,7 @@ impl Authority {
                 });
             }
             Payload::KeyAdd(p) => {
-                crate::ledger::entry::check_name(&p.name)
-                    .map_err(|e| GovError::Rule(e.to_string()))?;
+                crate::base::check_name(&p.name).map_err(|e| GovError::Rule(e.to_string()))?;
                 let vk = parse_vk(&p.public_key)?;
                 if p.roles.is_empty() {
                     return Err(GovError::Rule(format!("key {:?} has no roles", p.name)));

@@ -20,9 +20,9 @@
 //! The encoding is produced once, signed, and stored; decoding never
 //! re-serialises, so the signature is always checked over the stored bytes.
 
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+pub use crate::base::{FieldError, check_kind, check_name, check_time, sha256};
 use crate::tlog::{Hash, leaf_hash};
 
 /// The only entry format version this code writes or reads.
@@ -45,14 +45,9 @@ pub enum EntryError {
     Version(u8),
     #[error("entry is {0} bytes, over the 65535-byte limit")]
     TooLarge(usize),
-    #[error("invalid time {0:?}: want RFC 3339 UTC like 2025-01-31T12:00:00Z")]
-    Time(String),
-    #[error("invalid kind {0:?}: want lowercase letters, digits, '.' and '-'")]
-    Kind(String),
-    #[error(
-        "invalid key name {0:?}: want 1-64 of A-Z a-z 0-9 . _ - (not starting with '.' or '-')"
-    )]
-    Name(String),
+    /// A time, kind or signer name not in the one form speclog writes.
+    #[error(transparent)]
+    Field(#[from] FieldError),
     #[error("payload is not a JSON object: {0}")]
     Payload(String),
     #[error("signer public key is not a valid Ed25519 point")]
@@ -84,52 +79,6 @@ pub struct UnsignedEntry<'a> {
     pub signer: &'a str,
     pub signer_key: [u8; 32],
     pub payload: &'a [u8],
-}
-
-/// Checks an RFC 3339 UTC time in the one form speclog writes: `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn check_time(t: &str) -> Result<(), EntryError> {
-    let b = t.as_bytes();
-    let shape_ok = b.len() == 20
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            19 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        });
-    if !shape_ok || t.parse::<jiff::Timestamp>().is_err() {
-        return Err(EntryError::Time(t.to_string()));
-    }
-    Ok(())
-}
-
-/// Checks an entry kind: 1-64 bytes of `[a-z0-9.-]`, starting with a letter.
-pub fn check_kind(k: &str) -> Result<(), EntryError> {
-    let ok = !k.is_empty()
-        && k.len() <= 64
-        && k.as_bytes()[0].is_ascii_lowercase()
-        && k.bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(EntryError::Kind(k.to_string()))
-    }
-}
-
-/// Checks a key name: 1-64 bytes of `[A-Za-z0-9._-]`, not starting with `.` or `-`.
-/// Names become file names, so this also rules out path traversal.
-pub fn check_name(n: &str) -> Result<(), EntryError> {
-    let ok = !n.is_empty()
-        && n.len() <= 64
-        && n.as_bytes()[0].is_ascii_alphanumeric()
-        && n.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(EntryError::Name(n.to_string()))
-    }
 }
 
 /// Checks that the payload is one JSON object, accepting exactly what
@@ -456,11 +405,6 @@ impl Entry {
 /// The hash of an encoded entry: its RFC 9162 leaf hash. It links the chain and is the Merkle leaf.
 pub fn entry_hash(encoded: &[u8]) -> Hash {
     leaf_hash(encoded)
-}
-
-/// SHA-256 of arbitrary bytes.
-pub fn sha256(b: &[u8]) -> Hash {
-    Sha256::digest(b).into()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod entry;
 pub mod store;
 pub mod verify;
+pub mod view;
 
 use std::path::{Path, PathBuf};
 
@@ -190,6 +191,16 @@ impl Ledger {
         &self.dir
     }
 
+    /// The ledger's witness policy file, checked, for publishing verbatim as
+    /// `log/witnesses.txt`; `Ok(None)` if the ledger has none.
+    pub fn published_policy(&self) -> Result<Option<Vec<u8>>, LedgerError> {
+        use crate::witness::store::{policy_path, read_policy};
+        match read_policy(&policy_path(&self.dir)) {
+            Ok(p) => Ok(p.map(|(b, _)| b)),
+            Err(e) => Err(LedgerError::Io(e.to_string())),
+        }
+    }
+
     /// The underlying store.
     pub fn store(&self) -> &Store {
         &self.store
@@ -262,7 +273,7 @@ impl Ledger {
                 };
                 let t = match time {
                     Some(t) => {
-                        entry::check_time(t)?;
+                        entry::check_time(t).map_err(EntryError::from)?;
                         if t < prev_time.as_str() {
                             return Err(LedgerError::TimeBackwards(t.to_string(), prev_time));
                         }

@@ -1,11 +1,12 @@
 //! The Atom 1.0 feed (RFC 4287) of the latest ledger entries, newest first.
 
-use crate::app::EntryView;
 use crate::ledger::Ledger;
+use crate::ledger::view::EntryView;
 
 use super::markdown::esc;
 use super::model::SiteData;
-use super::{BuildOptions, SiteError, Writer, paths};
+use super::{BuildOptions, SiteError, Writer};
+use crate::layout as paths;
 
 /// Path of the feed in the site.
 pub const FEED: &str = "feed.atom";

@@ -22,7 +22,7 @@ use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Parser, Tag, Ta
 
 use crate::governance::clauses::{self, Clause};
 
-use super::paths;
+use crate::layout as paths;
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn esc(s: &str) -> String {

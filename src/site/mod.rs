@@ -16,7 +16,8 @@ pub mod feed;
 pub mod markdown;
 pub mod model;
 mod pages;
-pub mod paths;
+/// The URL scheme moved to [`crate::layout`], shared with the site verifier.
+pub use crate::layout as paths;
 mod plan;
 pub mod serve;
 pub mod tiles;
@@ -357,6 +358,14 @@ fn render_pages(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn page_segments_are_valid_output_paths() {
+        for s in ["a~2Fb", "a/b", "~", "", "~7E", ".a", "~2Ea"] {
+            let s = crate::layout::seg(s);
+            assert!(super::writer::check_rel(&s).is_ok(), "{s}");
+        }
+    }
+
     #[test]
     fn the_source_fingerprint_is_set_by_build_rs() {
         let f = super::source_fingerprint();

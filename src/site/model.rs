@@ -20,7 +20,7 @@ use crate::ledger::entry::{self, Entry};
 use crate::tlog::{self, InclusionProofFile};
 
 use super::SiteError;
-use super::paths;
+use crate::layout as paths;
 
 /// One ledger entry, as lists show it. The entry's own page decodes it again
 /// from the ledger when it is written, so a build holds only this much per

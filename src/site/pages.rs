@@ -6,19 +6,19 @@ use std::collections::HashMap;
 use askama::Template;
 use serde::Serialize;
 
-use crate::app::EntryView;
 use crate::governance::diff::ClauseDiff;
 use crate::ledger::Ledger;
+use crate::ledger::view::EntryView;
 
 use super::markdown::{self, ClauseLinks};
 use super::model::{self, SiteData};
-use super::paths;
 use super::plan::{Plan, page_files};
 use super::view::{
     CheckpointView, ClauseLink, DiffSummary, EntryRow, EvalRow, IncidentRow, Link, RelRef, RelView,
     Time,
 };
 use super::{SiteError, Writer, chart, diffhtml};
+use crate::layout as paths;
 
 /// The site's stylesheet.
 pub const STYLE: &str = include_str!("../../templates/static/style.css");

@@ -26,7 +26,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::SiteData;
-use super::paths;
+use crate::layout as paths;
 
 /// The pages a build renders.
 #[derive(Debug, Default)]

@@ -18,10 +18,8 @@ use crate::tlog::{self, Tile};
 
 use super::{SiteError, Writer};
 
-/// Where the log lives inside the site.
-pub const LOG_DIR: &str = "log";
-/// Where content blobs are published, by lowercase hex SHA-256.
-pub const BLOBS_DIR: &str = "log/blobs";
+pub use crate::layout::{BLOBS_DIR, LOG_DIR};
+use crate::layout::{CHECKPOINT, VERIFIER_KEY, WITNESSES};
 
 /// What [`render_tiles`] wrote or kept. A full build counts the whole log;
 /// an incremental one counts what it looked at: the tiles and blobs the
@@ -76,17 +74,11 @@ pub fn render_tiles(
         )));
     }
     let mut rep = TilesReport::default();
-    w.write(
-        &format!("{LOG_DIR}/checkpoint"),
-        ledger.checkpoint()?.as_bytes(),
-    )?;
+    w.write(CHECKPOINT, ledger.checkpoint()?.as_bytes())?;
     let log_key = ledger.authority()?.log_key;
-    w.write(
-        &format!("{LOG_DIR}/verifier-key.txt"),
-        format!("{log_key}\n").as_bytes(),
-    )?;
-    if let Some(policy) = crate::witness::store::published_policy(ledger.dir())? {
-        w.write(&format!("{LOG_DIR}/witnesses.txt"), policy)?;
+    w.write(VERIFIER_KEY, format!("{log_key}\n").as_bytes())?;
+    if let Some(policy) = ledger.published_policy()? {
+        w.write(WITNESSES, policy)?;
     }
     // Full tiles: those the append completed, or all of them. Partial tiles:
     // tlog-tiles requires the right edge of every checkpoint the log produced

@@ -7,7 +7,7 @@ use crate::governance::GitSource;
 use crate::governance::diff::ClauseDiff;
 
 use super::model::{Eval, Incident, Item, Release, SiteData};
-use super::paths;
+use crate::layout as paths;
 
 /// A link: text and a root-relative URL.
 #[derive(Clone, Debug, Serialize)]

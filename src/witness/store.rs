@@ -24,9 +24,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::SigningKey;
 
 use super::{LogState, Policy, PolicyError, WitnessError, origin_file_name};
-use crate::error::Error;
 use crate::keys::{self, KeyError, Passphrase};
-use crate::ledger::LedgerError;
 use crate::note::{ALG_COSIGNATURE_V1, NoteSigner, VerifierKey};
 
 /// Name of the witness policy file in a ledger directory (and of its
@@ -38,6 +36,20 @@ pub const MAX_POLICY_BYTES: u64 = 64 << 10;
 const MAX_STATE_BYTES: u64 = 4 << 20;
 /// Largest evidence file compared when looking for an identical one.
 const MAX_EVIDENCE_BYTES: u64 = 8 << 20;
+
+/// Errors of the witness's files and the policy file.
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessStoreError {
+    /// Reading or writing the file or directory named failed.
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    /// A key file.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A refusal, a damaged state or a malformed policy.
+    #[error(transparent)]
+    Witness(#[from] WitnessError),
+}
 
 /// Replaces `path` with `data` atomically and durably: a temporary file in
 /// the same directory, fsync, rename, fsync of the directory.
@@ -71,16 +83,19 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     res
 }
 
-fn io_err(p: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Io(p.display().to_string(), e)
+fn io_err(p: &Path) -> impl Fn(std::io::Error) -> WitnessStoreError + '_ {
+    move |e| WitnessStoreError::Io(p.display().to_string(), e)
 }
 
 /// Reads at most `max` bytes of a regular file; `Ok(None)` if it does not exist.
-fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>, Result<Error, String>> {
+fn read_bounded(
+    path: &Path,
+    max: u64,
+) -> Result<Option<Vec<u8>>, Result<WitnessStoreError, String>> {
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Ok(Error::Io(path.display().to_string(), e))),
+        Err(e) => return Err(Ok(WitnessStoreError::Io(path.display().to_string(), e))),
     };
     if !meta.is_file() {
         return Err(Err("not a regular file".into()));
@@ -94,7 +109,7 @@ fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>, Result<Error, 
     let mut buf = Vec::new();
     File::open(path)
         .and_then(|f| f.take(max + 1).read_to_end(&mut buf))
-        .map_err(|e| Ok(Error::Io(path.display().to_string(), e)))?;
+        .map_err(|e| Ok(WitnessStoreError::Io(path.display().to_string(), e)))?;
     if buf.len() as u64 > max {
         return Err(Err("grew past the size limit while being read".into()));
     }
@@ -144,13 +159,9 @@ impl WitnessDir {
         name: &str,
         key: &SigningKey,
         pass: &Passphrase,
-    ) -> Result<VerifierKey, Error> {
-        let vk = VerifierKey::cosignature(name, &key.verifying_key()).map_err(|_| {
-            Error::input(
-                format!("invalid witness name {name:?}"),
-                "use a name without spaces or '+', ideally a URL without scheme, e.g. witness.example.org/w1",
-            )
-        })?;
+    ) -> Result<VerifierKey, WitnessStoreError> {
+        let vk = VerifierKey::cosignature(name, &key.verifying_key())
+            .map_err(|_| WitnessError::BadName(name.to_string()))?;
         for p in [self.key_path(), self.pub_path()] {
             if p.exists() {
                 return Err(KeyError::Exists(p).into());
@@ -176,19 +187,16 @@ impl WitnessDir {
         self.key_path().exists() || self.pub_path().exists()
     }
 
-    fn require(&self) -> Result<(), Error> {
+    fn require(&self) -> Result<(), WitnessStoreError> {
         if self.exists() {
             Ok(())
         } else {
-            Err(Error::input(
-                format!("no witness in {}", self.root.display()),
-                "create one with `speclog witness init NAME`, or point --dir (SPECLOG_WITNESS) at its directory",
-            ))
+            Err(WitnessError::NoWitness(self.root.clone()).into())
         }
     }
 
     /// The witness's verifier key (type `0x04`).
-    pub fn public(&self) -> Result<VerifierKey, Error> {
+    pub fn public(&self) -> Result<VerifierKey, WitnessStoreError> {
         self.require()?;
         let vk = keys::read_verifier_key(&self.pub_path())?;
         if vk.alg() != ALG_COSIGNATURE_V1 {
@@ -203,7 +211,7 @@ impl WitnessDir {
 
     /// Loads the cosigner, checking that the private key matches
     /// `witness.pub`. `KeyError::NeedPassphrase` means it is encrypted.
-    pub fn signer(&self, pass: &Passphrase) -> Result<NoteSigner, Error> {
+    pub fn signer(&self, pass: &Passphrase) -> Result<NoteSigner, WitnessStoreError> {
         let vk = self.public()?;
         let key = keys::load_private(&self.key_path(), pass)?;
         if key.verifying_key() != *vk.verifying_key() {
@@ -218,7 +226,7 @@ impl WitnessDir {
     }
 
     /// Takes the witness's lock (blocking), held until the file is dropped.
-    pub fn lock(&self) -> Result<File, Error> {
+    pub fn lock(&self) -> Result<File, WitnessStoreError> {
         let p = self.root.join("lock");
         let f = fs::OpenOptions::new()
             .create(true)
@@ -231,10 +239,10 @@ impl WitnessDir {
     }
 
     /// The state of `origin`, or `None` if the witness never cosigned it.
-    pub fn load_state(&self, origin: &str) -> Result<Option<LogState>, Error> {
+    pub fn load_state(&self, origin: &str) -> Result<Option<LogState>, WitnessStoreError> {
         let path = self.state_path(origin);
         let corrupt = |why: String| {
-            Error::Witness(WitnessError::CorruptState {
+            WitnessStoreError::Witness(WitnessError::CorruptState {
                 path: path.clone(),
                 why,
             })
@@ -251,7 +259,7 @@ impl WitnessDir {
     }
 
     /// Persists `state` atomically and durably.
-    pub fn save_state(&self, state: &LogState) -> Result<(), Error> {
+    pub fn save_state(&self, state: &LogState) -> Result<(), WitnessStoreError> {
         let path = self.state_path(&state.origin);
         if let Some(d) = path.parent() {
             fs::create_dir_all(d).map_err(io_err(d))?;
@@ -260,13 +268,13 @@ impl WitnessDir {
     }
 
     /// Every log state, by origin (for `witness status`).
-    pub fn states(&self) -> Result<Vec<LogState>, Error> {
+    pub fn states(&self) -> Result<Vec<LogState>, WitnessStoreError> {
         let dir = self.root.join("state");
         let mut out = Vec::new();
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::Io(dir.display().to_string(), e)),
+            Err(e) => return Err(WitnessStoreError::Io(dir.display().to_string(), e)),
         };
         for e in rd {
             let e = e.map_err(io_err(&dir))?;
@@ -275,7 +283,7 @@ impl WitnessDir {
                 continue;
             }
             let corrupt = |why: String| {
-                Error::Witness(WitnessError::CorruptState {
+                WitnessStoreError::Witness(WitnessError::CorruptState {
                     path: p.clone(),
                     why,
                 })
@@ -311,7 +319,7 @@ impl WitnessDir {
         size: u64,
         text: &str,
         refused: &str,
-    ) -> Result<PathBuf, Error> {
+    ) -> Result<PathBuf, WitnessStoreError> {
         let dir = self.evidence_dir();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let prefix = format!("{}-{size}-", origin_file_name(origin));
@@ -355,9 +363,9 @@ pub fn policy_path(ledger_dir: &Path) -> PathBuf {
 }
 
 /// Reads and parses a policy file; `Ok(None)` if it does not exist.
-pub fn read_policy(path: &Path) -> Result<Option<(Vec<u8>, Policy)>, Error> {
+pub fn read_policy(path: &Path) -> Result<Option<(Vec<u8>, Policy)>, WitnessStoreError> {
     let bad = |err: PolicyError| {
-        Error::Witness(WitnessError::Policy {
+        WitnessStoreError::Witness(WitnessError::Policy {
             path: path.to_path_buf(),
             err,
         })
@@ -373,17 +381,8 @@ pub fn read_policy(path: &Path) -> Result<Option<(Vec<u8>, Policy)>, Error> {
 }
 
 /// Writes a policy file atomically.
-pub fn write_policy(path: &Path, policy: &Policy) -> Result<(), Error> {
+pub fn write_policy(path: &Path, policy: &Policy) -> Result<(), WitnessStoreError> {
     write_atomic(path, policy.format().as_bytes()).map_err(io_err(path))
-}
-
-/// The ledger's policy file, checked, for publishing verbatim as
-/// `log/witnesses.txt`; `Ok(None)` if the ledger has none.
-pub fn published_policy(ledger_dir: &Path) -> Result<Option<Vec<u8>>, LedgerError> {
-    match read_policy(&policy_path(ledger_dir)) {
-        Ok(p) => Ok(p.map(|(b, _)| b)),
-        Err(e) => Err(LedgerError::Io(e.to_string())),
-    }
 }
 
 #[cfg(test)]
@@ -421,7 +420,7 @@ mod tests {
         );
         assert!(matches!(
             w.create("witness.example/w1", &k, &Passphrase::None),
-            Err(Error::Key(KeyError::Exists(_)))
+            Err(WitnessStoreError::Key(KeyError::Exists(_)))
         ));
         let s = w.signer(&Passphrase::None).unwrap();
         assert_eq!(s.verifier_key(), vk);
