@@ -85,8 +85,39 @@ impl Error {
         }
     }
 
+    /// Whether the operation failed because the disk (or a quota) is full.
+    pub fn disk_full(&self) -> bool {
+        let io = match self {
+            Error::Io(_, e) | Error::Key(KeyError::Io(_, e)) => Some(e),
+            Error::Site(SiteError::Io { source, .. }) => Some(source),
+            _ => None,
+        };
+        if io.is_some_and(crate::fsx::is_disk_full) {
+            return true;
+        }
+        match self {
+            Error::Ledger(LedgerError::Store(StoreError::DiskFull(_))) => return true,
+            Error::Ledger(LedgerError::Store(StoreError::Sqlite(e)))
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) =>
+            {
+                return true;
+            }
+            _ => {}
+        }
+        // Errors that carry their cause as text (SQLite's and the OS's words).
+        let text = self.to_string();
+        text.contains("No space left on device")
+            || text.contains("database or disk is full")
+            || text.contains("Disk quota exceeded")
+    }
+
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
+        if self.disk_full() {
+            return Some(
+                "the disk is full: free some space on it (or raise the quota) and run the command again; nothing partial was kept".into(),
+            );
+        }
         Some(match self {
             Error::Input { hint, .. } => return hint.clone(),
             Error::Witness(w) => return w.hint(),
@@ -187,6 +218,7 @@ impl Error {
                     "build into a fresh directory with --out DIR".into()
                 }
                 SiteError::Serve(_) => "choose another port with --port, or 0 for any free port".into(),
+                SiteError::NotASite(_) => "build into a new or empty directory with --out DIR; or give --force to build into this one anyway (files of the same names, such as index.html and style.css, are overwritten; no other file is removed)".into(),
                 _ => return None,
             },
         })

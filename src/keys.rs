@@ -6,7 +6,6 @@
 //! readable by group or others. Secret bytes live in zeroising buffers.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
@@ -132,7 +131,8 @@ impl KeyDir {
                 return Err(KeyError::Exists(p.clone()));
             }
         }
-        fs::create_dir_all(&self.dir).map_err(|e| KeyError::Io(self.dir.clone(), e))?;
+        crate::fsx::create_dir_all(&self.dir, crate::fsx::DIR_PRIVATE)
+            .map_err(|e| KeyError::Io(self.dir.clone(), e))?;
         write_private(&priv_path, key, pass)?;
         let line = format!(
             "{}\n",
@@ -235,28 +235,22 @@ pub fn read_verifier_key(path: &Path) -> Result<VerifierKey, KeyError> {
     VerifierKey::parse(line.trim()).map_err(|e| KeyError::BadPublic(path.into(), e.to_string()))
 }
 
-/// Creates `path` with `mode`, failing if it exists, and writes `data` durably.
+/// Creates `path` with `mode`, failing if it exists, and writes `data`
+/// durably: through a temporary file that takes the name only when complete
+/// (see [`crate::fsx`]), so a full disk or a crash never leaves a partial
+/// (or empty) key file behind.
 pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), KeyError> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut f = opts.open(path).map_err(|e| {
+    let opts = crate::fsx::Opts {
+        mode,
+        ..crate::fsx::Opts::KEY
+    };
+    crate::fsx::write(path, data, opts).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             KeyError::Exists(path.into())
         } else {
             KeyError::Io(path.into(), e)
         }
-    })?;
-    f.write_all(data)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| KeyError::Io(path.into(), e))?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! - [`tlog`]: RFC 6962/9162 Merkle math, proofs and C2SP tlog-tiles (pure).
 //! - [`note`]: C2SP signed notes, checkpoints and cosignatures (pure).
 //! - [`keys`]: key files.
+//! - [`fsx`]: safe file creation (new-only temporary files relative to a directory handle) and capped reads.
 //! - [`governance`]: entry kinds, policy, clauses and references.
 //! - [`site`]: the public transparency site (static pages, feed, preview server).
 //! - [`witness`]: witness cosigning and witness policies (C2SP tlog-witness, tlog-policy).
@@ -16,6 +17,7 @@ pub mod app;
 pub mod base;
 pub mod config;
 pub mod error;
+pub mod fsx;
 pub mod governance;
 pub mod keys;
 pub mod layout;

@@ -599,3 +599,128 @@ fn hostile_inputs_are_rejected_cleanly() {
         );
     }
 }
+
+/// Issue 21, break 8: under umask 000 the directories speclog creates get an
+/// explicit mode: keys, ledger, witness and its state/ private (0700), the
+/// site public (0755); private key files 0600.
+#[cfg(unix)]
+#[test]
+fn umask_000_still_gives_private_directories() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("speclog");
+    let script = format!(
+        "umask 000 && {b} init --origin example.org/m && {b} witness init w.example/w --dir wit && {b} checkpoint > cp.txt && {b} witness cosign --checkpoint cp.txt --log keys/admin.pub --dir wit > /dev/null && {b} site build > /dev/null",
+        b = bin.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(env.dir.path())
+        .env_remove("SPECLOG_LEDGER")
+        .env_remove("SPECLOG_KEYS")
+        .env_remove("SPECLOG_WITNESS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &str| std::fs::metadata(env.path(p)).unwrap().permissions().mode() & 0o777;
+    for (p, want) in [
+        ("keys", 0o700),
+        ("ledger", 0o700),
+        ("wit", 0o700),
+        ("wit/state", 0o700),
+        ("wit/evidence", 0o700),
+        ("site", 0o755),
+        ("site/log", 0o755),
+        ("keys/admin.key", 0o600),
+        ("wit/witness.key", 0o600),
+    ] {
+        assert_eq!(mode(p), want, "{p} is {:o}", mode(p));
+    }
+    for e in std::fs::read_dir(env.path("wit/state")).unwrap().flatten() {
+        let m = e.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(m & 0o077, 0, "{:?} is {m:o}", e.path());
+    }
+}
+
+/// Issue 21, break 7: on a full disk (a small tmpfs, in a private mount
+/// namespace) nothing partial remains (no 0-byte key file, no temporary
+/// file), the ledger is unchanged, the error says the disk is full with a
+/// hint, and once space is freed the same command works.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_leaves_nothing_partial() {
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("speclog");
+    let d = env.path("small");
+    std::fs::create_dir(&d).unwrap();
+    let script = format!(
+        r#"set -u
+mount -t tmpfs -o size=4m tmpfs "$D" || exit 99
+cd "$D"
+S={b}
+$S init --origin example.org/m >/dev/null || exit 98
+$S key generate alice >/dev/null || exit 97
+echo '# Spec {{#spec}}' > s.md
+echo 'Be kind.' >> s.md
+sha256sum ledger/ledger.sqlite > before.sum
+head -c 100M /dev/zero > fill 2>/dev/null
+echo "== key"; $S key generate bob 2>&1; echo "rc=$?"
+echo "== release"; $S spec release s.md --version v1 --signer alice 2>&1; echo "rc=$?"
+echo "== site"; $S site build 2>&1; echo "rc=$?"
+echo "== witness"; $S witness init w.example/w --dir wit 2>&1; echo "rc=$?"
+echo "== files"; find . -name '*.tmp' -o -name '*.key' -size 0 -o -name '*.pub' -size 0 -o -name 'bob.*' -o -name 'witness.*'
+echo "== same"; sha256sum -c before.sum >/dev/null && echo unchanged
+rm fill
+echo "== retry"; $S key generate bob >/dev/null 2>&1 && $S spec release s.md --version v1 --signer alice >/dev/null 2>&1 && $S site build >/dev/null 2>&1 && $S verify >/dev/null 2>&1 && echo works
+cd / && umount "$D"
+"#,
+        b = bin.display()
+    );
+    // As root a private mount namespace is enough; otherwise a user namespace maps us to root in it.
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap()
+        .stdout
+        == b"0\n";
+    let flags = if root { "-m" } else { "-rm" };
+    let out = std::process::Command::new("unshare")
+        .args([flags, "sh", "-c", &script])
+        .env("D", &d)
+        .env("NO_COLOR", "1")
+        .env_remove("SPECLOG_LEDGER")
+        .env_remove("SPECLOG_KEYS")
+        .env_remove("SPECLOG_WITNESS")
+        .env_remove("SPECLOG_TIME")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "the disk-full scenario needs `unshare` and `mount -t tmpfs` (root or user namespaces): {}{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let section = |name: &str| -> String {
+        let start = text
+            .find(&format!("== {name}\n"))
+            .unwrap_or_else(|| panic!("{text}"));
+        let rest = &text[start + name.len() + 4..];
+        rest[..rest.find("== ").unwrap_or(rest.len())].to_string()
+    };
+    for step in ["key", "release", "site", "witness"] {
+        let s = section(step);
+        assert!(!s.contains("rc=0"), "{step} succeeded on a full disk: {s}");
+        assert!(!s.contains("panicked"), "{step}: {s}");
+        assert!(
+            s.contains("hint: the disk is full"),
+            "{step}: no disk-full hint: {s}"
+        );
+    }
+    assert_eq!(section("files").trim(), "", "partial files left: {text}");
+    assert_eq!(section("same").trim(), "unchanged", "{text}");
+    assert_eq!(section("retry").trim(), "works", "{text}");
+}

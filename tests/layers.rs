@@ -18,6 +18,8 @@ use std::path::Path;
 const LAYERS: &[(&str, &[&str])] = &[
     // Pure formats and math: bytes in, bytes out, no I/O, no domain knowledge.
     ("formats", &["base", "tlog", "note", "policy", "layout"]),
+    // Safe file creation and capped reads (imports nothing of the crate).
+    ("files", &["fsx"]),
     // Domain: entries, governance rules, the witness state machine.
     (
         "domain",

@@ -619,7 +619,18 @@ fn output_paths_stay_inside_and_stale_files_go() {
     std::fs::write(out.join("mine.txt"), "not the site's").unwrap();
     let manifest = out.join(site::MANIFEST);
     let mut m = std::fs::read_to_string(&manifest).unwrap();
-    m.push_str("old/page/index.html\n../outside.txt\n");
+    // As an earlier build lists a file it wrote: path, length, SHA-256.
+    let stale = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b"stale"))
+    };
+    m.push_str(&format!(
+        "old/page/index.html\t5\t{stale}\n../outside.txt\n"
+    ));
+    // A line without a digest (as a planted manifest might have) removes nothing.
+    m.push_str("zz/planted.txt\t4\n");
+    std::fs::create_dir_all(out.join("zz")).unwrap();
+    std::fs::write(out.join("zz/planted.txt"), "mine").unwrap();
     std::fs::write(&manifest, m).unwrap();
     std::fs::create_dir_all(out.join("old/page")).unwrap();
     std::fs::write(out.join("old/page/index.html"), "stale").unwrap();
@@ -628,6 +639,7 @@ fn output_paths_stay_inside_and_stale_files_go() {
     assert_eq!(r.stats.removed, ["old/page/index.html"]);
     assert!(!out.join("old").exists());
     assert!(out.join("mine.txt").exists());
+    assert!(out.join("zz/planted.txt").exists());
     assert!(f.dir.path().join("outside.txt").exists());
 }
 

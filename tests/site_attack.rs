@@ -503,3 +503,142 @@ fn hostile_fields_render_inert_and_pages_stay_well_formed() {
         site.len()
     );
 }
+
+/// Issue 21, break 1: a symbolic link planted at a build's temporary name
+/// (here every name an old build used) must not be followed: the key it
+/// points to stays intact and the log can still append.
+#[cfg(unix)]
+#[test]
+fn a_link_at_a_temporary_name_overwrites_nothing() {
+    let env = Env::new();
+    env.init();
+    env.ok(&["site", "build"]);
+    let key = env.path("keys/admin.key");
+    let before = std::fs::read(&key).unwrap();
+    for name in [
+        ".feed.atom.tmp",
+        ".index.html.tmp",
+        ".style.css.tmp",
+        ".speclog-site.tmp",
+        ".speclog-site-model.tmp",
+    ] {
+        std::os::unix::fs::symlink(&key, env.path("site").join(name)).unwrap();
+    }
+    env.release("v1", "First.");
+    env.ok(&["site", "build"]);
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        before,
+        "the admin key was overwritten"
+    );
+    env.release("v2", "Second.");
+    env.ok(&["verify"]);
+}
+
+/// Issue 21, break 2: a private key or a witness's state anywhere below the
+/// site directory is never served, and the site is neither built nor
+/// served there.
+#[test]
+fn private_files_below_the_site_are_refused_and_never_served() {
+    let env = Env::new();
+    env.init();
+    env.ok(&["site", "build"]);
+    env.ok(&[
+        "witness",
+        "init",
+        "w.example/w1",
+        "--dir",
+        "site/deep/witness",
+    ]);
+    env.write("site/deep/witness/state/x.json", "{}");
+    env.fails(&["site", "build"], 2, "deep/witness");
+    env.fails(&["site", "serve", "--port", "0"], 2, "deep/witness");
+    let root = env.path("site").canonicalize().unwrap();
+    for rel in [
+        "deep/witness/witness.key",
+        "deep/witness/state/x.json",
+        "deep/witness/lock",
+        "a/b/signer.key.seq3",
+    ] {
+        assert!(
+            speclog::site::serve::private_path(&root, rel),
+            "{rel} would be served"
+        );
+    }
+    assert!(!speclog::site::serve::private_path(&root, "index.html"));
+    std::fs::create_dir_all(env.path("site/x/y")).unwrap();
+    std::fs::rename(env.path("site/deep"), env.path("elsewhere")).unwrap();
+    env.write("site/x/y/old.key.seq1", "-----BEGIN PRIVATE KEY-----\n");
+    env.fails(&["site", "build"], 2, "x/y/old.key.seq1");
+}
+
+/// Issue 21, break 3: a non-empty directory speclog did not build is
+/// refused (with how to force it), and a planted manifest cannot make a
+/// build delete files: only files whose bytes are still the ones a build
+/// wrote are ever removed.
+#[test]
+fn a_foreign_directory_is_refused_and_a_planted_manifest_deletes_nothing() {
+    let env = Env::new();
+    env.init();
+    env.write("mine/index.html", "my own page");
+    env.write("mine/notes.txt", "my notes");
+    let err = env.fails(
+        &["site", "build", "--out", "mine"],
+        2,
+        "no speclog build wrote it",
+    );
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(env.path("mine/index.html")).unwrap(),
+        "my own page"
+    );
+    // A planted manifest listing the user's files, with and without digests.
+    env.write(
+        "mine/.speclog-site",
+        format!("notes.txt\t8\t{}\nother.txt\t5\n", "00".repeat(32)),
+    );
+    env.write("mine/other.txt", "hello");
+    env.ok(&["site", "build", "--out", "mine"]);
+    assert_eq!(
+        std::fs::read_to_string(env.path("mine/notes.txt")).unwrap(),
+        "my notes"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("mine/other.txt")).unwrap(),
+        "hello"
+    );
+    // --force builds into a foreign directory and removes nothing of it.
+    env.write("theirs/readme.txt", "keep me");
+    env.ok(&["site", "build", "--out", "theirs", "--force"]);
+    assert!(env.path("theirs/index.html").is_file());
+    assert_eq!(
+        std::fs::read_to_string(env.path("theirs/readme.txt")).unwrap(),
+        "keep me"
+    );
+    // A file a build wrote and the user then changed is kept when the site
+    // no longer has it; one still as written is removed.
+    env.ok(&["site", "build", "--out", "fresh"]);
+    let m = std::fs::read_to_string(env.path("fresh/.speclog-site")).unwrap();
+    let mut planted = m.clone();
+    planted.push_str(&format!("zz-changed.txt\t7\t{}\n", sha256_hex(b"written")));
+    planted.push_str(&format!("zz-same.txt\t7\t{}\n", sha256_hex(b"written")));
+    env.write("fresh/.speclog-site", planted);
+    env.write("fresh/zz-changed.txt", "CHANGED");
+    env.write("fresh/zz-same.txt", "written");
+    // A full build (without the last build's state) removes what it does not write.
+    std::fs::remove_file(env.path("fresh/.speclog-site-state")).unwrap();
+    env.ok(&["site", "build", "--out", "fresh"]);
+    assert!(
+        env.path("fresh/zz-changed.txt").is_file(),
+        "a changed file was removed"
+    );
+    assert!(
+        !env.path("fresh/zz-same.txt").exists(),
+        "a stale file was kept"
+    );
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}

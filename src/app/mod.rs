@@ -695,23 +695,22 @@ impl Workspace {
                 "everything in the site directory is public; use a directory outside the ledger and key directories, e.g. --out site",
             ));
         }
-        // Any other directory holding private keys (a witness's, or keys kept
-        // under another --keys): speclog's private key files end in `.key`.
-        if let Ok(dir) = std::fs::read_dir(out) {
-            for e in dir.flatten() {
-                let name = e.file_name();
-                // is_file follows a symbolic link to a key file too.
-                if Path::new(&name).extension().is_some_and(|x| x == "key") && e.path().is_file() {
-                    return Err(Error::input(
-                        format!(
-                            "refusing to use {} for the site: it holds the private key file {}",
-                            out.display(),
-                            name.to_string_lossy()
-                        ),
-                        "everything in the site directory is public; build the site in a directory without keys, e.g. --out site",
-                    ));
-                }
-            }
+        // Any other directory holding private keys or witness state (a
+        // witness's, or keys kept under another --keys), at any depth.
+        if out.is_dir()
+            && let Some(rel) = crate::site::serve::find_private(out)
+        {
+            let what = match rel.rsplit('/').next() {
+                Some(n) if crate::site::serve::private_name(n) => "private key file",
+                _ => "witness state",
+            };
+            return Err(Error::input(
+                format!(
+                    "refusing to use {} for the site: it holds the {what} {rel}",
+                    out.display(),
+                ),
+                "everything in the site directory is public; move private keys and witness directories out of it, or build the site in a directory without them, e.g. --out site",
+            ));
         }
         Ok(())
     }

@@ -29,6 +29,10 @@ pub enum SiteCmd {
         /// The site's name, shown in every page header.
         #[arg(long, env = "SPECLOG_SITE_TITLE")]
         title: Option<String>,
+        /// Build into a non-empty directory that speclog did not build
+        /// (files of the same names are overwritten; no other is removed).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -55,6 +59,7 @@ pub fn run_site(ws: &Workspace, cmd: SiteCmd, out: &mut Out, verbose: bool) -> R
             out: dir,
             base_url,
             title,
+            force,
             json,
         } => {
             let started = Instant::now();
@@ -69,6 +74,7 @@ pub fn run_site(ws: &Workspace, cmd: SiteCmd, out: &mut Out, verbose: bool) -> R
                 &BuildOptions {
                     base_url,
                     title,
+                    force,
                     ..BuildOptions::default()
                 },
             )?;

@@ -139,7 +139,8 @@ impl Ledger {
         if path.exists() {
             return Err(StoreError::AlreadyInitialised(path).into());
         }
-        std::fs::create_dir_all(dir)
+        // Private: the ledger holds rows that are not published.
+        crate::fsx::create_dir_all(dir, crate::fsx::DIR_PRIVATE)
             .map_err(|e| LedgerError::Io(format!("{}: {e}", dir.display())))?;
         let store = Store::create(
             &path,

@@ -67,6 +67,8 @@ pub enum StoreError {
     NoShm(PathBuf),
     #[error("ledger is busy: another process held the write lock for {0:?}")]
     Busy(Duration),
+    #[error("cannot use the ledger {0}: the disk holding it is full")]
+    DiskFull(PathBuf),
     #[error("ledger is corrupt: {0}")]
     Corrupt(String),
     #[error("the chain head moved during the append (concurrent writer)")]
@@ -286,7 +288,19 @@ impl Store {
         let not_ledger = |why: String| StoreError::NotALedger(path.to_path_buf(), why);
         let app: i32 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| not_ledger(e.to_string()))?;
+            .map_err(|e| {
+                // SQLite cannot make its -shm file on a full disk: an I/O
+                // error that says nothing about the ledger.
+                let io = matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::DiskFull)
+                );
+                if io && crate::fsx::nearly_full(path) {
+                    StoreError::DiskFull(path.to_path_buf())
+                } else {
+                    not_ledger(e.to_string())
+                }
+            })?;
         if app != APPLICATION_ID {
             return Err(not_ledger(format!("application id {app:#x}")));
         }

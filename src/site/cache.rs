@@ -87,24 +87,23 @@ fn io(p: &Path) -> impl Fn(std::io::Error) -> SiteError + '_ {
 /// The file is replaced whole (written beside, then renamed over), so a
 /// reader sees the old file or the new one.
 pub fn write(d: &SiteData, out: &Path, header: &[u8]) -> Result<(), SiteError> {
-    let tmp = out.join(format!("{MODEL}.tmp"));
-    match fs::remove_file(&tmp) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&tmp)(e)),
-        _ => {}
-    }
-    // New-only: a link planted at the temporary name is not followed.
-    let f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    let mut w = BufWriter::with_capacity(1 << 20, f);
-    encode(d, header, &mut w).map_err(io(&tmp))?;
+    let path = out.join(MODEL);
+    let dir = crate::fsx::Dir::open(out).map_err(io(out))?;
+    // New-only, relative to the directory: a link planted at the temporary
+    // name is not followed (see crate::fsx).
+    let mut tmp = dir
+        .temp(MODEL, crate::fsx::FILE_PUBLIC)
+        .map_err(io(&path))?;
+    let mut w = BufWriter::with_capacity(1 << 20, tmp.file());
+    encode(d, header, &mut w).map_err(io(&path))?;
+    w.into_inner().map_err(|e| io(&path)(e.into_error()))?;
     // Not synced: a file lost to a crash only makes the next build read the
     // whole ledger (a torn one fails its checksum or does not decode).
-    w.into_inner().map_err(|e| io(&tmp)(e.into_error()))?;
-    let path = out.join(MODEL);
-    fs::rename(&tmp, &path).map_err(io(&path))
+    let opts = crate::fsx::Opts {
+        replace: crate::fsx::Replace::Over,
+        ..crate::fsx::Opts::SITE
+    };
+    tmp.commit(MODEL, opts).map_err(io(&path))
 }
 
 /// The header of [`MODEL`] in `out`, if the file is there and starts as one:

@@ -62,6 +62,10 @@ pub enum SiteError {
     Json(#[from] serde_json::Error),
     #[error("server: {0}")]
     Serve(String),
+    #[error(
+        "refusing to build into {0}: it is not empty and no speclog build wrote it (no {MANIFEST} file)"
+    )]
+    NotASite(std::path::PathBuf),
 }
 
 impl From<StoreError> for SiteError {
@@ -85,6 +89,9 @@ pub struct BuildOptions {
     /// ([`MODEL`]) it started from before it writes the model again. None:
     /// the default, [`model_refresh`] of the model's size.
     pub model_refresh: Option<u64>,
+    /// Build into a non-empty directory that no speclog build wrote (its
+    /// files that the site also has are overwritten; no other is removed).
+    pub force: bool,
 }
 
 /// The default [`BuildOptions::model_refresh`] for a model of `size`
@@ -215,6 +222,15 @@ fn last_build(
     Ok((hex::encode(root) == old.root).then_some(old))
 }
 
+/// Whether `out` is a non-empty directory without the manifest a build
+/// leaves (then its files are someone else's).
+fn foreign(out: &Path) -> bool {
+    let Ok(mut rd) = std::fs::read_dir(out) else {
+        return false;
+    };
+    rd.next().is_some() && !std::fs::symlink_metadata(out.join(MANIFEST)).is_ok_and(|m| m.is_file())
+}
+
 /// Renders the site for `ledger` into `out`: incrementally if `out` holds a
 /// build of the same options whose tree the ledger extends, else in full.
 /// Either way the files are the same.
@@ -238,6 +254,9 @@ pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildRe
         root: hex::encode(head.root),
         blob_rowid: 0,
     };
+    if !opts.force && foreign(out) {
+        return Err(SiteError::NotASite(out.to_path_buf()));
+    }
     let mut w = Writer::new(out)?;
     let last = last_build(ledger, out, &now)?;
     // A build that stops half-way leaves no state, so the next one is full.

@@ -259,8 +259,80 @@ fn drain(s: &mut TcpStream) {
 }
 
 fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
+    if private_path(root, rel) {
+        return None;
+    }
     let p = root.join(rel).canonicalize().ok()?;
     (p.starts_with(root) && p.is_file()).then_some(p)
+}
+
+/// Largest file served (a site's largest files are spec blobs and pages).
+pub const MAX_FILE: u64 = 256 << 20;
+
+/// Whether a file name is a private key's: `NAME.key` as speclog and a
+/// witness write them, and the `NAME.key.*` files a key rotation keeps.
+pub fn private_name(name: &str) -> bool {
+    name.ends_with(".key") || name.contains(".key.")
+}
+
+/// Whether the directory `dir` is a witness's (it holds `witness.key`, or
+/// `witness.pub` beside a `state/` directory): everything in it is private.
+fn witness_dir(dir: &Path) -> bool {
+    dir.join("witness.key").exists()
+        || (dir.join("witness.pub").exists() && dir.join("state").is_dir())
+}
+
+/// Whether `rel` (under `root`) is private: a private key file, or anything
+/// inside a witness directory (its state, evidence and lock), at any depth.
+pub fn private_path(root: &Path, rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    if parts.iter().any(|p| private_name(p)) {
+        return true;
+    }
+    let mut dir = root.to_path_buf();
+    for p in &parts[..parts.len().saturating_sub(1)] {
+        if witness_dir(&dir) {
+            return true;
+        }
+        dir.push(p);
+    }
+    witness_dir(&dir)
+}
+
+/// The first private file (see [`private_path`]) under `root` at any depth,
+/// relative; symbolic links are looked at but not followed into. Only
+/// directory entries are read (no file is opened), so a site of 100k
+/// entries costs a walk of its directories.
+pub fn find_private(root: &Path) -> Option<String> {
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&dir) else { continue };
+        let mut names = Vec::new();
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let sub = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if private_name(&name) {
+                return Some(sub);
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((e.path(), sub));
+            }
+            names.push(name);
+        }
+        let has = |n: &str| names.iter().any(|x| x == n);
+        if has("witness.pub") && has("state") {
+            return Some(if rel.is_empty() {
+                "state".into()
+            } else {
+                format!("{rel}/state")
+            });
+        }
+    }
+    None
 }
 
 fn handle(mut s: TcpStream, root: &Path, log: &dyn Fn(&str)) {
@@ -306,14 +378,15 @@ fn handle(mut s: TcpStream, root: &Path, log: &dyn Fn(&str)) {
                 301
             }
             Target::File(rel) => {
-                match inside(root, &rel).and_then(|p| fs::read(&p).ok().map(|b| (p, b))) {
+                let read = |p: &Path| crate::fsx::read_file_capped(p, MAX_FILE).ok();
+                match inside(root, &rel).and_then(|p| read(&p).map(|b| (p, b))) {
                     Some((p, body)) => {
                         let _ = respond(&mut s, 200, content_type(&p), &body, head_only);
                         200
                     }
                     None => {
                         let body = inside(root, "404.html")
-                            .and_then(|p| fs::read(p).ok())
+                            .and_then(|p| read(&p))
                             .unwrap_or_else(|| b"not found\n".to_vec());
                         let _ = respond(&mut s, 404, "text/html; charset=utf-8", &body, head_only);
                         404

@@ -9,20 +9,53 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread;
 
 use super::SiteError;
+use crate::fsx::{self, Dir, Opts};
 
 /// Name of the file listing what the last build wrote: one line per file, its
-/// relative path, a tab and its length in bytes (older builds wrote paths only).
+/// relative path, a tab, its length in bytes, a tab and the SHA-256 of its
+/// bytes in hex (`-` if the build kept the file unread and did not know it).
+/// A file is only ever removed if its bytes still have the recorded digest, so
+/// a manifest planted in a directory cannot make a build delete what it lists.
 pub const MANIFEST: &str = ".speclog-site";
 
-/// Parses a manifest line into a path and, if recorded, a length.
-fn manifest_line(line: &str) -> (&str, Option<u64>) {
-    match line.split_once('\t') {
-        Some((rel, len)) => (rel, len.parse().ok()),
-        None => (line, None),
+/// A file's digest as the manifest records it.
+pub type Digest = [u8; 32];
+
+/// Parses a manifest line into a path, and a length and digest if recorded.
+fn manifest_line(line: &str) -> (&str, Option<u64>, Option<Digest>) {
+    let mut parts = line.split('\t');
+    let rel = parts.next().unwrap_or("");
+    let len = parts.next().and_then(|l| l.parse().ok());
+    (rel, len, parts.next().and_then(parse_digest))
+}
+
+fn parse_digest(hex_text: &str) -> Option<Digest> {
+    let mut d = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut d).ok()?;
+    Some(d)
+}
+
+fn digest_text(d: Option<&Digest>) -> String {
+    d.map_or_else(|| "-".to_string(), hex::encode)
+}
+
+/// The digest the manifest records for `data`.
+fn digest(data: &[u8]) -> Digest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data).into()
+}
+
+fn fs_err(path: PathBuf) -> impl FnOnce(std::io::Error) -> SiteError {
+    move |source| {
+        if fsx::is_symlink_refusal(&source) {
+            SiteError::Symlink(path)
+        } else {
+            SiteError::Io { path, source }
+        }
     }
 }
 
@@ -33,7 +66,8 @@ fn manifest_line(line: &str) -> (&str, Option<u64>) {
 #[derive(Debug)]
 struct Listed {
     text: String,
-    lines: Vec<(usize, usize, u64)>,
+    /// (start, end of path, length, end of line without its newline).
+    lines: Vec<(usize, usize, u64, usize)>,
     /// Listed files this build no longer produces, to remove.
     dropped: HashSet<String>,
 }
@@ -47,8 +81,9 @@ impl Listed {
         for line in text.split_inclusive('\n') {
             let body = line.strip_suffix('\n')?;
             let tab = body.find('\t')?;
-            let len = body[tab + 1..].parse().ok()?;
-            lines.push((at, at + tab, len));
+            let rest = &body[tab + 1..];
+            let len = rest.split('\t').next()?.parse().ok()?;
+            lines.push((at, at + tab, len, at + body.len()));
             at += line.len();
         }
         let sorted = lines
@@ -62,16 +97,25 @@ impl Listed {
     }
 
     fn path(&self, i: usize) -> &str {
-        let (a, b, _) = self.lines[i];
+        let (a, b, _, _) = self.lines[i];
         &self.text[a..b]
+    }
+
+    fn index(&self, rel: &str) -> Option<usize> {
+        self.lines
+            .binary_search_by(|&(a, b, _, _)| self.text[a..b].cmp(rel))
+            .ok()
     }
 
     /// The listed length of `rel`.
     fn get(&self, rel: &str) -> Option<u64> {
-        self.lines
-            .binary_search_by(|&(a, b, _)| self.text[a..b].cmp(rel))
-            .ok()
-            .map(|i| self.lines[i].2)
+        self.index(rel).map(|i| self.lines[i].2)
+    }
+
+    /// The listed digest of line `i`.
+    fn digest(&self, i: usize) -> Option<Digest> {
+        let (a, _, _, e) = self.lines[i];
+        manifest_line(&self.text[a..e]).2
     }
 }
 
@@ -79,6 +123,8 @@ impl Listed {
 #[derive(Debug)]
 pub struct Writer {
     root: PathBuf,
+    /// The output directory, open: every file is made relative to it.
+    dir: Arc<Dir>,
     /// Files of this build.
     files: BTreeMap<String, FileInfo>,
     /// In an incremental build, the files the last build listed in its
@@ -104,6 +150,8 @@ pub struct FileInfo {
     pub len: u64,
     /// Whether this build wrote it (it was new or its bytes changed).
     pub written: bool,
+    /// The SHA-256 of its bytes, if known (a file kept unread may not be).
+    pub digest: Option<Digest>,
 }
 
 /// What a [`Writer`] did.
@@ -154,9 +202,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SiteError + '_ {
 impl Writer {
     /// A writer for `root`, which is created if missing.
     pub fn new(root: &Path) -> Result<Writer, SiteError> {
-        fs::create_dir_all(root).map_err(io(root))?;
+        fsx::create_dir_all(root, fsx::DIR_PUBLIC).map_err(io(root))?;
         Ok(Writer {
             root: root.to_path_buf(),
+            dir: Arc::new(Dir::open(root).map_err(io(root))?),
             files: BTreeMap::new(),
             listed: None,
             unchanged: 0,
@@ -228,24 +277,25 @@ impl Writer {
                 let fresh = self.make_dir(dir)?;
                 // The first file of a directory this build makes creates it.
                 let create = fresh && self.pending.remove(dir);
-                (fresh, create.then(|| self.root.join(dir)))
+                (fresh, create)
             }
-            None => (false, None),
+            None => (false, false),
         };
         let info = FileInfo {
             len: data.len() as u64,
             written: true,
+            digest: None,
         };
         self.files.insert(rel.to_string(), info);
         self.bytes += data.len() as u64;
         let job = Job {
             rel: rel.to_string(),
-            path: self.root.join(rel),
             data,
             mkdir,
             fresh,
         };
-        let pool = self.pool.get_or_insert_with(Pool::new);
+        let dir = &self.dir;
+        let pool = self.pool.get_or_insert_with(|| Pool::new(dir.clone()));
         pool.send(job)
     }
 
@@ -326,6 +376,7 @@ impl Writer {
                 let info = FileInfo {
                     len,
                     written: false,
+                    digest: None,
                 };
                 self.files.insert(rel.to_string(), info);
                 self.bytes += len;
@@ -337,39 +388,50 @@ impl Writer {
     }
 
     /// Removes files an earlier build listed in its manifest that this build did
-    /// not write, records the new manifest, and returns what happened.
+    /// not write, if their bytes are still the ones that build recorded,
+    /// records the new manifest, and returns what happened.
     pub fn finish(mut self) -> Result<WriteStats, SiteError> {
         // Every queued file is in place before anything is removed or listed.
         if let Some(pool) = self.pool.take() {
-            for rel in pool.join()? {
+            for (rel, wrote, d) in pool.join()? {
                 if let Some(f) = self.files.get_mut(&rel) {
-                    f.written = false;
-                    self.unchanged += 1;
+                    f.digest = Some(d);
+                    if !wrote {
+                        f.written = false;
+                        self.unchanged += 1;
+                    }
                 }
             }
         }
         // What the build no longer needs goes before the manifests are read and written.
         self.dirs = HashMap::new();
         self.pending = HashSet::new();
-        let manifest = self.safe_path(MANIFEST)?;
+        self.safe_path(MANIFEST)?;
         let listed = self.listed.take();
-        // What goes: in a full build every listed file not written, in an
-        // incremental one the dropped files not written.
-        let mut gone: Vec<String> = match &listed {
+        // What goes, with the digest recorded for it: in a full build every
+        // listed file not written, in an incremental one the dropped files
+        // not written.
+        let mut gone: Vec<(String, Option<u64>, Option<Digest>)> = match &listed {
             Some(l) => l
                 .dropped
                 .iter()
-                .filter(|r| l.get(r).is_some() && !self.files.contains_key(r.as_str()))
-                .cloned()
+                .filter(|r| !self.files.contains_key(r.as_str()))
+                .filter_map(|r| {
+                    l.index(r)
+                        .map(|i| (r.clone(), Some(l.lines[i].2), l.digest(i)))
+                })
                 .collect(),
             None => {
-                let old = fs::File::open(&manifest).map(std::io::BufReader::new);
+                let old = self.dir.open_file(MANIFEST).map(std::io::BufReader::new);
                 let mut v = Vec::new();
                 for line in old.into_iter().flat_map(std::io::BufRead::lines) {
                     let Ok(line) = line else { break };
-                    let (rel, _) = manifest_line(&line);
-                    if !self.files.contains_key(rel) {
-                        v.push(rel.to_string());
+                    let (rel, len, d) = manifest_line(&line);
+                    match self.files.get_mut(rel) {
+                        // A file kept unread: its digest is the one recorded.
+                        Some(f) if f.digest.is_none() && Some(f.len) == len => f.digest = d,
+                        Some(_) => {}
+                        None => v.push((rel.to_string(), len, d)),
                     }
                 }
                 v
@@ -377,52 +439,41 @@ impl Writer {
         };
         gone.sort();
         let mut removed = Vec::new();
-        for rel in &gone {
+        for (rel, len, d) in &gone {
             if check_rel(rel).is_err() {
                 continue;
             }
-            let Ok(path) = self.safe_path(rel) else {
-                continue;
-            };
-            if path.is_file() && fs::remove_file(&path).is_ok() {
+            if let (Some(len), Some(d)) = (len, d)
+                && self.remove_if_same(rel, *len, d)
+            {
                 removed.push(rel.to_string());
-                // Remove directories left empty, up to the root.
-                let mut dir = path.parent();
-                while let Some(d) = dir {
-                    if d == self.root || fs::remove_dir(d).is_err() {
-                        break;
-                    }
-                    dir = d.parent();
-                }
             }
         }
         // The new manifest: this build's files, and in an incremental build
-        // the listed files it kept, merged in path order; streamed beside it
-        // (never through a link), then renamed over it.
-        let tmp = self.root.join(format!("{MANIFEST}.tmp"));
-        let _ = fs::remove_file(&tmp);
-        let f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
+        // the listed files it kept, merged in path order; streamed to a
+        // temporary file created new-only (never through a link), then
+        // renamed over it.
+        let dir = self.dir.clone();
+        let mut tmp = dir
+            .temp(MANIFEST, fsx::FILE_PUBLIC)
+            .map_err(io(&self.root.join(MANIFEST)))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp.file());
         let (mut count, mut pages) = (0u64, 0u64);
         let mut failed = None;
-        let mut line = |rel: &str, len: u64| {
+        let mut line = |rel: &str, len: u64, d: &str| {
             count += 1;
             pages += rel.ends_with(".html") as u64;
-            if let Err(e) = writeln!(out, "{rel}\t{len}") {
+            if let Err(e) = writeln!(out, "{rel}\t{len}\t{d}") {
                 failed.get_or_insert(e);
             }
         };
         let mut mine = self.files.iter().peekable();
         if let Some(l) = &listed {
-            let gone: HashSet<&str> = gone.iter().map(String::as_str).collect();
+            let gone: HashSet<&str> = gone.iter().map(|g| g.0.as_str()).collect();
             for i in 0..l.lines.len() {
                 let rel = l.path(i);
                 while let Some((f, info)) = mine.next_if(|(f, _)| f.as_str() < rel) {
-                    line(f, info.len);
+                    line(f, info.len, &digest_text(info.digest.as_ref()));
                 }
                 if mine.peek().is_some_and(|(f, _)| f.as_str() == rel) || gone.contains(rel) {
                     continue;
@@ -430,21 +481,26 @@ impl Writer {
                 let len = l.lines[i].2;
                 self.bytes += len;
                 self.unchanged += 1;
-                line(rel, len);
+                line(rel, len, &digest_text(l.digest(i).as_ref()));
             }
         }
         for (f, info) in mine {
-            line(f, info.len);
+            line(f, info.len, &digest_text(info.digest.as_ref()));
         }
+        let manifest = self.root.join(MANIFEST);
         if let Some(e) = failed {
-            return Err(SiteError::Io {
-                path: tmp,
-                source: e,
-            });
+            return Err(io(&manifest)(e));
         }
-        out.flush().map_err(io(&tmp))?;
+        out.flush().map_err(io(&manifest))?;
         drop(out);
-        fs::rename(&tmp, &manifest).map_err(io(&manifest))?;
+        tmp.commit(
+            MANIFEST,
+            Opts {
+                replace: fsx::Replace::Over,
+                ..Opts::SITE
+            },
+        )
+        .map_err(io(&manifest))?;
         let files = std::mem::take(&mut self.files);
         Ok(WriteStats {
             written: files
@@ -458,6 +514,57 @@ impl Writer {
             files: count,
             pages,
         })
+    }
+
+    /// Removes the file `rel` if it is a regular file (not a link, at no
+    /// step) of `len` bytes whose SHA-256 is `d`, then the directories it
+    /// leaves empty, up to the root. Returns whether it removed the file.
+    fn remove_if_same(&self, rel: &str, len: u64, d: &Digest) -> bool {
+        let (parent, name) = match rel.rsplit_once('/') {
+            Some((p, n)) => (Some(p), n),
+            None => (None, rel),
+        };
+        let sub;
+        let dir = match parent {
+            Some(p) => match self.dir.sub(p) {
+                Ok(s) => {
+                    sub = s;
+                    &sub
+                }
+                Err(_) => return false,
+            },
+            None => &*self.dir,
+        };
+        let same = dir.open_file(name).is_ok_and(|f| {
+            f.metadata().is_ok_and(|m| m.is_file() && m.len() == len)
+                && fsx::read_capped(f, len).is_ok_and(|b| digest(&b) == *d)
+        });
+        if !same || dir.remove(name).is_err() {
+            return false;
+        }
+        // Remove directories left empty, up to the root.
+        let mut p = parent;
+        while let Some(rel_dir) = p {
+            let (up, last) = match rel_dir.rsplit_once('/') {
+                Some((u, l)) => (Some(u), l),
+                None => (None, rel_dir),
+            };
+            let holder = match up {
+                Some(u) => match self.dir.sub(u) {
+                    Ok(s) => s,
+                    Err(_) => break,
+                },
+                None => match Dir::open(&self.root) {
+                    Ok(s) => s,
+                    Err(_) => break,
+                },
+            };
+            if holder.remove_dir(last).is_err() {
+                break;
+            }
+            p = up;
+        }
+        true
     }
 }
 
@@ -476,10 +583,10 @@ impl Drop for Writer {
 #[derive(Debug)]
 struct Job {
     rel: String,
-    path: PathBuf,
     data: Vec<u8>,
-    /// A directory new in this build to create first, with any missing parents.
-    mkdir: Option<PathBuf>,
+    /// Whether the file's directory is new in this build and must be
+    /// created first, with any missing parents.
+    mkdir: bool,
     /// Whether the file's directory is new in this build (nothing is there).
     fresh: bool,
 }
@@ -494,28 +601,30 @@ struct Job {
 #[derive(Debug)]
 struct Pool {
     queues: Vec<mpsc::SyncSender<Job>>,
-    threads: Vec<thread::JoinHandle<Result<Vec<String>, SiteError>>>,
+    threads: Vec<thread::JoinHandle<Result<Vec<Done>, SiteError>>>,
 }
 
 /// Files queued per thread before [`Writer::write`] waits.
 const QUEUE: usize = 256;
 
 impl Pool {
-    fn new() -> Pool {
+    fn new(root: Arc<Dir>) -> Pool {
         let n = thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
         let (mut queues, mut threads) = (Vec::new(), Vec::new());
         for _ in 0..n {
             let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
             queues.push(tx);
+            let root = root.clone();
             threads.push(thread::spawn(move || {
-                // Files left alone because their bytes were already right.
-                let mut unchanged = Vec::new();
+                let mut done = Vec::new();
+                // The directory of the last file: the files of one directory
+                // come in a row.
+                let mut at: Option<(String, Dir)> = None;
                 for job in rx {
-                    if !put(&job)? {
-                        unchanged.push(job.rel);
-                    }
+                    let wrote = put(&root, &mut at, &job)?;
+                    done.push((job.rel, wrote, digest(&job.data)));
                 }
-                Ok(unchanged)
+                Ok(done)
             }));
         }
         Pool { queues, threads }
@@ -541,8 +650,8 @@ impl Pool {
         Ok(())
     }
 
-    /// Waits for every queued file; returns those left unchanged, or the first error.
-    fn join(self) -> Result<Vec<String>, SiteError> {
+    /// Waits for every queued file; returns what was done with each, or the first error.
+    fn join(self) -> Result<Vec<Done>, SiteError> {
         drop(self.queues);
         let mut unchanged = Vec::new();
         let mut first = None;
@@ -567,80 +676,78 @@ impl Pool {
     }
 }
 
+/// A file put in place: its path, whether it was written (not already
+/// right), and its digest.
+type Done = (String, bool, Digest);
+
 /// Puts one file in place unless it already holds exactly these bytes;
-/// returns true if it wrote.
-fn put(job: &Job) -> Result<bool, SiteError> {
-    if let Some(d) = &job.mkdir {
-        fs::create_dir_all(d).map_err(io(d))?;
+/// returns true if it wrote. Every step is relative to the open output
+/// directory and refuses symbolic links (see [`fsx`]); `at` caches the
+/// directory of the last file.
+fn put(root: &Dir, at: &mut Option<(String, Dir)>, job: &Job) -> Result<bool, SiteError> {
+    let (dir_rel, name) = match job.rel.rsplit_once('/') {
+        Some((d, n)) => (d, n),
+        None => ("", job.rel.as_str()),
+    };
+    let full = || root.path().join(&job.rel);
+    if !dir_rel.is_empty() && at.as_ref().is_none_or(|(r, _)| r != dir_rel) {
+        let d = if job.mkdir {
+            root.make_sub(dir_rel, fsx::DIR_PUBLIC)
+        } else {
+            root.sub(dir_rel)
+        }
+        .map_err(fs_err(root.path().join(dir_rel)))?;
+        *at = Some((dir_rel.to_string(), d));
     }
-    let path = &job.path;
+    let dir = match at {
+        Some((_, d)) if !dir_rel.is_empty() => d,
+        _ => root,
+    };
     let mut exists = false;
     if !job.fresh {
-        match fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_symlink() => return Err(SiteError::Symlink(path.clone())),
-            Ok(m) => {
+        match dir.open_file(name) {
+            Ok(f) => {
+                let m = f.metadata().map_err(fs_err(full()))?;
+                if m.is_dir() {
+                    return Err(SiteError::Io {
+                        path: full(),
+                        source: std::io::Error::other("a directory is in the way of a file"),
+                    });
+                }
                 exists = m.is_file();
-                match fs::read(path) {
-                    Ok(old) if old == job.data => return Ok(false),
-                    _ => {}
+                if exists
+                    && m.len() == job.data.len() as u64
+                    && fsx::read_capped(f, job.data.len() as u64).is_ok_and(|old| old == job.data)
+                {
+                    return Ok(false);
                 }
             }
+            Err(e) if fsx::is_symlink_refusal(&e) => return Err(SiteError::Symlink(full())),
             Err(_) => {}
         }
     }
-    // Write a sibling temporary file, then rename it over the target, so a
-    // reader (or a server) never sees half a file.
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|f| f.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(&job.data).map_err(io(&tmp))?;
-    drop(f);
-    replace(&tmp, path, exists).map_err(io(path))?;
+    // A temporary file beside it, created new-only, then renamed over the
+    // target, so a reader (or a server) never sees half a file.
+    let opts = if exists {
+        Opts::SITE
+    } else {
+        Opts {
+            replace: fsx::Replace::Over,
+            ..Opts::SITE
+        }
+    };
+    dir.write(name, &job.data, opts).map_err(fs_err(full()))?;
     Ok(true)
 }
 
-/// Puts the file `tmp` in place of `path`. If a file is at `path`, the two are
-/// swapped atomically (Linux `renameat2` with `RENAME_EXCHANGE`) and the old
-/// one, now at `tmp`, removed: ext4 writes a file renamed over another one
-/// back to disk before the rename returns (its `auto_da_alloc` guard), about
-/// 1 ms a file, and an exchange does not. Elsewhere, or if the exchange is
-/// refused, a plain rename. Either way a reader sees the old file or the new.
-fn replace(tmp: &Path, path: &Path, exists: bool) -> std::io::Result<()> {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if exists {
-        use std::os::unix::ffi::OsStrExt;
-        let a = std::ffi::CString::new(tmp.as_os_str().as_bytes())?;
-        let b = std::ffi::CString::new(path.as_os_str().as_bytes())?;
-        // SAFETY: both arguments are NUL-terminated paths that outlive the call.
-        let r = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                a.as_ptr(),
-                libc::AT_FDCWD,
-                b.as_ptr(),
-                libc::RENAME_EXCHANGE,
-            )
-        };
-        if r == 0 {
-            return fs::remove_file(tmp);
-        }
-    }
-    let _ = exists;
-    fs::rename(tmp, path)
-}
-
 /// Reads the file `name` directly in `root`, if it is a regular file (not a
-/// symbolic link). For the build's own bookkeeping, never a page.
+/// symbolic link) of at most 1 MiB. For the build's own bookkeeping, never a page.
 pub fn read_meta(root: &Path, name: &str) -> Option<String> {
-    let p = root.join(name);
-    match fs::symlink_metadata(&p) {
-        Ok(m) if m.is_file() => fs::read_to_string(&p).ok(),
-        _ => None,
+    let f = Dir::open(root).ok()?.open_file(name).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
     }
+    String::from_utf8(fsx::read_capped(f, 1 << 20).ok()?).ok()
 }
 
 /// Writes (`Some`) or removes (`None`) the file `name` directly in `root`,
@@ -653,7 +760,11 @@ pub fn write_meta(root: &Path, name: &str, data: Option<&[u8]>) -> Result<(), Si
         _ => {}
     }
     if let Some(data) = data {
-        fs::write(&p, data).map_err(io(&p))?;
+        let opts = Opts {
+            replace: fsx::Replace::Over,
+            ..Opts::SITE
+        };
+        fsx::write(&p, data, opts).map_err(fs_err(p.clone()))?;
     }
     Ok(())
 }

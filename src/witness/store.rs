@@ -18,12 +18,13 @@
 //! error, never a fresh start.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
 
 use super::{LogState, Policy, PolicyError, WitnessError, origin_file_name};
+use crate::fsx;
 use crate::keys::{self, KeyError, Passphrase};
 use crate::note::{ALG_COSIGNATURE_V1, NoteSigner, VerifierKey};
 
@@ -53,34 +54,10 @@ pub enum WitnessStoreError {
 
 /// Replaces `path` with `data` atomically and durably: a temporary file in
 /// the same directory, fsync, rename, fsync of the directory.
+/// The temporary file is created new-only relative to the directory (see
+/// [`crate::fsx`]), and removed on any error.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    let res = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        #[cfg(unix)]
-        File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res
+    fsx::write(path, data, fsx::Opts::STATE)
 }
 
 fn io_err(p: &Path) -> impl Fn(std::io::Error) -> WitnessStoreError + '_ {
@@ -172,7 +149,7 @@ impl WitnessDir {
             self.root.join("state"),
             self.evidence_dir(),
         ] {
-            fs::create_dir_all(&d).map_err(io_err(&d))?;
+            fsx::create_dir_all(&d, fsx::DIR_PRIVATE).map_err(io_err(&d))?;
         }
         keys::write_private(&self.key_path(), key, pass)?;
         if let Err(e) = keys::write_new(&self.pub_path(), format!("{vk}\n").as_bytes(), 0o644) {
@@ -262,7 +239,7 @@ impl WitnessDir {
     pub fn save_state(&self, state: &LogState) -> Result<(), WitnessStoreError> {
         let path = self.state_path(&state.origin);
         if let Some(d) = path.parent() {
-            fs::create_dir_all(d).map_err(io_err(d))?;
+            fsx::create_dir_all(d, fsx::DIR_PRIVATE).map_err(io_err(d))?;
         }
         write_atomic(&path, state.to_json().as_bytes()).map_err(io_err(&path))
     }
@@ -321,7 +298,7 @@ impl WitnessDir {
         refused: &str,
     ) -> Result<PathBuf, WitnessStoreError> {
         let dir = self.evidence_dir();
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        fsx::create_dir_all(&dir, fsx::DIR_PRIVATE).map_err(io_err(&dir))?;
         let prefix = format!("{}-{size}-", origin_file_name(origin));
         for e in fs::read_dir(&dir).map_err(io_err(&dir))? {
             let p = e.map_err(io_err(&dir))?.path();
