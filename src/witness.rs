@@ -217,30 +217,6 @@ impl WitnessError {
             _ => false,
         }
     }
-
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            WitnessError::Refused(r) => match r {
-                Refusal::Malformed(_) => "give the signed checkpoint as `speclog checkpoint` prints it".into(),
-                Refusal::UnknownLog { .. } => "give --log the verifier key of the log that signed this checkpoint (its name is the origin)".into(),
-                Refusal::BadSignature { .. } => "check that --log is this log's key (keys/admin.pub); a checkpoint that does not verify is never cosigned".into(),
-                Refusal::LogKeyChanged { .. } => "a log's key never changes; if this is really a new log under the same origin, move its state file out of the witness's state/ directory".into(),
-                Refusal::OldSizeMismatch { have, .. } => format!("produce the proof from the witness's size: `speclog prove consistency {have}`"),
-                Refusal::ProofNeeded { have, .. } => format!("give --proof FILE from `speclog prove consistency {have}`"),
-                Refusal::OldSizeTooLarge { .. } => "the old size comes from an earlier checkpoint, so it is at most the new one".into(),
-                _ => return None,
-            },
-            WitnessError::Conflict { refusal: Refusal::Rollback { .. }, .. } => "a stale checkpoint may just be a late retry; but if the log now serves it as its latest, it rolled back: publish the evidence file".into(),
-            WitnessError::Conflict { refusal: Refusal::Inconsistent { .. }, .. } => "either the proof is wrong (produce it with `speclog prove consistency` from the log itself) or the log rewrote history; the evidence file keeps both checkpoints and the proof".into(),
-            WitnessError::Conflict { .. } => "the log showed this witness two histories that cannot both be true: publish the evidence file and stop trusting the log until its operator explains".into(),
-            WitnessError::CorruptState { .. } => "restore the file from a backup; the witness never starts over on its own, since that would let a log roll back".into(),
-            WitnessError::Policy { .. } => "lines are `log VKEY`, `witness NAME VKEY`, `group NAME all|any|K MEMBER...` and one `quorum NAME|none` (C2SP tlog-policy); `speclog witness add` and `speclog witness policy --quorum N` write it".into(),
-            WitnessError::BadName(_) => "use a name without spaces or '+', ideally a URL without scheme, e.g. witness.example.org/w1".into(),
-            WitnessError::NoWitness(_) => "create one with `speclog witness init NAME`, or point --dir (SPECLOG_WITNESS) at its directory".into(),
-            WitnessError::BadCosignature { .. } => "the witness cosigned another checkpoint (give --size N for an older one) or the line was damaged; ask the witness again".into(),
-        })
-    }
 }
 
 /// A signed checkpoint as submitted, parsed but not verified.

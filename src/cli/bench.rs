@@ -67,7 +67,7 @@ pub fn run_bench(a: BenchArgs, out: &mut Out) -> Result<(), Error> {
     if !r.pass {
         eprintln!("bench: missed: {}", r.missed.join("; "));
         drop(std::mem::replace(out, Out::stdout()));
-        std::process::exit(speclog::error::EXIT_VERIFY);
+        std::process::exit(super::hints::EXIT_VERIFY);
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use speclog::keys::Passphrase;
 
 mod bench;
 mod gov;
+mod hints;
 mod output;
 mod site;
 mod witness;
@@ -435,10 +436,8 @@ pub fn main() -> i32 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {}", output::inert(&e.to_string()));
-            if let Some(h) = e.hint() {
-                eprintln!("hint: {}", output::inert(&h));
-            }
-            return e.exit_code();
+            eprintln!("hint: {}", output::inert(&hints::hint(&e)));
+            return hints::exit_code(&e);
         }
     };
     CONFIG_VARS.with(|c| *c.borrow_mut() = from_config);
@@ -450,9 +449,7 @@ pub fn main() -> i32 {
         Err(e) => {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "error: {}", output::inert(&e.to_string()));
-            if let Some(h) = e.hint() {
-                let _ = writeln!(err, "hint: {}", output::inert(&h.to_string()));
-            }
+            let _ = writeln!(err, "hint: {}", output::inert(&hints::hint(&e)));
             if verbose {
                 let mut src = std::error::Error::source(&e);
                 while let Some(s) = src {
@@ -460,7 +457,7 @@ pub fn main() -> i32 {
                     src = s.source();
                 }
             }
-            e.exit_code()
+            hints::exit_code(&e)
         }
     }
 }

@@ -217,7 +217,9 @@ pub fn check_text(what: &str, s: &str, max: usize) -> Result<(), GovError> {
         )));
     }
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(rule(format!("{what} contains a control character")));
+        return Err(GovError::ControlChar {
+            what: what.to_string(),
+        });
     }
     Ok(())
 }

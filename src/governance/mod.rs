@@ -65,6 +65,28 @@ pub enum GovError {
     },
     #[error("{0}")]
     Rule(String),
+    #[error(
+        "invalid version label {0:?}: use 1-128 of A-Z a-z 0-9 . _ + - starting with a letter or digit"
+    )]
+    InvalidLabel(String),
+    #[error("version {label:?} was already released (entry {seq}) with different content")]
+    AlreadyReleased { label: String, seq: u64 },
+    #[error("version {label:?} is already released with this content (entry {seq})")]
+    SameContent { label: String, seq: u64 },
+    #[error("re-release of {label:?} has the same content as entry {seq}")]
+    ReReleaseSameContent { label: String, seq: u64 },
+    #[error("the admin key cannot be revoked")]
+    AdminNotRevocable,
+    #[error(
+        "incident {id} was resolved in entry {seq}; a resolved incident is closed (open a new incident to revisit it)"
+    )]
+    IncidentClosed { id: String, seq: u64 },
+    #[error("{what} contains a control character")]
+    ControlChar { what: String },
+    #[error("invalid role {0:?}: use lowercase letters, digits and '-'")]
+    InvalidRole(String),
+    #[error("this public key is already registered (as {0:?})")]
+    KeyRegistered(String),
     #[error("unknown {what} {name:?}")]
     Unknown { what: &'static str, name: String },
     #[error("lookup failed: {0}")]
@@ -374,9 +396,7 @@ pub fn check_label(label: &str) -> Result<(), GovError> {
     if ok {
         Ok(())
     } else {
-        Err(GovError::Rule(format!(
-            "invalid version label {label:?}: use 1-128 of A-Z a-z 0-9 . _ + - starting with a letter or digit"
-        )))
+        Err(GovError::InvalidLabel(label.to_string()))
     }
 }
 
@@ -466,15 +486,15 @@ fn check_release(p: &SpecRelease, l: &impl Lookup) -> Result<(), GovError> {
         ))),
         (Some(last), None) => {
             if last.content.sha256 == p.content.sha256 {
-                Err(GovError::Rule(format!(
-                    "version {:?} is already released with this content (entry {})",
-                    p.label, last.seq
-                )))
+                Err(GovError::SameContent {
+                    label: p.label.clone(),
+                    seq: last.seq,
+                })
             } else {
-                Err(GovError::Rule(format!(
-                    "version {:?} was already released (entry {}) with different content",
-                    p.label, last.seq
-                )))
+                Err(GovError::AlreadyReleased {
+                    label: p.label.clone(),
+                    seq: last.seq,
+                })
             }
         }
         (Some(last), Some(s)) => {
@@ -485,10 +505,10 @@ fn check_release(p: &SpecRelease, l: &impl Lookup) -> Result<(), GovError> {
                 )));
             }
             if last.content.sha256 == p.content.sha256 {
-                return Err(GovError::Rule(format!(
-                    "re-release of {:?} has the same content as entry {}",
-                    p.label, last.seq
-                )));
+                return Err(GovError::ReReleaseSameContent {
+                    label: p.label.clone(),
+                    seq: last.seq,
+                });
             }
             Ok(())
         }
@@ -600,9 +620,10 @@ fn open_incident(id: &str, l: &impl Lookup) -> Result<incident::IncidentRec, Gov
         name: id.to_string(),
     })?;
     if let Some(s) = rec.resolved {
-        return Err(GovError::Rule(format!(
-            "incident {id} was resolved in entry {s}; a resolved incident is closed (open a new incident to revisit it)"
-        )));
+        return Err(GovError::IncidentClosed {
+            id: id.to_string(),
+            seq: s,
+        });
     }
     Ok(rec)
 }

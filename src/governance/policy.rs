@@ -94,9 +94,7 @@ pub fn check_role(r: &str) -> Result<(), GovError> {
     {
         Ok(())
     } else {
-        Err(GovError::Rule(format!(
-            "invalid role {r:?}: use lowercase letters, digits and '-'"
-        )))
+        Err(GovError::InvalidRole(r.to_string()))
     }
 }
 
@@ -210,14 +208,13 @@ impl Authority {
                     check_role(r)?;
                 }
                 if self.keys.iter().any(|k| k.public == vk.public()) {
-                    return Err(GovError::Rule(format!(
-                        "this public key is already registered (as {:?})",
+                    return Err(GovError::KeyRegistered(
                         self.keys
                             .iter()
                             .find(|k| k.public == vk.public())
-                            .map(|k| k.name.as_str())
-                            .unwrap_or("")
-                    )));
+                            .map(|k| k.name.clone())
+                            .unwrap_or_default(),
+                    ));
                 }
                 let seq = entry.seq;
                 match (&p.replaces, self.active(&p.name).is_some()) {
@@ -254,7 +251,7 @@ impl Authority {
             }
             Payload::KeyRevoke(p) => {
                 if p.name == super::super::keys::ADMIN {
-                    return Err(GovError::Rule("the admin key cannot be revoked".into()));
+                    return Err(GovError::AdminNotRevocable);
                 }
                 let seq = entry.seq;
                 let k = self
