@@ -87,7 +87,13 @@ impl Config {
         if meta.len() > MAX_CONFIG {
             return Err(ConfigError::TooLarge(path));
         }
-        let bytes = std::fs::read(&path).map_err(|e| ConfigError::Io(path.clone(), e))?;
+        let bytes = crate::fsx::read_file_capped(&path, MAX_CONFIG).map_err(|e| {
+            if crate::fsx::is_too_large(&e) {
+                ConfigError::TooLarge(path.clone())
+            } else {
+                ConfigError::Io(path.clone(), e)
+            }
+        })?;
         let text = String::from_utf8(bytes)
             .map_err(|_| ConfigError::Parse(path.clone(), "not UTF-8".into()))?;
         Config::parse(&text, &path).map(Some)

@@ -179,6 +179,20 @@ pub fn write_private(path: &Path, key: &SigningKey, pass: &Passphrase) -> Result
     write_new(path, pem.as_bytes(), 0o600)
 }
 
+/// Largest private key file read (an encrypted PKCS#8 PEM is under 1 KiB).
+const MAX_KEY_FILE: u64 = 64 << 10;
+
+fn too_large_or_io(path: &Path, e: std::io::Error) -> KeyError {
+    if crate::fsx::is_too_large(&e) {
+        KeyError::Malformed(
+            path.into(),
+            format!("the file is over {} bytes", MAX_KEY_FILE),
+        )
+    } else {
+        KeyError::Io(path.into(), e)
+    }
+}
+
 /// Loads a private key file, checking its permissions first.
 pub fn load_private(path: &Path, pass: &Passphrase) -> Result<SigningKey, KeyError> {
     let meta = fs::metadata(path).map_err(|e| {
@@ -199,7 +213,16 @@ pub fn load_private(path: &Path, pass: &Passphrase) -> Result<SigningKey, KeyErr
             });
         }
     }
-    let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| KeyError::Io(path.into(), e))?);
+    // A key file is a few hundred bytes: capped by the bytes read (a sparse
+    // or endless file costs at most the cap).
+    let bytes = Zeroizing::new(
+        crate::fsx::read_file_capped(path, MAX_KEY_FILE).map_err(|e| too_large_or_io(path, e))?,
+    );
+    let text = Zeroizing::new(
+        std::str::from_utf8(&bytes)
+            .map_err(|_| KeyError::Malformed(path.into(), "not UTF-8 text".into()))?
+            .to_string(),
+    );
     let bad = |e: String| KeyError::Malformed(path.into(), e);
     let kp = if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         let Passphrase::Given(p) = pass else {
@@ -221,14 +244,19 @@ pub fn load_private(path: &Path, pass: &Passphrase) -> Result<SigningKey, KeyErr
 
 /// Reads a verifier key (first non-empty line) from a file.
 pub fn read_verifier_key(path: &Path) -> Result<VerifierKey, KeyError> {
+    let over = || KeyError::BadPublic(path.into(), "file is over 4 KiB".into());
     let meta = fs::metadata(path).map_err(|e| KeyError::Io(path.into(), e))?;
     if meta.len() > 4096 {
-        return Err(KeyError::BadPublic(
-            path.into(),
-            "file is over 4 KiB".into(),
-        ));
+        return Err(over());
     }
-    let text = fs::read(path).map_err(|e| KeyError::Io(path.into(), e))?;
+    // Capped by the bytes read: /dev/zero and pipes report no size.
+    let text = crate::fsx::read_file_capped(path, 4096).map_err(|e| {
+        if crate::fsx::is_too_large(&e) {
+            over()
+        } else {
+            KeyError::Io(path.into(), e)
+        }
+    })?;
     let text = String::from_utf8(text)
         .map_err(|_| KeyError::BadPublic(path.into(), "not UTF-8".into()))?;
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");

@@ -232,6 +232,11 @@ fn rows() -> Vec<Row> {
         r("key register x --public nul.pub", 2, "is not a verifier key").derived("nul.pub", "keys/evals.pub", with_nul),
         r("key register x --public latin1.pub", 2, "not UTF-8").derived("latin1.pub", "keys/evals.pub", with_latin1),
         r("key register x --public huge.pub", 2, "file is over 4 KiB").sparse("huge.pub", 100 << 20),
+        // Issue 21, break 6: endless inputs are capped by the bytes read, not metadata.
+        r("key register x --public /dev/zero", 2, "file is over 4 KiB"),
+        r("witness add w1 /dev/zero", 2, "file is over 4 KiB"),
+        r("verify --proof /dev/zero --key keys/admin.pub", 2, "over 1 MiB"),
+        r("verify --since /dev/zero", 2, "over 1 MiB"),
         r("key register ../../hostile-escape --public keys/evals.pub", 2, "invalid key name"),
         r("key revoke ghost", 2, "unknown active key \"ghost\""),
         r("key revoke ../../hostile-escape", 2, "unknown active key"),
@@ -723,4 +728,31 @@ cd / && umount "$D"
     assert_eq!(section("files").trim(), "", "partial files left: {text}");
     assert_eq!(section("same").trim(), "unchanged", "{text}");
     assert_eq!(section("retry").trim(), "works", "{text}");
+}
+
+/// Issue 21, break 6: a 3 GB sparse private key file is refused after
+/// reading at most 64 KiB of it, not read whole.
+#[cfg(unix)]
+#[test]
+fn a_huge_sparse_key_file_is_not_read_whole() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = base();
+    std::fs::create_dir(env.path("big")).unwrap();
+    let p = env.path("big/admin.key");
+    let f = std::fs::File::create(&p).unwrap();
+    f.set_len(3 << 30).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let before = env.db_bytes();
+    let t = Instant::now();
+    env.fails(
+        &["--keys", "big", "key", "generate", "x"],
+        2,
+        "over 65536 bytes",
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(env.db_bytes(), before);
 }

@@ -236,7 +236,7 @@ fn read_bytes(path: &Path, what: &str, max: u64) -> Result<Vec<u8>, Error> {
             "give the path of a JSON file",
         ));
     }
-    std::fs::read(path).map_err(|e| Error::Io(path.display().to_string(), e))
+    crate::fsx::read_file_capped(path, max).map_err(|e| Error::Io(path.display().to_string(), e))
 }
 
 /// The largest payload an entry of `kind` signed by `signer` can carry.

@@ -87,7 +87,9 @@ pub fn read_text(path: &Path, what: &str, max: u64) -> Result<String, Error> {
             "split the document or remove embedded data; speclog stores text, not archives",
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::Io(path.display().to_string(), e))?;
+    // Capped by the bytes read: the file may grow after the check.
+    let bytes = crate::fsx::read_file_capped(path, max)
+        .map_err(|e| Error::Io(path.display().to_string(), e))?;
     read_text_bytes(bytes, &format!("{what} {}", path.display()))
 }
 

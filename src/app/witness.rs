@@ -118,7 +118,8 @@ fn read_input(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
             format!("give the {what} itself; they are small text files"),
         ));
     }
-    std::fs::read(path).map_err(|e| Error::Io(path.display().to_string(), e))
+    crate::fsx::read_file_capped(path, MAX_INPUT)
+        .map_err(|e| Error::Io(path.display().to_string(), e))
 }
 
 fn utf8<'a>(b: &'a [u8], what: &str, path: &Path, hint: &str) -> Result<&'a str, Error> {

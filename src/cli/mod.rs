@@ -963,7 +963,20 @@ fn read_input(p: &std::path::Path) -> Result<Vec<u8>, Error> {
             "give the right file",
         ));
     }
-    std::fs::read(p).map_err(|e| Error::Io(p.display().to_string(), e))
+    // Capped by the bytes read: /dev/zero or a pipe has no size to check.
+    speclog::fsx::read_file_capped(p, 1 << 20).map_err(|e| {
+        if speclog::fsx::is_too_large(&e) {
+            Error::input(
+                format!(
+                    "{} is over 1 MiB; proofs, entries and checkpoints are under 1 MiB",
+                    p.display()
+                ),
+                "give the right file",
+            )
+        } else {
+            Error::Io(p.display().to_string(), e)
+        }
+    })
 }
 
 fn run_key(ws: &Workspace, k: KeyCmd, out: &mut Out) -> Result<(), Error> {
