@@ -467,14 +467,15 @@ impl Workspace {
         let (cl, problem) = clauses::parse_checked(&text).map_err(|e| {
             Error::input(
                 e.to_string(),
-                "a spec is split into clauses at its headings; merge some sections",
+                "a spec is split into clauses at its sections, paragraphs and sentences; split the spec into smaller documents",
             )
         })?;
         if let (Some(file), Some((problem, fix))) = (lint, problem) {
             return Err(Error::input(format!("{}: {problem}", file.display()), fix));
         }
         let manifest = serde_json::to_vec(&cl).expect("clauses serialise");
-        let content = ContentRef::of(text.as_bytes(), governance::MEDIA_MARKDOWN);
+        let ext = lint.and_then(|p| p.extension()).and_then(|e| e.to_str());
+        let content = ContentRef::of(text.as_bytes(), clauses::media_type(&text, ext));
         let prior = ledger.reader().releases(label)?;
         let supersedes = match (revision, prior.last()) {
             (true, Some(last)) => Some(EntryRef::new(last.seq, &last.hash)),

@@ -560,6 +560,13 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
                     &hex::encode(hash)[..16],
                     v.payload["content"]["sha256"].as_str().unwrap_or("")
                 ));
+                let (_, cl) = ws.clauses(&format!("{label}@{seq}"))?;
+                let leaves = speclog::governance::clauses::leaves(&cl).count();
+                out.line(&format!(
+                    "{} clauses ({leaves} leaves), media type {}",
+                    cl.len(),
+                    v.payload["content"]["media_type"].as_str().unwrap_or("")
+                ));
                 if let Some(s) = v.payload.get("supersedes") {
                     out.line(&format!(
                         "this is a revision: it supersedes entry {}",

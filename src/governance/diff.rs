@@ -19,7 +19,7 @@
 //! hunks; a line replaced by another gets word-level spans so a renderer can
 //! highlight exactly what changed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -53,7 +53,11 @@ pub struct ClauseDiff {
     pub changed: Vec<ChangedClause>,
     /// Clauses whose id changed, in new-version order.
     pub renamed: Vec<RenamedClause>,
-    /// Clauses with the same id and digest in both versions.
+    /// Leaves with the same id and text in both versions that moved among the
+    /// others (their order changed), in new-version order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<ClauseInfo>,
+    /// Clauses with the same id and text in both versions, not moved.
     pub unchanged: usize,
 }
 
@@ -63,6 +67,12 @@ pub struct ClauseInfo {
     pub id: String,
     pub title: String,
     pub sha256: String,
+    /// The clause this one is a part of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// For a leaf added or removed: its whole text, as inserted or deleted lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hunks: Vec<Hunk>,
 }
 
 /// A clause whose text changed.
@@ -77,6 +87,11 @@ pub struct ChangedClause {
     pub new_sha256: String,
     /// Body similarity in 0..=1 (word level).
     pub similarity: f32,
+    /// The clause this one is a part of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// The changed lines of the clause text; empty for a clause cut into parts
+    /// (its parts carry the lines).
     pub hunks: Vec<Hunk>,
 }
 
@@ -133,12 +148,14 @@ pub struct Span {
 }
 
 impl ClauseDiff {
-    /// True when nothing changed.
+    /// True when nothing changed: [`diff`] makes it so exactly when the two
+    /// texts are byte-identical.
     pub fn is_empty(&self) -> bool {
         self.added.is_empty()
             && self.removed.is_empty()
             && self.changed.is_empty()
             && self.renamed.is_empty()
+            && self.moved.is_empty()
     }
 
     /// Drops the text hunks, keeping the clause lists (a summary).
@@ -166,7 +183,40 @@ fn info(c: &Clause) -> ClauseInfo {
         id: c.id.clone(),
         title: c.title.clone(),
         sha256: c.sha256.clone(),
+        parent: c.parent.clone(),
+        hunks: Vec::new(),
     }
+}
+
+/// [`info`], with the clause's whole text as hunks when it is a leaf.
+fn info_text(c: &Clause, text: &str, leaf: bool, added: bool) -> ClauseInfo {
+    let mut i = info(c);
+    if leaf {
+        let t = c.text(text);
+        i.hunks = if added { hunks("", t) } else { hunks(t, "") };
+    }
+    i
+}
+
+/// The changed lines of a leaf: of its body (line numbers within the body)
+/// when only the body changed, else of its whole text.
+fn leaf_hunks(o: &Clause, old_text: &str, n: &Clause, new_text: &str) -> Vec<Hunk> {
+    // The text around the body: (before, after), if the body lies inside it.
+    let frame = |c: &Clause, t: &str| -> Option<(String, String)> {
+        let (all, body) = (c.text(t), c.body(t));
+        let at = (body.as_ptr() as usize).checked_sub(all.as_ptr() as usize)?;
+        let rest = all.get(at + body.len()..)?;
+        Some((all[..at].to_string(), rest.to_string()))
+    };
+    match (frame(o, old_text), frame(n, new_text)) {
+        (Some(a), Some(b)) if a == b => hunks(o.body(old_text), n.body(new_text)),
+        _ => hunks(o.text(old_text), n.text(new_text)),
+    }
+}
+
+/// The ids of clauses that have parts.
+fn containers(cl: &[Clause]) -> HashSet<&str> {
+    cl.iter().filter_map(|c| c.parent.as_deref()).collect()
 }
 
 fn norm_title(t: &str) -> String {
@@ -177,7 +227,7 @@ fn norm_title(t: &str) -> String {
 }
 
 fn retitled(old: &Clause, new: &Clause) -> Option<String> {
-    (old.title != new.title).then(|| old.title.clone())
+    (new.kind.is_heading() && old.title != new.title).then(|| old.title.clone())
 }
 
 /// Word-level similarity of two texts in 0..=1.
@@ -253,7 +303,9 @@ fn pair_renames<'a>(
         let pick = gone
             .iter()
             .enumerate()
-            .filter(|(i, o)| !gone_used[*i] && o.sha256 == n.sha256)
+            .filter(|(i, o)| {
+                !gone_used[*i] && o.sha256 == n.sha256 && o.kind.is_heading() == n.kind.is_heading()
+            })
             .filter(|(_, o)| !empty || norm_title(&o.title) == norm_title(&n.title))
             // Prefer the same title, then the first in document order.
             .min_by_key(|(i, o)| (norm_title(&o.title) != norm_title(&n.title), *i))
@@ -277,7 +329,7 @@ fn pair_renames<'a>(
         for &i in &open_gone {
             let o = gone[i];
             let ob = o.body(old_text);
-            if ob.is_empty() || nb.is_empty() {
+            if ob.is_empty() || nb.is_empty() || o.kind.is_heading() != n.kind.is_heading() {
                 continue;
             }
             let (ot, nt) = (norm_title(&o.title), norm_title(&n.title));
@@ -329,26 +381,51 @@ pub fn renames(
 }
 
 /// Compares two versions' clauses. `old_text` and `new_text` are the spec texts
-/// the clause lists were parsed from (bodies are read from them).
+/// the clause lists were parsed from (texts are read from them).
+///
+/// Clauses are matched by id (then renames, see the module doc). A clause in
+/// both is *changed* when its bytes differ; a leaf (a clause without parts)
+/// carries the changed lines, a clause with parts leaves them to its parts.
+/// Leaves with the same text whose order changed are *moved*. The result is
+/// empty exactly when the two texts are byte-identical: if the manifests
+/// account for no change in texts that differ (a manifest that does not
+/// cover its text), the whole text is reported as one changed clause with id
+/// [`WHOLE_TEXT`].
 pub fn diff(old_text: &str, old: &[Clause], new_text: &str, new: &[Clause]) -> ClauseDiff {
-    let old_by_id: BTreeMap<&str, &Clause> = old.iter().map(|c| (c.id.as_str(), c)).collect();
     let mut out = ClauseDiff::default();
+    if old_text == new_text {
+        out.unchanged = new.len();
+        return out;
+    }
+    let old_by_id: BTreeMap<&str, &Clause> = old.iter().map(|c| (c.id.as_str(), c)).collect();
+    let (old_parts, new_parts) = (containers(old), containers(new));
+    let is_leaf = |c: &Clause, parts: &HashSet<&str>| !parts.contains(c.id.as_str());
 
     // Same id in both.
+    let mut same: Vec<&str> = Vec::new();
     for n in new {
         if let Some(o) = old_by_id.get(n.id.as_str()) {
-            if o.sha256 == n.sha256 {
+            let (ot, nt) = (o.text(old_text), n.text(new_text));
+            if ot == nt && o.sha256 == n.sha256 {
+                if is_leaf(n, &new_parts) {
+                    same.push(n.id.as_str());
+                }
                 out.unchanged += 1;
             } else {
-                let (ob, nb) = (o.body(old_text), n.body(new_text));
+                let leaf = is_leaf(n, &new_parts) && is_leaf(o, &old_parts);
                 out.changed.push(ChangedClause {
                     id: n.id.clone(),
                     title: n.title.clone(),
                     old_title: retitled(o, n),
                     old_sha256: o.sha256.clone(),
                     new_sha256: n.sha256.clone(),
-                    similarity: similarity(ob, nb),
-                    hunks: hunks(ob, nb),
+                    similarity: similarity(o.body(old_text), n.body(new_text)),
+                    parent: n.parent.clone(),
+                    hunks: if leaf {
+                        leaf_hunks(o, old_text, n, new_text)
+                    } else {
+                        Vec::new()
+                    },
                 });
             }
         }
@@ -362,10 +439,13 @@ pub fn diff(old_text: &str, old: &[Clause], new_text: &str, new: &[Clause]) -> C
 
     for (j, n) in came.iter().enumerate() {
         match came_match[j] {
-            None => out.added.push(info(n)),
+            None => out
+                .added
+                .push(info_text(n, new_text, is_leaf(n, &new_parts), true)),
             Some((i, s)) => {
                 let o = gone[i];
                 let same_text = o.sha256 == n.sha256;
+                let leaf = is_leaf(n, &new_parts) && is_leaf(o, &old_parts);
                 out.renamed.push(RenamedClause {
                     from: o.id.clone(),
                     to: n.id.clone(),
@@ -373,10 +453,12 @@ pub fn diff(old_text: &str, old: &[Clause], new_text: &str, new: &[Clause]) -> C
                     old_title: retitled(o, n),
                     same_text,
                     similarity: s,
-                    hunks: if same_text {
-                        Vec::new()
+                    // A rename with the same body shows no lines: the
+                    // rename itself is the change of its heading line.
+                    hunks: if leaf && !same_text {
+                        leaf_hunks(o, old_text, n, new_text)
                     } else {
-                        hunks(o.body(old_text), n.body(new_text))
+                        Vec::new()
                     },
                 });
             }
@@ -384,11 +466,57 @@ pub fn diff(old_text: &str, old: &[Clause], new_text: &str, new: &[Clause]) -> C
     }
     for (i, o) in gone.iter().enumerate() {
         if !gone_used[i] {
-            out.removed.push(info(o));
+            out.removed
+                .push(info_text(o, old_text, is_leaf(o, &old_parts), false));
         }
+    }
+
+    // Unchanged leaves whose order changed.
+    let same_set: HashSet<&str> = same.iter().copied().collect();
+    let old_order: Vec<&str> = old
+        .iter()
+        .map(|c| c.id.as_str())
+        .filter(|id| same_set.contains(id))
+        .collect();
+    if old_order != same {
+        let ops = similar::capture_diff_slices_deadline(
+            Algorithm::Myers,
+            &old_order,
+            &same,
+            Some(std::time::Instant::now() + DIFF_TIMEOUT),
+        );
+        let by_id: BTreeMap<&str, &Clause> = new.iter().map(|c| (c.id.as_str(), c)).collect();
+        for op in ops {
+            if let DiffOp::Insert {
+                new_index, new_len, ..
+            } = op
+            {
+                for id in &same[new_index..new_index + new_len] {
+                    out.moved.push(info(by_id[id]));
+                }
+            }
+        }
+        out.unchanged -= out.moved.len();
+    }
+
+    if old_text != new_text && out.is_empty() {
+        out.changed.push(ChangedClause {
+            id: WHOLE_TEXT.into(),
+            title: "(the whole text)".into(),
+            old_title: None,
+            old_sha256: hex::encode(crate::ledger::entry::sha256(old_text.as_bytes())),
+            new_sha256: hex::encode(crate::ledger::entry::sha256(new_text.as_bytes())),
+            similarity: similarity(old_text, new_text),
+            parent: None,
+            hunks: hunks(old_text, new_text),
+        });
     }
     out
 }
+
+/// The id a diff gives the whole text when the clause manifests account for
+/// none of its changes (see [`diff`]); never a clause id (ids have no `*`).
+pub const WHOLE_TEXT: &str = "*";
 
 fn strip_nl(s: &str) -> String {
     s.strip_suffix('\n')
@@ -598,6 +726,129 @@ mod tests {
         assert_eq!(v["changed"][0]["hunks"][0]["lines"][0]["op"], "delete");
         let back: ClauseDiff = serde_json::from_value(v).unwrap();
         assert_eq!(back, d);
+    }
+
+    /// The leaves of `new` not reported are unchanged in `old`, and the other
+    /// way round; a diff is empty exactly when the texts are identical.
+    fn check_truthful(a: &str, b: &str, d: &ClauseDiff) {
+        assert_eq!(d.is_empty(), a == b, "{a:?} -> {b:?}: {d:#?}");
+        let (ca, cb) = (parse(a).unwrap(), parse(b).unwrap());
+        let mut new_side: HashSet<&str> = d.changed.iter().map(|c| c.id.as_str()).collect();
+        let mut old_side = new_side.clone();
+        new_side.extend(d.added.iter().map(|c| c.id.as_str()));
+        new_side.extend(d.renamed.iter().map(|c| c.to.as_str()));
+        new_side.extend(d.moved.iter().map(|c| c.id.as_str()));
+        old_side.extend(d.removed.iter().map(|c| c.id.as_str()));
+        old_side.extend(d.renamed.iter().map(|c| c.from.as_str()));
+        old_side.extend(d.moved.iter().map(|c| c.id.as_str()));
+        if d.changed.iter().any(|c| c.id == WHOLE_TEXT) {
+            return;
+        }
+        for (this, other, tt, ot, told) in
+            [(&cb, &ca, b, a, &new_side), (&ca, &cb, a, b, &old_side)]
+        {
+            for l in crate::governance::clauses::leaves(this) {
+                if told.contains(l.id.as_str()) {
+                    continue;
+                }
+                let o = other.iter().find(|o| o.id == l.id);
+                assert_eq!(
+                    o.map(|o| o.text(ot)),
+                    Some(l.text(tt)),
+                    "leaf {} changed unreported: {a:?} -> {b:?}: {d:#?}",
+                    l.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_change_is_reported() {
+        let cases = [
+            ("# A {#a}\n\nx\n", "# A {#a}\n\nx\n\n"),
+            ("# A {#a}\n\nx\n", "# A again {#a}\n\nx\n"),
+            ("# A {#a}\n\nx\n", "# A {#a authority=user}\n\nx\n"),
+            ("intro\n\n# A {#a}\n\nx\n", "intro!\n\n# A {#a}\n\nx\n"),
+            ("- one\n- two\n", "- one\n"),
+            (
+                "<a>\nx\n</a>\n\n<b>\ny\n</b>\n",
+                "<b>\ny\n</b>\n\n<a>\nx\n</a>\n",
+            ),
+            ("p one\n\np two\n", "p two\n\np one\n"),
+            ("same", "same"),
+        ];
+        for (a, b) in cases {
+            let d = run(a, b);
+            check_truthful(a, b, &d);
+        }
+        // A reworded heading is shown, not hidden behind an unchanged digest.
+        let d = run("# A {#a}\n\nx\n", "# A again {#a}\n\nx\n");
+        assert_eq!(d.changed[0].old_title.as_deref(), Some("A"));
+        assert!(!d.changed[0].hunks.is_empty());
+        // Swapped paragraphs are moved.
+        let d = run("p one\n\np two\n", "p two\n\np one\n");
+        assert!(!d.is_empty(), "{d:#?}");
+    }
+
+    #[test]
+    fn manifests_that_miss_text_still_report_it() {
+        // A manifest of an older format that covers only the headings.
+        let a = "preamble\n\n# A {#a}\n\nx\n";
+        let b = "changed preamble\n\n# A {#a}\n\nx\n";
+        let heads = |t: &str| -> Vec<Clause> {
+            parse(t)
+                .unwrap()
+                .into_iter()
+                .filter(|c| c.kind.is_heading())
+                .collect()
+        };
+        let d = diff(a, &heads(a), b, &heads(b));
+        assert_eq!(d.changed.len(), 1);
+        assert_eq!(d.changed[0].id, WHOLE_TEXT);
+        assert!(!d.changed[0].hunks.is_empty());
+    }
+
+    /// Texts made of the shapes real specs have, to edit at random.
+    fn shape_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            "[a-z]{1,12}( [a-z]{1,12}){0,8}[.!?]?".prop_map(|s| s),
+            "[a-z]{1,8}".prop_map(|s| format!("# {s}\n")),
+            "[a-z]{1,8}".prop_map(|s| format!("## {s} {{#{s}}}\n")),
+            "[a-z]{1,6}".prop_map(|s| format!("<{s}>\n")),
+            "[a-z]{1,6}".prop_map(|s| format!("</{s}>\n")),
+            Just("- item\n".to_string()),
+            Just("1. first\n".to_string()),
+            Just("{% if x %}\n".to_string()),
+            Just("{% endif %}\n".to_string()),
+            Just("```\n".to_string()),
+            Just("\n".to_string()),
+            Just("\n\n".to_string()),
+            Just(" ".to_string()),
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn random_edits_are_never_unchanged(
+            a in shape_text(),
+            at in 0usize..2000,
+            cut in 0usize..40,
+            ins in "[a-z <>/#\\n.{}%-]{0,20}",
+        ) {
+            let mut b = a.clone();
+            let mut i = at.min(b.len());
+            while !b.is_char_boundary(i) { i -= 1; }
+            let mut j = (i + cut).min(b.len());
+            while !b.is_char_boundary(j) { j -= 1; }
+            b.replace_range(i..j, &ins);
+            crate::governance::clauses::tests::check_tree(&a, &parse(&a).unwrap());
+            crate::governance::clauses::tests::check_tree(&b, &parse(&b).unwrap());
+            let d = run(&a, &b);
+            check_truthful(&a, &b, &d);
+        }
     }
 
     fn shared(name: &str) -> Option<String> {

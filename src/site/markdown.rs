@@ -114,7 +114,11 @@ fn shift(level: HeadingLevel) -> HeadingLevel {
 
 /// Renders a whole spec: every clause heading gets its clause id, a permalink and badges.
 pub fn render_spec(text: &str, cl: &[Clause]) -> String {
-    let by_start: HashMap<usize, &Clause> = cl.iter().map(|c| (c.start, c)).collect();
+    let by_start: HashMap<usize, &Clause> = cl
+        .iter()
+        .filter(|c| c.kind.is_heading())
+        .map(|c| (c.start, c))
+        .collect();
     render(text, &by_start, &titles(cl), ClauseLinks::SamePage)
 }
 
