@@ -2,9 +2,9 @@
 //!
 //! Every setting is also a flag and an environment variable; precedence is
 //! flag, then environment, then this file, then the built-in default. The CLI
-//! applies the file by exporting each setting as its environment variable
-//! when that variable is not already set, so clap's own `env` handling gives
-//! the precedence above.
+//! applies the file after reading it by making each setting the default of
+//! the arguments that read its environment variable, so clap gives the
+//! precedence above; the process environment is never changed.
 //!
 //! ```toml
 //! origin = "example.org/model-spec"   # SPECLOG_ORIGIN, `init --origin`

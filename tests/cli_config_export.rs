@@ -108,3 +108,37 @@ fn export_jsonl_and_intoto() {
     assert_eq!(s["subject"][0]["digest"]["sha256"], want);
     assert_eq!(s["predicate"]["log"]["index"], 2);
 }
+
+#[test]
+fn config_file_follows_a_ledger_flag_given_after_the_subcommand() {
+    let env = Env::new();
+    env.write(
+        "other/speclog.toml",
+        "origin = \"other.example/spec\"\nlock_timeout = 9\n",
+    );
+    // --ledger after the subcommand, and in its `=` form: the file beside that ledger
+    // supplies the required --origin, and the flag --lock-timeout still wins over it.
+    env.ok(&["init", "--ledger", "other"]);
+    let show: serde_json::Value =
+        serde_json::from_str(&env.ok(&["config", "show", "--json", "--ledger=other"])).unwrap();
+    assert_eq!(show["settings"]["origin"]["value"], "other.example/spec");
+    assert_eq!(show["settings"]["lock_timeout"]["value"], "9");
+    assert_eq!(show["settings"]["lock_timeout"]["source"], "speclog.toml");
+    let show: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "config",
+        "show",
+        "--json",
+        "--ledger",
+        "other",
+        "--lock-timeout",
+        "3",
+    ]))
+    .unwrap();
+    assert_eq!(show["settings"]["lock_timeout"]["value"], "3");
+    assert_eq!(
+        show["settings"]["lock_timeout"]["source"],
+        "flag (--lock-timeout)"
+    );
+    // The default ledger directory has no file: init there needs --origin.
+    env.fails(&["init"], 2, "--origin");
+}

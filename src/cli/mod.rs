@@ -1,11 +1,12 @@
 //! Command-line parsing and output. Each subcommand parses, calls
 //! [`speclog::app::Workspace`], prints the result, and explains errors.
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use speclog::Error;
 use speclog::app::Workspace;
 use speclog::keys::Passphrase;
@@ -234,6 +235,51 @@ enum ConfigCmd {
     },
 }
 
+// The arguments of `spec release` (the variant's doc comment is its help).
+#[derive(Args, Debug)]
+struct ReleaseArgs {
+    /// The spec text (Markdown, UTF-8).
+    file: PathBuf,
+    /// The version label, e.g. 2025-09-12.
+    #[arg(long = "version")]
+    label: String,
+    /// Name of the signing key.
+    #[arg(long, env = "SPECLOG_SIGNER")]
+    signer: String,
+    /// Release notes (Markdown file).
+    #[arg(long)]
+    notes: Option<PathBuf>,
+    /// A deliberate re-release of an existing label with new content.
+    #[arg(long)]
+    revision: bool,
+    /// Incident id(s) this release fixes.
+    #[arg(long = "fixes")]
+    fixes: Vec<String>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+// The arguments of `import git` (the variant's doc comment is its help).
+#[derive(Args, Debug)]
+struct ImportGitArgs {
+    /// The repository (a working tree or bare repository).
+    repo: PathBuf,
+    /// The spec file's path inside the repository.
+    #[arg(long)]
+    path: String,
+    /// Name of the signing key.
+    #[arg(long, env = "SPECLOG_SIGNER")]
+    signer: String,
+    /// Regex over the commit subject; its first group (or whole match) is the label.
+    #[arg(long, value_name = "REGEX")]
+    label_from: Option<String>,
+    /// Only commits after this revision.
+    #[arg(long, value_name = "REV")]
+    since: Option<String>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
 #[derive(Subcommand, Debug)]
 enum ImportCmd {
     /// Record each commit that changed a spec file in a git repository as a release.
@@ -243,24 +289,7 @@ enum ImportCmd {
     #[command(
         after_help = "Examples:\n  speclog import git ../model_spec --path model_spec.md --signer policy-team\n  speclog import git repo --path spec.md --signer policy-team --label-from 'Release (\\S+)' --since v1.0"
     )]
-    Git {
-        /// The repository (a working tree or bare repository).
-        repo: PathBuf,
-        /// The spec file's path inside the repository.
-        #[arg(long)]
-        path: String,
-        /// Name of the signing key.
-        #[arg(long, env = "SPECLOG_SIGNER")]
-        signer: String,
-        /// Regex over the commit subject; its first group (or whole match) is the label.
-        #[arg(long, value_name = "REGEX")]
-        label_from: Option<String>,
-        /// Only commits after this revision.
-        #[arg(long, value_name = "REV")]
-        since: Option<String>,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
+    Git(ImportGitArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -347,56 +376,28 @@ enum SpecCmd {
     #[command(
         after_help = "Examples:\n  speclog spec release spec.md --version 2025-09-12 --signer policy-team\n  speclog spec release spec.md --version 2025-09-12 --revision --signer policy-team --notes why.md"
     )]
-    Release {
-        /// The spec text (Markdown, UTF-8).
-        file: PathBuf,
-        /// The version label, e.g. 2025-09-12.
-        #[arg(long = "version")]
-        label: String,
-        /// Name of the signing key.
-        #[arg(long, env = "SPECLOG_SIGNER")]
-        signer: String,
-        /// Release notes (Markdown file).
-        #[arg(long)]
-        notes: Option<PathBuf>,
-        /// A deliberate re-release of an existing label with new content.
-        #[arg(long)]
-        revision: bool,
-        /// Incident id(s) this release fixes.
-        #[arg(long = "fixes")]
-        fixes: Vec<String>,
-        #[command(flatten)]
-        json: JsonFlag,
-    },
+    Release(ReleaseArgs),
     /// Approve the latest release of a label (multi-party approval).
     Approve(gov::ApproveArgs),
 }
 
-/// The ledger directory the command line names, before clap parses it.
-fn ledger_dir_from_args() -> PathBuf {
-    let args: Vec<String> = std::env::args().collect();
-    for (i, a) in args.iter().enumerate() {
-        if a == "--" {
-            break;
-        }
-        if a == "--ledger" {
-            if let Some(v) = args.get(i + 1) {
-                return PathBuf::from(v);
-            }
-        } else if let Some(v) = a.strip_prefix("--ledger=") {
-            return PathBuf::from(v);
-        }
-    }
-    std::env::var_os("SPECLOG_LEDGER")
-        .map(PathBuf::from)
+/// The ledger directory the command line names: a lenient first parse
+/// (missing arguments may still come from `speclog.toml`), else
+/// `SPECLOG_LEDGER`, else `ledger`.
+fn ledger_dir_from_args(argv: &[OsString]) -> PathBuf {
+    Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(argv)
+        .ok()
+        .and_then(|m| m.get_one::<PathBuf>("ledger").cloned())
+        .or_else(|| std::env::var_os("SPECLOG_LEDGER").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("ledger"))
 }
 
-/// Applies `speclog.toml` beside the ledger: each setting becomes its environment
-/// variable unless that is already set, so flags > environment > file > default.
-/// Returns the variables it set.
-fn apply_config() -> Result<Vec<&'static str>, Error> {
-    let dir = ledger_dir_from_args();
+/// The settings of `speclog.toml` beside the ledger, as (environment
+/// variable, value) pairs, leaving out those the environment sets.
+fn file_settings(argv: &[OsString]) -> Result<Vec<(&'static str, String)>, Error> {
+    let dir = ledger_dir_from_args(argv);
     if dir.is_file() {
         let parent = match dir.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
@@ -419,20 +420,45 @@ fn apply_config() -> Result<Vec<&'static str>, Error> {
     else {
         return Ok(Vec::new());
     };
-    let mut set = Vec::new();
-    for (k, v) in cfg.env_pairs() {
-        if std::env::var_os(k).is_none() {
-            // SAFETY: called at the start of main, before any other thread exists.
-            unsafe { std::env::set_var(k, v) };
-            set.push(k);
-        }
+    Ok(cfg
+        .env_pairs()
+        .into_iter()
+        .filter(|(k, _)| std::env::var_os(k).is_none())
+        .collect())
+}
+
+/// `cmd` with each argument whose environment variable `speclog.toml` sets
+/// defaulting to the file's value, in every subcommand. Clap then gives
+/// flag > environment > file > built-in default, with no change to the
+/// process environment.
+fn with_file_defaults(mut cmd: clap::Command, file: &[(&'static str, String)]) -> clap::Command {
+    let ids: Vec<(clap::Id, &'static str)> = cmd
+        .get_arguments()
+        .filter_map(|a| {
+            let env = a.get_env()?;
+            let (_, v) = file.iter().find(|(k, _)| env == *k)?;
+            // Leaked once per setting, at start-up: clap keeps defaults as &'static str.
+            Some((a.get_id().clone(), &*Box::leak(v.clone().into_boxed_str())))
+        })
+        .collect();
+    for (id, v) in ids {
+        // A default satisfies the argument, so it is no longer required.
+        cmd = cmd.mut_arg(id, |a| a.default_value(v).required(false));
     }
-    Ok(set)
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in subs {
+        cmd = cmd.mut_subcommand(name, |c| with_file_defaults(c, file));
+    }
+    cmd
 }
 
 /// Runs the CLI and returns the exit code.
 pub fn main() -> i32 {
-    let from_config = match apply_config() {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let file = match file_settings(&argv) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {}", output::inert(&e.to_string()));
@@ -440,11 +466,12 @@ pub fn main() -> i32 {
             return hints::exit_code(&e);
         }
     };
-    CONFIG_VARS.with(|c| *c.borrow_mut() = from_config);
-    let cli = Cli::parse();
+    let mut cmd = with_file_defaults(Cli::command(), &file);
+    let matches = cmd.clone().get_matches_from(&argv);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
     let verbose = cli.verbose;
     let mut out = Out::stdout();
-    match run(cli, &mut out) {
+    match run(cli, &file, &mut out) {
         Ok(()) => 0,
         Err(e) => {
             let mut err = std::io::stderr().lock();
@@ -460,11 +487,6 @@ pub fn main() -> i32 {
             hints::exit_code(&e)
         }
     }
-}
-
-thread_local! {
-    /// Environment variables that came from `speclog.toml`.
-    static CONFIG_VARS: std::cell::RefCell<Vec<&'static str>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn workspace(cli: &Cli) -> Result<Workspace, Error> {
@@ -498,36 +520,14 @@ fn workspace(cli: &Cli) -> Result<Workspace, Error> {
     Ok(ws)
 }
 
-fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
+fn run(cli: Cli, file_settings: &[(&str, String)], out: &mut Out) -> Result<(), Error> {
     let ws = workspace(&cli)?;
     match cli.command {
         Command::Init {
             origin,
             encrypt,
             json,
-        } => {
-            let a = ws.init(&origin, encrypt)?;
-            if json.json {
-                out.json(&serde_json::json!({
-                    "origin": origin,
-                    "ledger": speclog::ledger::Ledger::db_path(&ws.ledger_dir),
-                    "admin_key": ws.keys.private_path("admin")?,
-                    "checkpoint": a.checkpoint,
-                }))
-            } else {
-                out.line(&format!(
-                    "created ledger {} for origin {origin}",
-                    speclog::ledger::Ledger::db_path(&ws.ledger_dir).display()
-                ));
-                out.line(&format!(
-                    "admin key: {} (keep it private; {} is public)",
-                    ws.keys.private_path("admin")?.display(),
-                    ws.keys.public_path("admin")?.display()
-                ));
-                out.line("next: speclog key generate NAME");
-                Ok(())
-            }
-        }
+        } => init(&ws, origin, encrypt, json, out),
         Command::Key(k) => run_key(&ws, k, out),
         Command::Eval(c) => gov::run_eval(&ws, c, out),
         Command::Incident(c) => gov::run_incident(&ws, c, out),
@@ -536,88 +536,9 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
         Command::Policy(c) => gov::run_policy(&ws, c, out),
         Command::Spec(SpecCmd::Approve(a)) => gov::run_approve(&ws, a, out),
         Command::Site(c) => site::run_site(&ws, c, out, cli.verbose),
-        Command::Spec(SpecCmd::Release {
-            file,
-            label,
-            signer,
-            notes,
-            revision,
-            fixes,
-            json,
-        }) => {
-            let a = ws.release_spec(&file, &label, &signer, notes.as_deref(), revision, fixes)?;
-            let (seq, hash) = a.entries[0];
-            let v = ws.show(&seq.to_string())?;
-            if json.json {
-                // The entry, plus the checkpoint the append produced.
-                let mut j =
-                    serde_json::to_value(&v).map_err(|e| Error::Io("json".into(), e.into()))?;
-                j["checkpoint"] = a.checkpoint.clone().into();
-                out.json(&j)
-            } else {
-                out.line(&format!(
-                    "released {label} as entry {seq} ({}), content sha256 {}",
-                    &hex::encode(hash)[..16],
-                    v.payload["content"]["sha256"].as_str().unwrap_or("")
-                ));
-                let (_, cl) = ws.clauses(&format!("{label}@{seq}"))?;
-                let leaves = speclog::governance::clauses::leaves(&cl).count();
-                out.line(&format!(
-                    "{} clauses ({leaves} leaves), media type {}",
-                    cl.len(),
-                    v.payload["content"]["media_type"].as_str().unwrap_or("")
-                ));
-                if let Some(s) = v.payload.get("supersedes") {
-                    out.line(&format!(
-                        "this is a revision: it supersedes entry {}",
-                        s["seq"]
-                    ));
-                }
-                out.line(&format!(
-                    "log size {}, root {}",
-                    a.head.size,
-                    hex::encode(a.head.root)
-                ));
-                Ok(())
-            }
-        }
-        Command::Log { kind, from, json } => {
-            let mut err = None;
-            ws.for_each_entry(from, |v| {
-                if let Some(k) = &kind {
-                    let hit = match k.strip_suffix('.') {
-                        Some(p) => v.kind.starts_with(&format!("{p}.")),
-                        None => &v.kind == k,
-                    };
-                    if !hit {
-                        return Ok(());
-                    }
-                }
-                let r = if json.json {
-                    out.json_line(&v)
-                } else {
-                    out.line(&output::log_line(&v));
-                    Ok(())
-                };
-                if let Err(e) = r {
-                    err = Some(e);
-                }
-                Ok(())
-            })?;
-            match err {
-                Some(e) => Err(e),
-                None => Ok(()),
-            }
-        }
-        Command::Show { reference, json } => {
-            let v = ws.show(&reference)?;
-            if json.json {
-                out.json(&v)
-            } else {
-                out.line(&output::show_text(&v));
-                Ok(())
-            }
-        }
+        Command::Spec(SpecCmd::Release(a)) => spec_release(&ws, a, out),
+        Command::Log { kind, from, json } => log(&ws, kind, from, json, out),
+        Command::Show { reference, json } => show(&ws, reference, json, out),
         Command::Verify {
             site: Some(dir),
             key,
@@ -625,58 +546,7 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             witnesses,
             json,
             ..
-        } => {
-            let key = key
-                .map(|k| speclog::app::proofs::load_verifier_key(&k))
-                .transpose()?;
-            let since = since.map(|p| read_input(&p)).transpose()?;
-            let pb = output::progress("verifying site");
-            let r = speclog::app::witness::verify_site(
-                &dir,
-                key.as_ref(),
-                since.as_deref(),
-                witnesses.as_deref(),
-                &|d, t| {
-                    pb.set_length(t);
-                    pb.set_position(d);
-                },
-            );
-            pb.finish_and_clear();
-            let r = r?;
-            if json.json {
-                return out.json(&r);
-            }
-            out.line(&format!(
-                "ok: {} entries, {} signatures, {} hash tiles, {} entry bundles, {} blobs verified",
-                r.entries, r.signatures, r.tiles, r.bundles, r.blobs
-            ));
-            out.line(&format!(
-                "origin {}\nsize {}\nroot {}",
-                r.origin, r.size, r.root
-            ));
-            out.line(&format!("checkpoint signed by: {}", r.signers.join(", ")));
-            if let Some(o) = r.extends {
-                out.line(&format!(
-                    "extends the older checkpoint of size {o}: append-only"
-                ));
-            }
-            if let Some(q) = &r.quorum {
-                let by = if r.witnesses.is_empty() {
-                    "no witness".to_string()
-                } else {
-                    r.witnesses.join(", ")
-                };
-                out.line(&format!("witnesses: cosigned by {by}; quorum {q}: met"));
-                if r.witness_policy.as_deref() == Some("published") {
-                    out.line("warning: checked against the site's own log/witnesses.txt; pass --witnesses with a policy you obtained independently");
-                }
-            }
-            if r.key_source == "published" {
-                out.line("warning: checked against the site's own log/verifier-key.txt; pass --key with a key you obtained independently");
-            }
-            out.line("note: only log/ is verified; the HTML and JSON pages render these entries and are not compared with them");
-            Ok(())
-        }
+        } => verify_site(dir, key, since, witnesses, json, out),
         Command::Verify {
             proof: Some(proof),
             entry,
@@ -684,272 +554,491 @@ fn run(cli: Cli, out: &mut Out) -> Result<(), Error> {
             since,
             json,
             ..
-        } => {
-            let Some(key) = key else {
-                return Err(Error::input(
-                    "verifying a proof needs the log's verifier key",
-                    "give --key keys/admin.pub (or the key line itself)",
-                ));
-            };
-            let key = speclog::app::proofs::load_verifier_key(&key)?;
-            let p = read_input(&proof)?;
-            let e = entry.map(|p| read_input(&p)).transpose()?;
-            let s = since.map(|p| read_input(&p)).transpose()?;
-            let r = speclog::app::proofs::verify_proof(&p, e.as_deref(), s.as_deref(), &key)?;
-            if json.json {
-                return out.json(&r);
-            }
-            match r.kind {
-                "inclusion" => out.line(&format!(
-                    "ok: entry {} ({}, hash {}) is in the log {} of size {} with root {}",
-                    r.index.unwrap_or(0),
-                    r.entry_kind.as_deref().unwrap_or(""),
-                    r.entry_hash.as_deref().unwrap_or(""),
-                    r.origin,
-                    r.size,
-                    r.root
-                )),
-                _ => out.line(&format!(
-                    "ok: the log {} of size {} extends its checkpoint of size {}",
-                    r.origin,
-                    r.size,
-                    r.old_size.unwrap_or(0)
-                )),
-            }
-            Ok(())
-        }
-        Command::Import(ImportCmd::Git {
-            repo,
-            path,
-            signer,
-            label_from,
-            since,
-            json,
-        }) => {
-            let pb = output::progress("importing");
-            let r = ws.import_git(
-                &repo,
-                &path,
-                &signer,
-                label_from.as_deref(),
-                since.as_deref(),
-                &|d, t| {
-                    pb.set_length(t);
-                    pb.set_position(d);
-                },
-            );
-            pb.finish_and_clear();
-            let r = r?;
-            if json.json {
-                return out.json(&r);
-            }
-            for c in &r.commits {
-                let seq = c.seq.map(|s| format!("entry {s}")).unwrap_or_default();
-                out.line(&format!(
-                    "{:.12}  {:<24} {:<17} {seq}",
-                    c.commit, c.label, c.action
-                ));
-            }
-            out.line(&format!(
-                "imported {} releases and {} revisions; skipped {}",
-                r.released, r.revisions, r.skipped
-            ));
-            Ok(())
-        }
+        } => verify_proof(proof, entry, key, since, json, out),
+        Command::Import(ImportCmd::Git(a)) => import_git(&ws, a, out),
         Command::Prove(ProveCmd::Inclusion { reference }) => {
             out.raw(&ws.prove_inclusion(&reference)?)
         }
         Command::Prove(ProveCmd::Consistency { old_size, new_size }) => {
             out.raw(&ws.prove_consistency(old_size, new_size)?)
         }
-        Command::Verify { json, since, .. } => {
-            let since = since.map(|p| read_input(&p)).transpose()?;
-            let pb = output::progress("verifying");
-            let report = ws.verify(&|done, total| {
-                pb.set_length(total);
-                pb.set_position(done);
-            });
-            pb.finish_and_clear();
-            let report = report?;
-            let cosigs = ws.verify_cosignatures()?;
-            if let Some(cp) = since {
-                let size = ws.verify_extends(&cp)?;
-                if !json.json {
-                    out.line(&format!(
-                        "extends the given checkpoint of size {size}: append-only"
-                    ));
-                }
-            }
-            if json.json {
-                #[derive(serde::Serialize)]
-                struct Full<'a> {
-                    #[serde(flatten)]
-                    report: &'a speclog::ledger::verify::Report,
-                    cosignatures: &'a speclog::app::witness::CosignaturesChecked,
-                }
-                out.json(&Full {
-                    report: &report,
-                    cosignatures: &cosigs,
-                })
-            } else {
-                out.line(&format!(
-                    "ok: {} entries, {} signatures, {} tree hashes, {} blobs, {} checkpoints verified",
-                    report.entries, report.signatures, report.tree_hashes, report.blobs, report.checkpoints
-                ));
-                out.line(&format!("origin {}\nroot {}", report.origin, report.root));
-                if cosigs.verified > 0 {
-                    out.line(&format!(
-                        "{} witness cosignatures verified",
-                        cosigs.verified
-                    ));
-                }
-                if !cosigs.unchecked.is_empty() {
-                    out.line(&format!(
-                        "note: cosignatures of {} not checked: not in the witness policy (ledger/witnesses.txt)",
-                        cosigs.unchecked.join(", ")
-                    ));
-                }
-                Ok(())
-            }
-        }
+        Command::Verify { json, since, .. } => verify_ledger(&ws, json, since, out),
         Command::Checkpoint(a) => witness::run_checkpoint(&ws, a, out),
         Command::Witness(c) => witness::run_witness(&ws, c, out),
-        Command::Demo { out: dir, json } => {
-            let r = speclog::app::demo::run(&dir)?;
-            if json.json {
-                return out.json(&r);
-            }
-            out.line(&format!(
-                "speclog demo: built an example ledger in {}\n",
-                r.dir.display()
-            ));
-            for s in &r.steps {
-                out.line(&format!("  entry {:>3}  {}  {}", s.seq, s.time, s.what));
-            }
-            out.line(&format!(
-                "\nverified: {} entries, {} signatures, {} tree hashes, {} checkpoints; root {}",
-                r.verify.entries,
-                r.verify.signatures,
-                r.verify.tree_hashes,
-                r.verify.checkpoints,
-                r.verify.root
-            ));
-            out.line("\nwhere to look:");
-            out.line(&format!("  ledger   {}/ledger.sqlite", r.ledger.display()));
-            out.line(&format!(
-                "  keys     {}  (private keys are mode 0600)",
-                r.keys.display()
-            ));
-            if let Some(site) = &r.site {
-                out.line(&format!("  site     {}/index.html", site.display()));
-            }
-            out.line(&format!(
-                "  try      speclog --ledger {} --keys {} log",
-                r.ledger.display(),
-                r.keys.display()
-            ));
-            Ok(())
-        }
-        Command::Config(ConfigCmd::Show { json }) => {
-            let from_file = CONFIG_VARS.with(|c| c.borrow().clone());
-            let file = ws.ledger_dir.join(speclog::config::CONFIG_FILE);
-            let row = |name: &str, var: &'static str, default: &str| {
-                let (value, source) = match std::env::var(var) {
-                    Ok(v) if from_file.contains(&var) => (v, "speclog.toml".to_string()),
-                    Ok(v) => (v, format!("environment ({var})")),
-                    Err(_) => (default.to_string(), "default".to_string()),
-                };
-                (name.to_string(), value, source)
-            };
-            let rows = vec![
-                (
-                    "ledger".to_string(),
-                    ws.ledger_dir.display().to_string(),
-                    "flag, SPECLOG_LEDGER or default".to_string(),
-                ),
-                (
-                    "keys".to_string(),
-                    ws.keys.dir.display().to_string(),
-                    "flag, SPECLOG_KEYS or default".to_string(),
-                ),
-                // Once the ledger exists its origin is fixed: show that one,
-                // and say so if speclog.toml or the environment names another.
-                match ws.open().ok().and_then(|l| l.origin().ok()) {
-                    Some(o) => {
-                        let set = row("", "SPECLOG_ORIGIN", "").1;
-                        let source = if set.is_empty() || set == o {
-                            "the ledger".to_string()
-                        } else {
-                            format!("the ledger (ignoring {set}, which is only used by init)")
-                        };
-                        ("origin".to_string(), o, source)
-                    }
-                    None => row("origin", "SPECLOG_ORIGIN", ""),
-                },
-                row("signer", "SPECLOG_SIGNER", ""),
-                {
-                    // The flag wins over the environment and the file.
-                    let (_, env, source) = row("", "SPECLOG_LOCK_TIMEOUT", "30");
-                    let secs = ws.lock_timeout.as_secs().to_string();
-                    let source = if env == secs {
-                        source
-                    } else {
-                        "flag (--lock-timeout)".to_string()
-                    };
-                    ("lock_timeout".to_string(), secs, source)
-                },
-                row("site.out", "SPECLOG_SITE_OUT", "site"),
-                row("site.base_url", "SPECLOG_BASE_URL", ""),
-                row("site.title", "SPECLOG_SITE_TITLE", ""),
-            ];
-            if json.json {
-                let m: serde_json::Map<String, serde_json::Value> = rows
-                    .iter()
-                    .map(|(k, v, s)| (k.clone(), serde_json::json!({"value": v, "source": s})))
-                    .collect();
-                return out.json(
-                    &serde_json::json!({"file": file, "file_exists": file.exists(), "settings": m}),
-                );
-            }
-            out.line(&format!(
-                "config file: {} ({})",
-                file.display(),
-                if file.exists() { "read" } else { "absent" }
-            ));
-            for (k, v, src) in rows {
-                out.line(&format!(
-                    "{k:<14} {:<40} {src}",
-                    if v.is_empty() { "-" } else { &v }
-                ));
-            }
-            Ok(())
-        }
-        Command::Export { format } => {
-            let mut err = None;
-            ws.export(format, &mut |line| {
-                if err.is_none()
-                    && let Err(e) = out.raw(&line)
-                {
-                    err = Some(e);
-                }
-            })?;
-            err.map_or(Ok(()), Err)
-        }
+        Command::Demo { out: dir, json } => demo(dir, json, out),
+        Command::Config(ConfigCmd::Show { json }) => config_show(&ws, json, file_settings, out),
+        Command::Export { format } => export(&ws, format, out),
         Command::Bench(a) => bench::run_bench(a, out),
-        Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "speclog", &mut buf);
-            out.raw(&String::from_utf8_lossy(&buf))
+        Command::Completions { shell } => completions(shell, out),
+        Command::Man => man(out),
+    }
+}
+
+fn init(
+    ws: &Workspace,
+    origin: String,
+    encrypt: bool,
+    json: JsonFlag,
+    out: &mut Out,
+) -> Result<(), Error> {
+    let a = ws.init(&origin, encrypt)?;
+    if json.json {
+        out.json(&serde_json::json!({
+            "origin": origin,
+            "ledger": speclog::ledger::Ledger::db_path(&ws.ledger_dir),
+            "admin_key": ws.keys.private_path("admin")?,
+            "checkpoint": a.checkpoint,
+        }))
+    } else {
+        out.line(&format!(
+            "created ledger {} for origin {origin}",
+            speclog::ledger::Ledger::db_path(&ws.ledger_dir).display()
+        ));
+        out.line(&format!(
+            "admin key: {} (keep it private; {} is public)",
+            ws.keys.private_path("admin")?.display(),
+            ws.keys.public_path("admin")?.display()
+        ));
+        out.line("next: speclog key generate NAME");
+        Ok(())
+    }
+}
+
+fn spec_release(ws: &Workspace, a: ReleaseArgs, out: &mut Out) -> Result<(), Error> {
+    let ReleaseArgs {
+        file,
+        label,
+        signer,
+        notes,
+        revision,
+        fixes,
+        json,
+    } = a;
+    let a = ws.release_spec(&file, &label, &signer, notes.as_deref(), revision, fixes)?;
+    let (seq, hash) = a.entries[0];
+    let v = ws.show(&seq.to_string())?;
+    if json.json {
+        // The entry, plus the checkpoint the append produced.
+        let mut j = serde_json::to_value(&v).map_err(|e| Error::Io("json".into(), e.into()))?;
+        j["checkpoint"] = a.checkpoint.clone().into();
+        out.json(&j)
+    } else {
+        out.line(&format!(
+            "released {label} as entry {seq} ({}), content sha256 {}",
+            &hex::encode(hash)[..16],
+            v.payload["content"]["sha256"].as_str().unwrap_or("")
+        ));
+        let (_, cl) = ws.clauses(&format!("{label}@{seq}"))?;
+        let leaves = speclog::governance::clauses::leaves(&cl).count();
+        out.line(&format!(
+            "{} clauses ({leaves} leaves), media type {}",
+            cl.len(),
+            v.payload["content"]["media_type"].as_str().unwrap_or("")
+        ));
+        if let Some(s) = v.payload.get("supersedes") {
+            out.line(&format!(
+                "this is a revision: it supersedes entry {}",
+                s["seq"]
+            ));
         }
-        Command::Man => {
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut buf)
-                .map_err(|e| Error::Io("man page".into(), e))?;
-            out.raw(&String::from_utf8_lossy(&buf))
+        out.line(&format!(
+            "log size {}, root {}",
+            a.head.size,
+            hex::encode(a.head.root)
+        ));
+        Ok(())
+    }
+}
+
+fn log(
+    ws: &Workspace,
+    kind: Option<String>,
+    from: u64,
+    json: JsonFlag,
+    out: &mut Out,
+) -> Result<(), Error> {
+    let mut err = None;
+    ws.for_each_entry(from, |v| {
+        if let Some(k) = &kind {
+            let hit = match k.strip_suffix('.') {
+                Some(p) => v.kind.starts_with(&format!("{p}.")),
+                None => &v.kind == k,
+            };
+            if !hit {
+                return Ok(());
+            }
+        }
+        let r = if json.json {
+            out.json_line(&v)
+        } else {
+            out.line(&output::log_line(&v));
+            Ok(())
+        };
+        if let Err(e) = r {
+            err = Some(e);
+        }
+        Ok(())
+    })?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn show(ws: &Workspace, reference: String, json: JsonFlag, out: &mut Out) -> Result<(), Error> {
+    let v = ws.show(&reference)?;
+    if json.json {
+        out.json(&v)
+    } else {
+        out.line(&output::show_text(&v));
+        Ok(())
+    }
+}
+
+fn verify_site(
+    dir: PathBuf,
+    key: Option<String>,
+    since: Option<PathBuf>,
+    witnesses: Option<PathBuf>,
+    json: JsonFlag,
+    out: &mut Out,
+) -> Result<(), Error> {
+    let key = key
+        .map(|k| speclog::app::proofs::load_verifier_key(&k))
+        .transpose()?;
+    let since = since.map(|p| read_input(&p)).transpose()?;
+    let pb = output::progress("verifying site");
+    let r = speclog::app::witness::verify_site(
+        &dir,
+        key.as_ref(),
+        since.as_deref(),
+        witnesses.as_deref(),
+        &|d, t| {
+            pb.set_length(t);
+            pb.set_position(d);
+        },
+    );
+    pb.finish_and_clear();
+    let r = r?;
+    if json.json {
+        return out.json(&r);
+    }
+    out.line(&format!(
+        "ok: {} entries, {} signatures, {} hash tiles, {} entry bundles, {} blobs verified",
+        r.entries, r.signatures, r.tiles, r.bundles, r.blobs
+    ));
+    out.line(&format!(
+        "origin {}\nsize {}\nroot {}",
+        r.origin, r.size, r.root
+    ));
+    out.line(&format!("checkpoint signed by: {}", r.signers.join(", ")));
+    if let Some(o) = r.extends {
+        out.line(&format!(
+            "extends the older checkpoint of size {o}: append-only"
+        ));
+    }
+    if let Some(q) = &r.quorum {
+        let by = if r.witnesses.is_empty() {
+            "no witness".to_string()
+        } else {
+            r.witnesses.join(", ")
+        };
+        out.line(&format!("witnesses: cosigned by {by}; quorum {q}: met"));
+        if r.witness_policy.as_deref() == Some("published") {
+            out.line("warning: checked against the site's own log/witnesses.txt; pass --witnesses with a policy you obtained independently");
         }
     }
+    if r.key_source == "published" {
+        out.line("warning: checked against the site's own log/verifier-key.txt; pass --key with a key you obtained independently");
+    }
+    out.line("note: only log/ is verified; the HTML and JSON pages render these entries and are not compared with them");
+    Ok(())
+}
+
+fn verify_proof(
+    proof: PathBuf,
+    entry: Option<PathBuf>,
+    key: Option<String>,
+    since: Option<PathBuf>,
+    json: JsonFlag,
+    out: &mut Out,
+) -> Result<(), Error> {
+    let Some(key) = key else {
+        return Err(Error::input(
+            "verifying a proof needs the log's verifier key",
+            "give --key keys/admin.pub (or the key line itself)",
+        ));
+    };
+    let key = speclog::app::proofs::load_verifier_key(&key)?;
+    let p = read_input(&proof)?;
+    let e = entry.map(|p| read_input(&p)).transpose()?;
+    let s = since.map(|p| read_input(&p)).transpose()?;
+    let r = speclog::app::proofs::verify_proof(&p, e.as_deref(), s.as_deref(), &key)?;
+    if json.json {
+        return out.json(&r);
+    }
+    match r.kind {
+        "inclusion" => out.line(&format!(
+            "ok: entry {} ({}, hash {}) is in the log {} of size {} with root {}",
+            r.index.unwrap_or(0),
+            r.entry_kind.as_deref().unwrap_or(""),
+            r.entry_hash.as_deref().unwrap_or(""),
+            r.origin,
+            r.size,
+            r.root
+        )),
+        _ => out.line(&format!(
+            "ok: the log {} of size {} extends its checkpoint of size {}",
+            r.origin,
+            r.size,
+            r.old_size.unwrap_or(0)
+        )),
+    }
+    Ok(())
+}
+
+fn import_git(ws: &Workspace, a: ImportGitArgs, out: &mut Out) -> Result<(), Error> {
+    let ImportGitArgs {
+        repo,
+        path,
+        signer,
+        label_from,
+        since,
+        json,
+    } = a;
+    let pb = output::progress("importing");
+    let r = ws.import_git(
+        &repo,
+        &path,
+        &signer,
+        label_from.as_deref(),
+        since.as_deref(),
+        &|d, t| {
+            pb.set_length(t);
+            pb.set_position(d);
+        },
+    );
+    pb.finish_and_clear();
+    let r = r?;
+    if json.json {
+        return out.json(&r);
+    }
+    for c in &r.commits {
+        let seq = c.seq.map(|s| format!("entry {s}")).unwrap_or_default();
+        out.line(&format!(
+            "{:.12}  {:<24} {:<17} {seq}",
+            c.commit, c.label, c.action
+        ));
+    }
+    out.line(&format!(
+        "imported {} releases and {} revisions; skipped {}",
+        r.released, r.revisions, r.skipped
+    ));
+    Ok(())
+}
+
+fn verify_ledger(
+    ws: &Workspace,
+    json: JsonFlag,
+    since: Option<PathBuf>,
+    out: &mut Out,
+) -> Result<(), Error> {
+    let since = since.map(|p| read_input(&p)).transpose()?;
+    let pb = output::progress("verifying");
+    let report = ws.verify(&|done, total| {
+        pb.set_length(total);
+        pb.set_position(done);
+    });
+    pb.finish_and_clear();
+    let report = report?;
+    let cosigs = ws.verify_cosignatures()?;
+    if let Some(cp) = since {
+        let size = ws.verify_extends(&cp)?;
+        if !json.json {
+            out.line(&format!(
+                "extends the given checkpoint of size {size}: append-only"
+            ));
+        }
+    }
+    if json.json {
+        #[derive(serde::Serialize)]
+        struct Full<'a> {
+            #[serde(flatten)]
+            report: &'a speclog::ledger::verify::Report,
+            cosignatures: &'a speclog::app::witness::CosignaturesChecked,
+        }
+        out.json(&Full {
+            report: &report,
+            cosignatures: &cosigs,
+        })
+    } else {
+        out.line(&format!(
+            "ok: {} entries, {} signatures, {} tree hashes, {} blobs, {} checkpoints verified",
+            report.entries, report.signatures, report.tree_hashes, report.blobs, report.checkpoints
+        ));
+        out.line(&format!("origin {}\nroot {}", report.origin, report.root));
+        if cosigs.verified > 0 {
+            out.line(&format!(
+                "{} witness cosignatures verified",
+                cosigs.verified
+            ));
+        }
+        if !cosigs.unchecked.is_empty() {
+            out.line(&format!(
+                "note: cosignatures of {} not checked: not in the witness policy (ledger/witnesses.txt)",
+                cosigs.unchecked.join(", ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn demo(dir: PathBuf, json: JsonFlag, out: &mut Out) -> Result<(), Error> {
+    let r = speclog::app::demo::run(&dir)?;
+    if json.json {
+        return out.json(&r);
+    }
+    out.line(&format!(
+        "speclog demo: built an example ledger in {}\n",
+        r.dir.display()
+    ));
+    for s in &r.steps {
+        out.line(&format!("  entry {:>3}  {}  {}", s.seq, s.time, s.what));
+    }
+    out.line(&format!(
+        "\nverified: {} entries, {} signatures, {} tree hashes, {} checkpoints; root {}",
+        r.verify.entries,
+        r.verify.signatures,
+        r.verify.tree_hashes,
+        r.verify.checkpoints,
+        r.verify.root
+    ));
+    out.line("\nwhere to look:");
+    out.line(&format!("  ledger   {}/ledger.sqlite", r.ledger.display()));
+    out.line(&format!(
+        "  keys     {}  (private keys are mode 0600)",
+        r.keys.display()
+    ));
+    if let Some(site) = &r.site {
+        out.line(&format!("  site     {}/index.html", site.display()));
+    }
+    out.line(&format!(
+        "  try      speclog --ledger {} --keys {} log",
+        r.ledger.display(),
+        r.keys.display()
+    ));
+    Ok(())
+}
+
+fn config_show(
+    ws: &Workspace,
+    json: JsonFlag,
+    file_settings: &[(&str, String)],
+    out: &mut Out,
+) -> Result<(), Error> {
+    let file = ws.ledger_dir.join(speclog::config::CONFIG_FILE);
+    let row = |name: &str, var: &'static str, default: &str| {
+        let (value, source) = match std::env::var(var) {
+            Ok(v) => (v, format!("environment ({var})")),
+            Err(_) => match file_settings.iter().find(|(k, _)| *k == var) {
+                Some((_, v)) => (v.clone(), "speclog.toml".to_string()),
+                None => (default.to_string(), "default".to_string()),
+            },
+        };
+        (name.to_string(), value, source)
+    };
+    let rows = vec![
+        (
+            "ledger".to_string(),
+            ws.ledger_dir.display().to_string(),
+            "flag, SPECLOG_LEDGER or default".to_string(),
+        ),
+        (
+            "keys".to_string(),
+            ws.keys.dir.display().to_string(),
+            "flag, SPECLOG_KEYS or default".to_string(),
+        ),
+        // Once the ledger exists its origin is fixed: show that one,
+        // and say so if speclog.toml or the environment names another.
+        match ws.open().ok().and_then(|l| l.origin().ok()) {
+            Some(o) => {
+                let set = row("", "SPECLOG_ORIGIN", "").1;
+                let source = if set.is_empty() || set == o {
+                    "the ledger".to_string()
+                } else {
+                    format!("the ledger (ignoring {set}, which is only used by init)")
+                };
+                ("origin".to_string(), o, source)
+            }
+            None => row("origin", "SPECLOG_ORIGIN", ""),
+        },
+        row("signer", "SPECLOG_SIGNER", ""),
+        {
+            // The flag wins over the environment and the file.
+            let (_, env, source) = row("", "SPECLOG_LOCK_TIMEOUT", "30");
+            let secs = ws.lock_timeout.as_secs().to_string();
+            let source = if env == secs {
+                source
+            } else {
+                "flag (--lock-timeout)".to_string()
+            };
+            ("lock_timeout".to_string(), secs, source)
+        },
+        row("site.out", "SPECLOG_SITE_OUT", "site"),
+        row("site.base_url", "SPECLOG_BASE_URL", ""),
+        row("site.title", "SPECLOG_SITE_TITLE", ""),
+    ];
+    if json.json {
+        let m: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .map(|(k, v, s)| (k.clone(), serde_json::json!({"value": v, "source": s})))
+            .collect();
+        return out
+            .json(&serde_json::json!({"file": file, "file_exists": file.exists(), "settings": m}));
+    }
+    out.line(&format!(
+        "config file: {} ({})",
+        file.display(),
+        if file.exists() { "read" } else { "absent" }
+    ));
+    for (k, v, src) in rows {
+        out.line(&format!(
+            "{k:<14} {:<40} {src}",
+            if v.is_empty() { "-" } else { &v }
+        ));
+    }
+    Ok(())
+}
+
+fn export(
+    ws: &Workspace,
+    format: speclog::app::export::Format,
+    out: &mut Out,
+) -> Result<(), Error> {
+    let mut err = None;
+    ws.export(format, &mut |line| {
+        if err.is_none()
+            && let Err(e) = out.raw(&line)
+        {
+            err = Some(e);
+        }
+    })?;
+    err.map_or(Ok(()), Err)
+}
+
+fn completions(shell: clap_complete::Shell, out: &mut Out) -> Result<(), Error> {
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "speclog", &mut buf);
+    out.raw(&String::from_utf8_lossy(&buf))
+}
+
+fn man(out: &mut Out) -> Result<(), Error> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut buf)
+        .map_err(|e| Error::Io("man page".into(), e))?;
+    out.raw(&String::from_utf8_lossy(&buf))
 }
 
 /// Reads a small input file (proof, entry, checkpoint), at most 1 MiB.
