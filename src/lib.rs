@@ -5,13 +5,19 @@
 //!
 //! - [`ledger`]: the entry encoding, the SQLite store, append and verify.
 //! - [`tlog`]: RFC 6962/9162 Merkle math, proofs and C2SP tlog-tiles (pure).
-//! - [`note`]: C2SP signed notes, checkpoints and cosignatures (pure).
+//! - [`base`]: SHA-256 and the checks of times, kinds and key names (pure, the bottom layer).
+//! - [`note`]: C2SP signed notes, checkpoints and cosignatures, one file per format (pure).
+//! - [`policy`]: C2SP tlog-policy witness policies (pure).
+//! - [`layout`]: every published path, shared by the site writer and [`published`] (pure).
 //! - [`keys`]: key files.
 //! - [`fsx`]: safe file creation (new-only temporary files relative to a directory handle) and capped reads.
 //! - [`governance`]: entry kinds, policy, clauses and references.
 //! - [`site`]: the public transparency site (static pages, feed, preview server).
-//! - [`witness`]: witness cosigning and witness policies (C2SP tlog-witness, tlog-policy).
-//! - [`app`]: the operations behind each command.
+//! - [`witness`]: witness cosigning (C2SP tlog-witness): the state machine, its files, its HTTP framing.
+//! - [`app`]: the operations behind each command, and [`error`], their error type.
+//!
+//! Layers (checked by `tests/layers.rs`): formats -> files -> domain -> I/O ->
+//! site/HTTP -> app -> CLI, each importing only its own layer and those below.
 
 pub mod app;
 pub mod base;
