@@ -26,6 +26,26 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// A documented debug hook for the crash harness (`tests/harness_crash.rs`):
+/// if the environment variable `SPECLOG_CRASH_AT` names `point`, the process
+/// kills itself with SIGKILL there, as a power cut would stop it. Unset (as
+/// always outside that harness), it costs one look at a cached value. The
+/// points are listed in docs/HOWTO.md ("Crash points").
+pub fn crash_point(point: &str) {
+    static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| {
+        std::env::var("SPECLOG_CRASH_AT")
+            .ok()
+            .filter(|s| !s.is_empty())
+    });
+    if at.as_deref() == Some(point) {
+        // SAFETY: signalling our own process.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
 /// Mode of a private directory (keys, a witness, its state).
 pub const DIR_PRIVATE: u32 = 0o700;
 /// Mode of a public directory (the ledger, a site).

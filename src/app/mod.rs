@@ -181,6 +181,11 @@ impl Workspace {
         signer_name: &str,
         build: impl FnOnce(&dyn Lookup) -> Result<Vec<Draft>, LedgerError>,
     ) -> Result<Appended, Error> {
+        // A rotation of this signer's key that a killed run committed is
+        // finished first, so the new key (the one in force) signs.
+        if signer_name != ADMIN {
+            self.finish_rotation(ledger, signer_name)?;
+        }
         let admin = self.load_key(ADMIN)?;
         let signer = if signer_name == ADMIN {
             admin.clone()
@@ -371,6 +376,14 @@ impl Workspace {
 
     /// Replaces NAME's active key with a new one (same roles); the old files are
     /// renamed `NAME.key.seqN` / `NAME.pub.seqN` so nothing is overwritten.
+    ///
+    /// Crash-safe: the new key is first written beside the old one as
+    /// `NAME.key.next` / `NAME.pub.next` (new-only, complete or absent), then
+    /// the `key.add` entry is appended, then the files are swapped (private key
+    /// first, public key last). A process killed at any point leaves either the
+    /// old key in force (no entry: the staged files are discarded) or the new
+    /// one (entry committed: the swap is finished by the next command that
+    /// signs as NAME, or by the retry, see [`Workspace::finish_rotation`]).
     pub fn key_rotate(&self, name: &str, encrypt: bool) -> Result<KeyResult, Error> {
         if name == ADMIN {
             return Err(Error::input(
@@ -379,6 +392,10 @@ impl Workspace {
             ));
         }
         let mut ledger = self.open_write()?;
+        // A rotation a killed run committed is finished, and is the result.
+        if let Some(done) = self.finish_rotation(&ledger, name)? {
+            return Ok(done);
+        }
         let auth = ledger.authority()?;
         let old = auth
             .active(name)
@@ -397,54 +414,104 @@ impl Workspace {
             roles: old.roles.clone(),
             replaces: Some(old.verifier.clone()),
         };
-        let (p1, p2) = (self.keys.private_path(name)?, self.keys.public_path(name)?);
-        let suffix = format!("seq{}", old.added);
-        let (a1, a2) = (
-            p1.with_extension(format!("key.{suffix}")),
-            p2.with_extension(format!("pub.{suffix}")),
-        );
-        for (from, to) in [(&p1, &a1), (&p2, &a2)] {
-            if from.exists() {
-                if to.exists() {
-                    return Err(KeyError::Exists(to.clone()).into());
-                }
-                std::fs::rename(from, to).map_err(|e| Error::Io(from.display().to_string(), e))?;
-            }
-        }
         let pass = if encrypt {
             self.passphrase.clone()
         } else {
             Passphrase::None
         };
-        let restore = || {
-            for (from, to) in [(&p1, &a1), (&p2, &a2)] {
-                if to.exists() {
-                    let _ = std::fs::remove_file(from);
-                    let _ = std::fs::rename(to, from);
-                }
-            }
+        let files = self.rotation_files(name, old.added)?;
+        let remove_staged = || {
+            let _ = std::fs::remove_file(&files.key.1);
+            let _ = std::fs::remove_file(&files.public.1);
         };
-        let written = match self.keys.write(name, name, &key, &pass) {
-            Ok(w) => w,
-            Err(e) => {
-                restore();
-                return Err(e.into());
-            }
-        };
-        match self.append(&mut ledger, ADMIN, vec![Draft::new(kinds::KEY_ADD, &add)]) {
-            Ok(a) => Ok(KeyResult {
-                name: name.into(),
-                roles: old.roles,
-                public_key,
-                private_file: Some(written.0),
-                public_file: Some(written.1),
-                seq: a.entries[0].0,
-            }),
-            Err(e) => {
-                restore();
-                Err(e)
-            }
+        keys::write_private(&files.key.1, &key, &pass)?;
+        if let Err(e) =
+            keys::write_new(&files.public.1, format!("{public_key}\n").as_bytes(), 0o644)
+        {
+            remove_staged();
+            return Err(e.into());
         }
+        crate::fsx::crash_point("rotate.staged");
+        let a = match self.append(&mut ledger, ADMIN, vec![Draft::new(kinds::KEY_ADD, &add)]) {
+            Ok(a) => a,
+            Err(e) => {
+                remove_staged();
+                return Err(e);
+            }
+        };
+        crate::fsx::crash_point("rotate.committed");
+        files.swap()?;
+        Ok(KeyResult {
+            name: name.into(),
+            roles: old.roles,
+            public_key,
+            private_file: Some(files.key.0),
+            public_file: Some(files.public.0),
+            seq: a.entries[0].0,
+        })
+    }
+
+    fn rotation_files(&self, name: &str, old_added: u64) -> Result<RotationFiles, Error> {
+        let (k, p) = (self.keys.private_path(name)?, self.keys.public_path(name)?);
+        let with = |p: &Path, ext: &str| p.with_extension(ext);
+        Ok(RotationFiles {
+            key: (
+                k.clone(),
+                with(&k, "key.next"),
+                with(&k, &format!("key.seq{old_added}")),
+            ),
+            public: (
+                p.clone(),
+                with(&p, "pub.next"),
+                with(&p, &format!("pub.seq{old_added}")),
+            ),
+        })
+    }
+
+    /// Finishes or discards a rotation of NAME that a killed process left
+    /// staged (`NAME.pub.next` present). If the ledger holds its `key.add`
+    /// (the staged public key is NAME's active key), the files are swapped
+    /// into place and the rotation returned; otherwise the staged files are
+    /// removed (the old key stays in force) and None returned.
+    pub fn finish_rotation(&self, ledger: &Ledger, name: &str) -> Result<Option<KeyResult>, Error> {
+        let Ok(staged_pub) = self
+            .keys
+            .public_path(name)
+            .map(|p| p.with_extension("pub.next"))
+        else {
+            return Ok(None);
+        };
+        if !staged_pub.exists() {
+            return Ok(None);
+        }
+        let auth = ledger.authority()?;
+        let staged = keys::read_verifier_key(&staged_pub).ok();
+        let active = auth.active(name);
+        let committed = match (&staged, active) {
+            (Some(vk), Some(a)) => a.public == vk.verifying_key().to_bytes(),
+            _ => false,
+        };
+        if !committed {
+            let _ = std::fs::remove_file(self.keys.private_path(name)?.with_extension("key.next"));
+            let _ = std::fs::remove_file(&staged_pub);
+            return Ok(None);
+        }
+        let active = active.expect("committed implies active").clone();
+        let replaced = auth
+            .keys
+            .iter()
+            .find(|k| k.name == name && k.revoked == Some(active.added))
+            .map_or(active.added, |k| k.added);
+        let files = self.rotation_files(name, replaced)?;
+        files.swap()?;
+        Ok(Some(KeyResult {
+            name: name.into(),
+            roles: active.roles.clone(),
+            public_key: active.verifier.clone(),
+            private_file: Some(files.key.0),
+            public_file: Some(files.public.0),
+            seq: active.added,
+        }))
     }
 
     /// Builds the draft of a spec release from its text, without appending it.
@@ -717,6 +784,64 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// The files of a key rotation: for the private and the public key, (in
+/// force, staged new, archive of the replaced one).
+struct RotationFiles {
+    key: (PathBuf, PathBuf, PathBuf),
+    public: (PathBuf, PathBuf, PathBuf),
+}
+
+impl RotationFiles {
+    /// Puts the staged files in force, archiving the replaced ones; each step
+    /// is a rename that never overwrites, and the whole can be redone after
+    /// a kill at any point (the private key goes first, the staged public key
+    /// is the marker of an unfinished swap and goes last).
+    fn swap(&self) -> Result<(), Error> {
+        let io = |p: &Path| {
+            let p = p.display().to_string();
+            move |e| Error::Io(p, e)
+        };
+        for (i, (cur, next, archive)) in [&self.key, &self.public].into_iter().enumerate() {
+            if !next.exists() {
+                continue;
+            }
+            if cur.exists() {
+                if archive.exists() {
+                    // A killed swap archived it already: this file is its copy.
+                    if std::fs::read(cur).ok() != std::fs::read(archive).ok() {
+                        return Err(KeyError::Exists(archive.clone()).into());
+                    }
+                    std::fs::remove_file(cur).map_err(io(cur))?;
+                } else {
+                    rename_new(cur, archive).map_err(io(cur))?;
+                }
+            }
+            crate::fsx::crash_point(if i == 0 {
+                "rotate.archived-key"
+            } else {
+                "rotate.archived-pub"
+            });
+            rename_new(next, cur).map_err(io(next))?;
+        }
+        Ok(())
+    }
+}
+
+/// Renames `from` to `to` in the same directory, never replacing `to`.
+fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    let dir = from
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(str::to_string);
+    let (Some(a), Some(b)) = (name(from), name(to)) else {
+        return Err(std::io::Error::other("not a UTF-8 file name"));
+    };
+    let d = crate::fsx::Dir::open(dir)?;
+    d.rename(&a, &b, crate::fsx::Replace::Never)?;
+    d.sync()
 }
 
 /// `p` as an absolute path with symbolic links resolved as far as it exists; the

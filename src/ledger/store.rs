@@ -395,6 +395,7 @@ impl Store {
         let mut ins = Inserter::new(&tx, &head)?;
         build(&head, &reader, &mut ins)?;
         let new_head = ins.finish().map_err(E::from)?;
+        crate::fsx::crash_point("append.entries-written");
         // Also sign the tree at every full-tile boundary the append crossed, so
         // each entry of a full tile has a checkpoint that never changes to be
         // proven against (published inclusion proofs then never need rewriting).
@@ -412,11 +413,13 @@ impl Store {
         }
         let note = sign_checkpoint(new_head.size, &new_head.root)
             .map_err(|e| E::from(StoreError::Checkpoint(e)))?;
+        crate::fsx::crash_point("append.checkpoint-signed");
         tx.execute(
             "INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)",
             params![new_head.size as i64, &new_head.root[..], note],
         )
         .map_err(|e| E::from(StoreError::from(e)))?;
+        crate::fsx::crash_point("append.checkpoint-written");
         let changed = tx
             .execute(
                 "UPDATE head SET size = ?1, hash = ?2, root = ?3 WHERE id = 1 AND size = ?4 AND hash = ?5",
@@ -432,7 +435,9 @@ impl Store {
         if changed != 1 {
             return Err(E::from(StoreError::Conflict));
         }
+        crate::fsx::crash_point("append.before-commit");
         tx.commit().map_err(|e| E::from(map_busy(e, busy)))?;
+        crate::fsx::crash_point("append.after-commit");
         Ok((new_head, note))
     }
 
