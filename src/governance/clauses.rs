@@ -22,7 +22,7 @@ use std::ops::Range;
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::entry::sha256;
+use crate::base::sha256;
 
 /// Most clauses one spec may have.
 pub const MAX_CLAUSES: usize = 20_000;
