@@ -21,6 +21,10 @@ pub enum Error {
     Key(#[from] KeyError),
     #[error("verification failed: {0}")]
     Verify(#[from] VerifyError),
+    /// A published site (`verify --site`) failed: its hint speaks to a
+    /// reader of the site, who holds a copy, not the ledger.
+    #[error("verification failed: {0}")]
+    SiteVerify(VerifyError),
     /// Bad input, with the hint the operation that refused it knows.
     #[error("{msg}")]
     Input { msg: String, hint: String },

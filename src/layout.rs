@@ -20,6 +20,10 @@ pub const VERIFIER_KEY: &str = "log/verifier-key.txt";
 /// The witness policy, verbatim (C2SP tlog-policy), if the ledger has one.
 pub const WITNESSES: &str = "log/witnesses.txt";
 
+/// What a site records it was built with beyond its log (JSON, see
+/// [`crate::published::BuildInfo`]), beside the Verify page.
+pub const BUILD_INFO: &str = "verify/build.json";
+
 /// Entries shown on one log page.
 pub const LOG_PAGE_SIZE: u64 = 100;
 

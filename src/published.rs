@@ -7,13 +7,24 @@
 //! recomputes every hash tile and compares it byte for byte with the published
 //! one, and, given an older checkpoint, proves that the new tree extends it
 //! (by recomputing the root at the old size from the same leaves).
+//!
+//! Then, unless asked for the log only, it checks the pages people read: it
+//! loads the verified entries, blobs and the signed checkpoints the entry
+//! pages' proofs carry into a scratch ledger, builds the site from it with
+//! the options the site records (`verify/build.json`, see [`BuildInfo`]),
+//! and compares every file byte for byte with the published one (the site
+//! layer does: this module gives it the [`Scratch`] ledger): builds are
+//! deterministic, so any changed, missing or extra file is found. Nothing
+//! confidential is needed: the site is a function of the published log alone.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use crate::layout::BUILD_INFO;
 use crate::ledger::verify::{Blobs, Replay, SharedBlobs, VerifyError, fail, fail_entry};
+use crate::ledger::{Ledger, NewEntry};
 use crate::note::{self, Checkpoint, Note, VerifierKey};
 use crate::policy::Policy;
 use crate::tlog::{self, Hash, TILE_WIDTH, Tile};
@@ -49,6 +60,118 @@ pub struct SiteReport {
     pub quorum: Option<String>,
     /// Where the witness policy came from: "given" (--witnesses) or "published" (log/witnesses.txt).
     pub witness_policy: Option<String>,
+    /// What comparing the pages with a build of the log established; None
+    /// when only the log was checked.
+    pub pages: Option<PagesReport>,
+}
+
+/// Bumped when [`BuildInfo`]'s format changes.
+pub const BUILD_INFO_FORMAT: u32 = 1;
+
+/// Largest `verify/build.json` read.
+const MAX_BUILD_INFO: u64 = 64 * 1024;
+
+/// Everything a build of a site needs that its log does not hold, published
+/// as `verify/build.json` ([`BUILD_INFO`]). The pages are a function of the
+/// log and of this: a build by the same speclog source with these options
+/// gives the same bytes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildInfo {
+    pub format: u32,
+    /// The speclog version that rendered the site.
+    pub speclog: String,
+    /// The fingerprint of its source, templates and locked dependencies
+    /// (`build.rs`): another fingerprint may render other bytes.
+    pub source: String,
+    /// The site's name.
+    pub title: String,
+    /// The URL the feed's links start with, if any.
+    pub base_url: Option<String>,
+}
+
+impl BuildInfo {
+    /// What this speclog records for a build titled `title`.
+    pub fn new(title: &str, base_url: Option<&str>) -> BuildInfo {
+        BuildInfo {
+            format: BUILD_INFO_FORMAT,
+            speclog: env!("CARGO_PKG_VERSION").to_string(),
+            source: env!("SPECLOG_SOURCE_HASH").to_string(),
+            title: title.to_string(),
+            base_url: base_url.map(str::to_string),
+        }
+    }
+
+    /// Whether this speclog has the source that rendered the site.
+    pub fn same_source(&self) -> bool {
+        self.source == env!("SPECLOG_SOURCE_HASH")
+    }
+
+    /// Reads the [`BUILD_INFO`] of the site `dir` (read bounded, never
+    /// through a link).
+    pub fn read(dir: &Path) -> Result<BuildInfo, VerifyError> {
+        use std::io::Read as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let bad = |why: String| fail(BUILD_INFO, why);
+        let f = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(dir.join(BUILD_INFO))
+            .map_err(|e| bad(format!("cannot be read: {e}")))?;
+        let mut b = Vec::new();
+        f.take(MAX_BUILD_INFO + 1)
+            .read_to_end(&mut b)
+            .map_err(|e| bad(format!("cannot be read: {e}")))?;
+        if b.len() as u64 > MAX_BUILD_INFO {
+            return Err(bad(format!("larger than {MAX_BUILD_INFO} bytes")));
+        }
+        let info: BuildInfo = serde_json::from_slice(&b).map_err(|e| bad(e.to_string()))?;
+        if info.format != BUILD_INFO_FORMAT {
+            return Err(bad(format!(
+                "format {}, this speclog reads {BUILD_INFO_FORMAT}",
+                info.format
+            )));
+        }
+        Ok(info)
+    }
+}
+
+/// A scratch copy of a verified published log, as a ledger the site can be
+/// built from: its entries, the blobs they reference, the signed
+/// checkpoints the entry pages' proofs carry and the published witness
+/// policy. Nothing private: a published log holds nothing else. The
+/// temporary directory goes when it is dropped.
+pub struct Scratch {
+    pub ledger: Ledger,
+    /// What the site records it was built with.
+    pub build: BuildInfo,
+    /// Signed checkpoints read from the entry pages' proofs.
+    pub checkpoints: u64,
+    _dir: tempfile::TempDir,
+}
+
+/// What verifying a published site established.
+pub struct Verified {
+    pub report: SiteReport,
+    /// With pages asked for: the scratch ledger to build the site from.
+    pub scratch: Option<Scratch>,
+}
+
+/// What re-deriving a site's pages from its verified log established: every
+/// file a build of the log writes is in the site with the same bytes, and
+/// the site holds no other.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PagesReport {
+    /// Files compared (pages, JSON, spec texts, the feed, `log/`).
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Signed checkpoints read from the entry pages' proofs.
+    pub checkpoints: u64,
+    /// What the site records it was built with (`verify/build.json`).
+    pub build: BuildInfo,
+    /// Whether this speclog has the source that built the site.
+    pub same_source: bool,
 }
 
 /// Blobs published as `log/blobs/<sha256>`. Each is hashed when read and must
@@ -188,6 +311,17 @@ fn read_limited(path: &Path, max: u64, place: &str) -> Result<Vec<u8>, VerifyErr
     fs::read(path).map_err(|e| fail(place, format!("cannot read {}: {e}", path.display())))
 }
 
+/// An older state of the log that the published one must extend.
+#[derive(Clone, Copy, Debug)]
+pub struct Since<'a> {
+    /// The older signed checkpoint.
+    pub checkpoint: &'a [u8],
+    /// An older copy of the site, whose `log/checkpoint` that is: if the
+    /// published log does not extend it, the copy's hash tiles name the
+    /// first rewritten entry.
+    pub site: Option<&'a Path>,
+}
+
 /// Opens a checkpoint note with `key`, requiring the key's name to be the origin.
 pub fn open_checkpoint(
     text: &[u8],
@@ -208,12 +342,17 @@ pub fn open_checkpoint(
 /// `key` is the trusted log verifier key; without it the published
 /// `log/verifier-key.txt` is used (and the report says so). `since` is an older
 /// signed checkpoint of the same log that the current one must extend.
+///
+/// With `pages`, it then loads the verified log into a [`Scratch`] ledger,
+/// for the site layer to build the site from and compare every file (see
+/// the module's documentation).
 pub fn verify_site(
     site: &Path,
     key: Option<&VerifierKey>,
-    since: Option<&[u8]>,
+    since: Option<Since<'_>>,
+    pages: bool,
     progress: &dyn Fn(u64, u64),
-) -> Result<SiteReport, VerifyError> {
+) -> Result<Verified, VerifyError> {
     let log = site.join("log");
     let (key, key_source) = match key {
         Some(k) => (k.clone(), "given"),
@@ -238,7 +377,7 @@ pub fn verify_site(
         ));
     }
     let old = match since {
-        Some(t) => {
+        Some(Since { checkpoint: t, .. }) => {
             let (o, _) = open_checkpoint(t, std::slice::from_ref(&key), "--since checkpoint")?;
             if o.size > cp.size {
                 return Err(fail(
@@ -305,13 +444,8 @@ pub fn verify_site(
                     && replay.count == o.size
                     && replay.root() != o.root
                 {
-                    return Err(fail_entry(
-                        o.size - 1,
-                        format!(
-                            "the published log does not extend the older checkpoint of size {}: history was rewritten",
-                            o.size
-                        ),
-                    ));
+                    let older = since.and_then(|s| s.site);
+                    return Err(rewritten(&log, &tiles, o, older));
                 }
             }
             progress(replay.count, cp.size);
@@ -342,7 +476,250 @@ pub fn verify_site(
     rep.blobs = blobs.verified.lock().map_or(0, |v| v.len()) as u64;
     rep.root = hex::encode(cp.root);
     rep.extends = old.map(|o| o.size);
-    Ok(rep)
+    let scratch = if pages {
+        Some(scratch(site, &key, &cp, &blobs)?)
+    } else {
+        None
+    };
+    Ok(Verified {
+        report: rep,
+        scratch,
+    })
+}
+
+/// The failure of a published log whose first `o.size` entries are not
+/// those the older checkpoint `o` signed. With an older copy of the site
+/// (`older`), whose level-0 hash tiles hold the leaf hashes that checkpoint
+/// signed (checked against its root first), it names the first entry that
+/// differs; with the checkpoint alone it can only say the tree differs.
+fn rewritten(log: &Path, tiles: &Tiles, o: &Checkpoint, older: Option<&Path>) -> VerifyError {
+    let whole = format!(
+        "the published log does not extend the older checkpoint of size {}: its first {} entries are not the ones that checkpoint signed, so history was rewritten",
+        o.size, o.size
+    );
+    let Some(older) = older else {
+        return fail(
+            "--since checkpoint",
+            format!(
+                "{whole} (at one of entries 0 to {}; give --since an older copy of the site instead of its checkpoint to name the first rewritten entry)",
+                o.size - 1
+            ),
+        );
+    };
+    match first_difference(log, &older.join("log"), tiles, o) {
+        Ok(Some(seq)) => fail_entry(
+            seq,
+            format!(
+                "{whole}: entry {seq} is the first that differs from the older copy {}",
+                older.display()
+            ),
+        ),
+        Ok(None) => fail("--since checkpoint", whole),
+        Err(why) => fail(
+            "--since checkpoint",
+            format!(
+                "{whole} (the older copy {} cannot name the first rewritten entry: {why})",
+                older.display()
+            ),
+        ),
+    }
+}
+
+/// The first of the `o.size` leaves where the published log (`log`, whose
+/// full level-0 tiles the replay checked, the rest in `tiles`) differs from
+/// the older copy `old_log`, once the older copy's leaves are shown to give
+/// `o`'s root. None if none differs.
+fn first_difference(
+    log: &Path,
+    old_log: &Path,
+    tiles: &Tiles,
+    o: &Checkpoint,
+) -> Result<Option<u64>, String> {
+    let mut frontier =
+        tlog::Frontier::read(0, &tlog::MemoryHashes::new()).map_err(|e| e.to_string())?;
+    let mut nodes = Vec::new();
+    let mut first = None;
+    let full = tiles.done.first().copied().unwrap_or(0);
+    for n in 0..o.size.div_ceil(TILE_WIDTH) {
+        let width = (o.size - n * TILE_WIDTH).min(TILE_WIDTH) as u16;
+        let t = Tile::new(0, n, width).map_err(|e| e.to_string())?;
+        let place = format!("log/{}", t.path());
+        let old = read_limited(&old_log.join(t.path()), TILE_WIDTH * 32, &place)
+            .map_err(|e| e.to_string())?;
+        let new = if n < full {
+            let t = Tile::new(0, n, TILE_WIDTH as u16).map_err(|e| e.to_string())?;
+            read_limited(&log.join(t.path()), TILE_WIDTH * 32, &place).map_err(|e| e.to_string())?
+        } else {
+            tiles.levels.first().map(|l| l.concat()).unwrap_or_default()
+        };
+        if old.len() != width as usize * 32 {
+            return Err(format!("its {place} is not {width} hashes"));
+        }
+        for (i, h) in old.chunks_exact(32).enumerate() {
+            let leaf: Hash = h.try_into().expect("32 bytes");
+            if first.is_none() && new.get(i * 32..i * 32 + 32) != Some(h) {
+                first = Some(n * TILE_WIDTH + i as u64);
+            }
+            nodes.clear();
+            frontier.push(leaf, &mut nodes).map_err(|e| e.to_string())?;
+        }
+    }
+    if frontier.root() != o.root {
+        return Err("its hash tiles do not give the root of its checkpoint".into());
+    }
+    Ok(first)
+}
+
+/// One signed checkpoint of the log as a build publishes it: the log's
+/// signed note and the witness cosignature lines after it.
+struct SignedCheckpoint {
+    size: u64,
+    root: Hash,
+    note: String,
+    cosignatures: Vec<String>,
+    /// Where it was read.
+    place: String,
+}
+
+/// The signed checkpoints a build of the site used, from the inclusion
+/// proofs on its entry pages: each entry's proof carries the first
+/// checkpoint whose tree holds the entry, so the proof of entry 0 gives the
+/// first checkpoint, the proof of the entry at that size the next, and so
+/// on up to the log's size. Each must verify with the log key and prove
+/// its own entry; which entries' proofs carry which is checked when every
+/// proof is compared with the rebuilt one.
+fn checkpoint_chain(
+    site: &Path,
+    key: &VerifierKey,
+    size: u64,
+) -> Result<Vec<SignedCheckpoint>, VerifyError> {
+    let mut out = Vec::new();
+    let mut seq = 0;
+    while seq < size {
+        let place = crate::layout::proof(seq);
+        let text = read_limited(&site.join(&place), MAX_BUNDLE, &place)?;
+        let p = tlog::InclusionProofFile::parse(&text).map_err(|e| fail(&place, e.to_string()))?;
+        let (cp, _) = open_checkpoint(
+            p.checkpoint_text.as_bytes(),
+            std::slice::from_ref(key),
+            &place,
+        )?;
+        if p.index != seq || cp.size <= seq || cp.size > size {
+            return Err(fail(
+                &place,
+                format!(
+                    "proves entry {} in a tree of {}, not entry {seq} in the log of {size}",
+                    p.index, cp.size
+                ),
+            ));
+        }
+        // The log's signature comes first, the witnesses' lines after it.
+        let text = &p.checkpoint_text;
+        let sigs = text.find("\n\n").map_or(text.len(), |i| i + 2);
+        let end = text[sigs..].find('\n').map_or(text.len(), |i| sigs + i + 1);
+        out.push(SignedCheckpoint {
+            size: cp.size,
+            root: cp.root,
+            note: text[..end].to_string(),
+            cosignatures: text[end..].lines().map(str::to_string).collect(),
+            place,
+        });
+        seq = cp.size;
+    }
+    Ok(out)
+}
+
+/// Loads the verified log into a [`Scratch`] ledger: the entries, the
+/// blobs the replay verified, the checkpoints of [`checkpoint_chain`] and
+/// the published witness policy; with the options of its
+/// `verify/build.json`.
+fn scratch(
+    site: &Path,
+    key: &VerifierKey,
+    cp: &Checkpoint,
+    blobs: &FileBlobs,
+) -> Result<Scratch, VerifyError> {
+    let info = BuildInfo::read(site)?;
+    let chain = checkpoint_chain(site, key, cp.size)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("speclog-verify-site-")
+        .tempdir()
+        .map_err(|e| {
+            fail(
+                "scratch ledger",
+                format!("cannot create a temporary directory: {e}"),
+            )
+        })?;
+    let internal = |e: &dyn std::fmt::Display| fail("scratch ledger", e.to_string());
+    let policy = site.join("log").join(crate::witness::store::POLICY_FILE);
+    if policy.is_file() {
+        let b = read_limited(&policy, MAX_CHECKPOINT, "log/witnesses.txt")?;
+        fs::write(scratch.path().join(crate::witness::store::POLICY_FILE), b)
+            .map_err(|e| internal(&e))?;
+    }
+    let mut ledger = Ledger::scratch(scratch.path(), &cp.origin).map_err(|e| internal(&e))?;
+    let log = site.join("log");
+    let mut digests: Vec<Hash> = blobs
+        .verified
+        .lock()
+        .map_err(|_| fail("log/blobs", "a blob reader failed"))?
+        .keys()
+        .copied()
+        .collect();
+    digests.sort_unstable();
+    ledger
+        .store_mut()
+        .load::<VerifyError, _>(|ins| {
+            let mut next = chain.iter().peekable();
+            for n in 0..cp.size.div_ceil(TILE_WIDTH) {
+                let width = (cp.size - n * TILE_WIDTH).min(TILE_WIDTH) as u16;
+                let t = Tile::entry_bundle(n, width)
+                    .map_err(|e| fail("log/tile/entries", e.to_string()))?;
+                let place = format!("log/{}", t.path());
+                let data = read_limited(&log.join(t.path()), MAX_BUNDLE, &place)?;
+                for bytes in tlog::parse_bundle(&data).map_err(|e| fail(&place, e.to_string()))? {
+                    let seq = ins.size();
+                    let e = crate::ledger::entry::Entry::decode_fields(bytes)
+                        .map_err(|e| fail_entry(seq, e))?;
+                    let payload = crate::governance::Payload::decode(&e.kind, &e.payload)
+                        .map_err(|e| fail_entry(seq, e))?;
+                    ins.entry(&NewEntry {
+                        bytes: bytes.to_vec(),
+                        hash: crate::ledger::entry::entry_hash(bytes),
+                        kind: e.kind,
+                        subject: payload.subject(),
+                    })
+                    .map_err(|e| fail_entry(seq, format!("changed since it was verified: {e}")))?;
+                    if let Some(c) = next.next_if(|c| c.size == ins.size()) {
+                        if ins.root() != c.root {
+                            return Err(fail(
+                                &c.place,
+                                format!(
+                                    "its checkpoint of size {} has another root than the log's tree of that size",
+                                    c.size
+                                ),
+                            ));
+                        }
+                        let cos: Vec<&str> = c.cosignatures.iter().map(String::as_str).collect();
+                        ins.checkpoint(c.size, &c.root, &c.note, &cos)?;
+                    }
+                }
+            }
+            for d in &digests {
+                let b = blobs
+                    .read_checked(d, 0)
+                    .map_err(|e| fail("log/blobs", e))?
+                    .ok_or_else(|| fail(format!("log/blobs/{}", hex::encode(d)), "vanished"))?;
+                ins.blob(d, &b)?;
+            }
+            Ok(())
+        })?;
+    Ok(Scratch {
+        ledger,
+        build: info,
+        checkpoints: chain.len() as u64,
+        _dir: scratch,
+    })
 }
 
 /// Rebuilds the hash tiles from leaf hashes, level by level, comparing each full

@@ -190,11 +190,13 @@ pub fn verify_proof(
     }
 }
 
-/// Verifies a published site directory offline.
+/// Verifies a published site directory offline: its log, and with `pages`
+/// every file against a build of that log.
 pub fn verify_site(
     dir: &Path,
     key: Option<&VerifierKey>,
-    since: Option<&[u8]>,
+    since: Option<published::Since<'_>>,
+    pages: bool,
     progress: &dyn Fn(u64, u64),
 ) -> Result<SiteReport, Error> {
     if !dir.join("log").is_dir() {
@@ -203,5 +205,65 @@ pub fn verify_site(
             "give the directory `speclog site build --out DIR` wrote",
         ));
     }
-    Ok(published::verify_site(dir, key, since, progress)?)
+    let v = published::verify_site(dir, key, since, pages, progress).map_err(Error::SiteVerify)?;
+    let mut rep = v.report;
+    if let Some(s) = v.scratch {
+        rep.pages = Some(check_pages(dir, s).map_err(Error::SiteVerify)?);
+    }
+    Ok(rep)
+}
+
+/// Builds the site again from the scratch copy of its verified log and
+/// compares every file; fails naming the first file that differs (and
+/// counting the others).
+fn check_pages(dir: &Path, s: published::Scratch) -> Result<published::PagesReport, VerifyError> {
+    let stats = crate::site::check(&s.ledger, dir, &s.build).map_err(|e| {
+        fail(
+            "site",
+            format!("cannot build the site again from its log: {e}"),
+        )
+    })?;
+    let info = s.build;
+    let same_source = info.same_source();
+    let Some(first) = stats.differences.first() else {
+        return Ok(published::PagesReport {
+            files: stats.files,
+            bytes: stats.bytes,
+            checkpoints: s.checkpoints,
+            build: info,
+            same_source,
+        });
+    };
+    let mut what = format!("{}: {}", first.kind, first.what);
+    if stats.differing > 1 {
+        let others: Vec<String> = stats
+            .differences
+            .iter()
+            .skip(1)
+            .take(4)
+            .map(|d| format!("{} ({})", d.path, d.kind))
+            .collect();
+        let rest = stats.differing - 1 - others.len() as u64;
+        what.push_str(&format!(
+            "; {} more file{} differ{}: {}{}",
+            stats.differing - 1,
+            if stats.differing > 2 { "s" } else { "" },
+            if stats.differing > 2 { "" } else { "s" },
+            others.join(", "),
+            if rest > 0 {
+                format!(" and {rest} others")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if !same_source {
+        what.push_str(&format!(
+            "; note: the site says speclog {} (source {}) built it and this is source {}, which may render other bytes",
+            info.speclog,
+            info.source,
+            env!("SPECLOG_SOURCE_HASH")
+        ));
+    }
+    Err(fail(&first.path, what))
 }

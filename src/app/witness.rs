@@ -816,8 +816,9 @@ fn add_checkpoint_http(
 pub fn verify_site(
     dir: &Path,
     key: Option<&VerifierKey>,
-    since: Option<&[u8]>,
+    since: Option<published::Since<'_>>,
     witnesses: Option<&Path>,
+    pages: bool,
     progress: &dyn Fn(u64, u64),
 ) -> Result<SiteReport, Error> {
     let given = match witnesses {
@@ -834,7 +835,7 @@ pub fn verify_site(
         _ => None,
     };
     let key = key.or(policy_key.as_ref());
-    let mut rep = super::proofs::verify_site(dir, key, since, progress)?;
+    let mut rep = super::proofs::verify_site(dir, key, since, pages, progress)?;
     if policy_key.is_some() {
         rep.key_source = "policy".into();
     }
@@ -845,12 +846,15 @@ pub fn verify_site(
             Ok(Some((_, p))) => (p, "published"),
             Ok(None) => return Ok(rep),
             Err(e) => {
-                return Err(crate::ledger::verify::fail("log/witnesses.txt", e.to_string()).into());
+                return Err(Error::SiteVerify(crate::ledger::verify::fail(
+                    "log/witnesses.txt",
+                    e.to_string(),
+                )));
             }
         },
     };
     let cp = read_input(&dir.join("log").join("checkpoint"), "checkpoint")?;
-    let names = published::check_witnesses(&cp, &policy)?;
+    let names = published::check_witnesses(&cp, &policy).map_err(Error::SiteVerify)?;
     for n in &names {
         if let Some(w) = policy.witnesses.iter().find(|w| &w.name == n) {
             rep.signers.push(w.key.name().to_string());

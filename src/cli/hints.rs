@@ -22,7 +22,7 @@ pub const EXIT_INPUT: i32 = 2;
 /// The process exit code for `e`: 1 when verification failed, 2 otherwise.
 pub fn exit_code(e: &Error) -> i32 {
     match e {
-        Error::Verify(_) => EXIT_VERIFY,
+        Error::Verify(_) | Error::SiteVerify(_) => EXIT_VERIFY,
         Error::Witness(w) if w.is_verification_failure() => EXIT_VERIFY,
         Error::Ledger(LedgerError::Store(StoreError::Corrupt(_))) => EXIT_VERIFY,
         _ => EXIT_INPUT,
@@ -38,6 +38,7 @@ pub fn hint(e: &Error) -> String {
         Error::Input { hint, .. } => hint.clone(),
         Error::Witness(w) => witness(w),
         Error::Verify(v) => verify(v),
+        Error::SiteVerify(v) => site_verify(v),
         Error::Key(k) => key(k),
         Error::Ledger(l) => ledger(l),
         Error::Io(..) => "check the path: that it exists, is the file you meant, and that you may read (or write) it".into(),
@@ -66,6 +67,34 @@ fn verify(v: &VerifyError) -> String {
             ),
             None => "the ledger was changed outside speclog; restore it from a backup or a published copy".into(),
         }
+    }
+}
+
+/// The hint of a failed `verify --site`, for someone who holds a copy of
+/// the site and wants to know whether to trust it (never the operator's
+/// "restore the ledger").
+fn site_verify(v: &VerifyError) -> String {
+    let p = v.place.as_str();
+    let get = "get the site again from its publisher (or another mirror) and verify that copy; keep this one as evidence";
+    if p.starts_with("--since") && v.what.starts_with("malformed") {
+        "give the checkpoint file you kept from an earlier verification (a signed note: origin, size, root, a blank line, signatures), unchanged".into()
+    } else if p.starts_with("--since") || v.what.contains("history was rewritten") {
+        format!(
+            "the log now shows a different history than the one you verified before: do not trust this copy, and keep both checkpoints as evidence of the rewrite; {get}"
+        )
+    } else if p == "witnesses" {
+        "the checkpoint lacks the witness cosignatures the policy requires: do not trust it until a copy carries them; ask the publisher for a cosigned checkpoint".into()
+    } else if p == "log/checkpoint" && v.what.contains("signature") {
+        "check that --key is the log's verifier key, from a source you trust; if it is, this copy was not signed by the log: do not trust it".into()
+    } else if p == speclog::layout::BUILD_INFO {
+        format!(
+            "the site does not say how it was built, so its pages cannot be checked: do not trust them; {get}, or check only its log with --log-only"
+        )
+    } else if p == "scratch ledger" {
+        "the check needs a writable temporary directory (TMPDIR) with room for a copy of the log"
+            .into()
+    } else {
+        format!("do not trust this copy of the site: it is not what its signed log gives; {get}")
     }
 }
 
@@ -283,6 +312,7 @@ mod tests {
         ];
         for place in ["proof", "--since", "witnesses", "log/checkpoint", "ledger"] {
             out.push(Error::Verify(speclog::ledger::verify::fail(place, "x")));
+            out.push(Error::SiteVerify(speclog::ledger::verify::fail(place, "x")));
         }
         out.push(Error::Verify(speclog::ledger::verify::fail(
             "--since",

@@ -150,9 +150,13 @@ enum Command {
         after_help = "Examples:\n  speclog verify\n  speclog verify --site site --key keys/admin.pub --since old-checkpoint\n  speclog verify --proof entry-3.proof --key keys/admin.pub"
     )]
     Verify {
-        /// Verify the published site in DIR (its log/ directory) instead of the ledger.
+        /// Verify the published site in DIR instead of the ledger: its log/ directory,
+        /// then every file against a build of that log.
         #[arg(long, value_name = "DIR", conflicts_with = "proof")]
         site: Option<PathBuf>,
+        /// With --site: check only log/ (checkpoint, tiles, entries, blobs), not the pages.
+        #[arg(long, requires = "site")]
+        log_only: bool,
         /// Verify a proof file (inclusion or consistency) instead of the ledger.
         #[arg(long, value_name = "FILE")]
         proof: Option<PathBuf>,
@@ -162,7 +166,9 @@ enum Command {
         /// The trusted log verifier key (a .pub file or the key itself).
         #[arg(long, value_name = "VERIFIER_KEY")]
         key: Option<String>,
-        /// An older signed checkpoint that the log must extend.
+        /// An older signed checkpoint that the log must extend. With --site it may also be
+        /// an older copy of the site (its directory): then a rewrite is named by its first
+        /// rewritten entry.
         #[arg(long, value_name = "OLD_CHECKPOINT_FILE")]
         since: Option<PathBuf>,
         /// With --site: a witness policy (C2SP tlog-policy) whose quorum must have cosigned
@@ -541,12 +547,13 @@ fn run(cli: Cli, file_settings: &[(&str, String)], out: &mut Out) -> Result<(), 
         Command::Show { reference, json } => show(&ws, reference, json, out),
         Command::Verify {
             site: Some(dir),
+            log_only,
             key,
             since,
             witnesses,
             json,
             ..
-        } => verify_site(dir, key, since, witnesses, json, out),
+        } => verify_site(dir, key, since, witnesses, !log_only, json, out),
         Command::Verify {
             proof: Some(proof),
             entry,
@@ -700,19 +707,32 @@ fn verify_site(
     key: Option<String>,
     since: Option<PathBuf>,
     witnesses: Option<PathBuf>,
+    pages: bool,
     json: JsonFlag,
     out: &mut Out,
 ) -> Result<(), Error> {
     let key = key
         .map(|k| speclog::app::proofs::load_verifier_key(&k))
         .transpose()?;
-    let since = since.map(|p| read_input(&p)).transpose()?;
+    // An older copy of the site stands for its checkpoint.
+    let old_site = since.as_ref().filter(|p| p.is_dir());
+    let since = since
+        .as_ref()
+        .map(|p| match old_site {
+            Some(d) => read_input(&d.join("log").join("checkpoint")),
+            None => read_input(p),
+        })
+        .transpose()?;
     let pb = output::progress("verifying site");
     let r = speclog::app::witness::verify_site(
         &dir,
         key.as_ref(),
-        since.as_deref(),
+        since.as_deref().map(|c| speclog::published::Since {
+            checkpoint: c,
+            site: old_site.map(PathBuf::as_path),
+        }),
         witnesses.as_deref(),
+        pages,
         &|d, t| {
             pb.set_length(t);
             pb.set_position(d);
@@ -751,7 +771,26 @@ fn verify_site(
     if r.key_source == "published" {
         out.line("warning: checked against the site's own log/verifier-key.txt; pass --key with a key you obtained independently");
     }
-    out.line("note: only log/ is verified; the HTML and JSON pages render these entries and are not compared with them");
+    match &r.pages {
+        Some(p) => {
+            out.line(&format!(
+                "pages: all {} files ({:.1} MiB) are byte for byte what a build of this log gives, and there are no others",
+                p.files,
+                p.bytes as f64 / (1024.0 * 1024.0)
+            ));
+            out.line(&format!(
+                "built with: title {:?}, base URL {}, by speclog {} (source {}), as verify/build.json records",
+                p.build.title,
+                p.build
+                    .base_url
+                    .as_deref()
+                    .map_or("none".to_string(), |u| format!("{u:?}")),
+                p.build.speclog,
+                p.build.source
+            ));
+        }
+        None => out.line("note: only log/ is verified (--log-only); the HTML and JSON pages and spec.md files are not compared with it"),
+    }
     Ok(())
 }
 

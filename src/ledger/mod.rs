@@ -178,6 +178,31 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// Creates an empty scratch ledger of `origin` in `dir` (see
+    /// [`Store::scratch`]), to be filled with [`Store::load`] through
+    /// [`Ledger::store_mut`]: a copy of a published log, thrown away after use.
+    pub fn scratch(dir: &Path, origin: &str) -> Result<Ledger, LedgerError> {
+        check_origin(origin)?;
+        let store = Store::create(
+            &Self::db_path(dir),
+            OpenOptions {
+                write: true,
+                ..OpenOptions::default()
+            },
+        )?;
+        store.scratch()?;
+        store.set_meta("origin", origin)?;
+        Ok(Ledger {
+            store,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Write access to the store of a [`Ledger::scratch`] copy.
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     /// Opens the ledger in `dir`.
     pub fn open(dir: &Path, opts: OpenOptions) -> Result<Ledger, LedgerError> {
         let store = Store::open(&Self::db_path(dir), opts)?;

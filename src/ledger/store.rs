@@ -441,6 +441,45 @@ impl Store {
         Ok((new_head, note))
     }
 
+    /// Makes this new store a scratch copy: nothing it writes is synced, and
+    /// its page cache stays small. For a store thrown away after one use
+    /// (re-deriving a published site from its log), never a ledger.
+    pub fn scratch(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "synchronous", "OFF")?;
+        self.conn.pragma_update(None, "cache_size", -16 * 1024)?;
+        Ok(())
+    }
+
+    /// Loads verified entries into this empty store in one transaction,
+    /// with the checkpoints and blobs `load` adds through the [`Inserter`]
+    /// as they come, and moves the head to the last entry. The rows are
+    /// those a ledger holds, so a copy loaded from a published log reads
+    /// like the ledger the log was published from. Checks that the stored
+    /// tree hashes give the last checkpoint's root.
+    pub fn load<E, F>(&mut self, load: F) -> Result<Head, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&mut Inserter<'_>) -> Result<(), E>,
+    {
+        let tx = self.conn.transaction().map_err(StoreError::from)?;
+        let head = Reader::new(&tx).head()?;
+        if head.size != 0 {
+            return Err(E::from(StoreError::Corrupt(
+                "loading needs an empty store".into(),
+            )));
+        }
+        let mut ins = Inserter::new(&tx, &head)?;
+        load(&mut ins)?;
+        let new_head = ins.finish()?;
+        tx.execute(
+            "UPDATE head SET size = ?1, hash = ?2, root = ?3 WHERE id = 1",
+            params![new_head.size as i64, &new_head.hash[..], &new_head.root[..]],
+        )
+        .map_err(StoreError::from)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(new_head)
+    }
+
     /// Stores a witness cosignature line for the checkpoint of `size`.
     pub fn add_cosignature(&self, size: u64, line: &str) -> Result<bool, StoreError> {
         let n = self.conn.execute(
@@ -539,6 +578,32 @@ impl<'t> Inserter<'t> {
         self.tx
             .prepare_cached("INSERT OR IGNORE INTO blobs (digest, data) VALUES (?1, ?2)")?
             .execute(params![&digest[..], data])?;
+        Ok(())
+    }
+
+    /// The root of the tree of the entries inserted so far.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// Stores a signed checkpoint of the tree of `size` entries with root
+    /// `root`, and its witness cosignature lines. For [`Store::load`]: an
+    /// append signs its own.
+    pub fn checkpoint(
+        &mut self,
+        size: u64,
+        root: &Hash,
+        note: &str,
+        cosignatures: &[&str],
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)")?
+            .execute(params![size as i64, &root[..], note])?;
+        for line in cosignatures {
+            self.tx
+                .prepare_cached("INSERT OR IGNORE INTO cosignatures (size, line) VALUES (?1, ?2)")?
+                .execute(params![size as i64, line])?;
+        }
         Ok(())
     }
 

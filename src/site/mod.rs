@@ -11,6 +11,7 @@
 
 mod cache;
 mod chart;
+pub mod check;
 mod diffhtml;
 pub mod feed;
 pub mod markdown;
@@ -32,6 +33,7 @@ use crate::ledger::{Ledger, LedgerError, StoreError};
 use crate::tlog::{self, TlogError};
 
 pub use cache::MODEL;
+pub use check::{CheckStats, Difference};
 pub use model::SiteData;
 pub use tiles::TilesReport;
 pub use writer::{MANIFEST, WriteStats, Writer};
@@ -124,6 +126,37 @@ pub struct BuildReport {
     /// reading the whole ledger.
     #[serde(skip)]
     pub kept_model: bool,
+}
+
+pub use crate::layout::BUILD_INFO;
+use crate::published::BuildInfo;
+
+/// The title a build with `opts` shows.
+fn title_of(opts: &BuildOptions) -> String {
+    opts.title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_TITLE.to_string())
+}
+
+/// Builds the site of `ledger` with the options `info` records in memory and
+/// compares every file with the site in `dir`, changing nothing there: the
+/// result lists each file that differs from what the build gives, is
+/// missing, or is there although the build does not write it. A build from
+/// scratch, so every file is rendered and compared.
+pub fn check(ledger: &Ledger, dir: &Path, info: &BuildInfo) -> Result<CheckStats, SiteError> {
+    let opts = &BuildOptions {
+        title: Some(info.title.clone()),
+        base_url: info.base_url.clone(),
+        ..BuildOptions::default()
+    };
+    let mut w = Writer::checking(dir)?;
+    let mut d = SiteData::load(ledger)?;
+    d.site_title = title_of(opts);
+    render_pages(&d, ledger, &plan::Plan::full(), opts, &mut w)?;
+    drop(d);
+    tiles::render_tiles(ledger, dir, &mut w, None)?;
+    w.finish_check()
 }
 
 /// Name of the file in the output directory recording what the last build
@@ -235,11 +268,7 @@ fn foreign(out: &Path) -> bool {
 /// build of the same options whose tree the ledger extends, else in full.
 /// Either way the files are the same.
 pub fn build(ledger: &Ledger, out: &Path, opts: &BuildOptions) -> Result<BuildReport, SiteError> {
-    let title = opts
-        .title
-        .clone()
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_TITLE.to_string());
+    let title = title_of(opts);
     let head = ledger.reader().head()?;
     let now = State {
         format: STATE_FORMAT,
@@ -370,7 +399,9 @@ fn render_pages(
     pages::render_log_pages(d, plan, w)?;
     pages::render_entry_pages(d, ledger, plan, w)?;
     pages::render_keys(d, w)?;
-    pages::render_verify(d, w)?;
+    let info = BuildInfo::new(&d.site_title, opts.base_url.as_deref());
+    pages::render_verify(d, &info, w)?;
+    pages::json(w, BUILD_INFO, &info)?;
     pages::render_not_found(d, w)?;
     feed::render_feed(d, ledger, opts, w)
 }

@@ -926,6 +926,8 @@ struct VerifyData {
     example: Option<RelRef>,
     example_sha256: String,
     last_seq: u64,
+    /// What the site records it was built with (also `verify/build.json`).
+    build: crate::published::BuildInfo,
 }
 
 #[derive(Template)]
@@ -936,7 +938,11 @@ struct VerifyT<'a> {
 }
 
 /// How to check the site offline.
-pub fn render_verify(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
+pub fn render_verify(
+    d: &SiteData,
+    build: &crate::published::BuildInfo,
+    w: &mut Writer,
+) -> Result<(), SiteError> {
     let data = VerifyData {
         checkpoint: CheckpointView::of(d),
         example: d.current().map(RelRef::of),
@@ -945,6 +951,7 @@ pub fn render_verify(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
             .map(|r| r.content.sha256.clone())
             .unwrap_or_default(),
         last_seq: d.checkpoint.size.saturating_sub(1),
+        build: build.clone(),
     };
     let t = VerifyT {
         base: Base::new(d, paths::VERIFY, paths::VERIFY, "Verify this site"),

@@ -13,6 +13,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 
 use super::SiteError;
+use super::check::{CheckStats, Checker};
 use crate::fsx::{self, Dir, Opts};
 
 /// Name of the file listing what the last build wrote: one line per file, its
@@ -142,6 +143,8 @@ pub struct Writer {
     pending: HashSet<String>,
     /// The threads that put files in place, started with the first write.
     pool: Option<Pool>,
+    /// A checking writer ([`Writer::checking`]) compares instead of writing.
+    check: Option<Checker>,
 }
 
 /// A file of the build.
@@ -213,7 +216,42 @@ impl Writer {
             dirs: HashMap::new(),
             pending: HashSet::new(),
             pool: None,
+            check: None,
         })
+    }
+
+    /// A writer that changes nothing under `root`, a published site: each
+    /// file written is compared byte for byte with the file there (see
+    /// [`super::check`]), and [`Writer::finish_check`] reports every file
+    /// that differs, is missing, or is there although no build writes it.
+    pub fn checking(root: &Path) -> Result<Writer, SiteError> {
+        Ok(Writer {
+            root: root.to_path_buf(),
+            dir: Arc::new(Dir::open(root).map_err(io(root))?),
+            files: BTreeMap::new(),
+            listed: None,
+            unchanged: 0,
+            bytes: 0,
+            dirs: HashMap::new(),
+            pending: HashSet::new(),
+            pool: None,
+            check: Some(Checker::new()),
+        })
+    }
+
+    /// Ends a check ([`Writer::checking`]): what differs.
+    pub fn finish_check(mut self) -> Result<CheckStats, SiteError> {
+        let checker = self
+            .check
+            .take()
+            .ok_or_else(|| SiteError::Data("not a checking writer".into()))?;
+        let files = &self.files;
+        checker.finish(
+            &self.root,
+            &|rel| files.contains_key(rel),
+            files.len() as u64,
+            self.bytes,
+        )
     }
 
     /// The output directory.
@@ -271,6 +309,16 @@ impl Writer {
         check_rel(rel)?;
         if self.files.contains_key(rel) {
             return Err(SiteError::Duplicate(rel.to_string()));
+        }
+        if let Some(c) = &mut self.check {
+            let info = FileInfo {
+                len: data.len() as u64,
+                written: false,
+                digest: None,
+            };
+            self.files.insert(rel.to_string(), info);
+            self.bytes += data.len() as u64;
+            return c.send(rel.to_string(), self.root.join(rel), data);
         }
         let (fresh, mkdir) = match rel.rsplit_once('/') {
             Some((dir, _)) => {
@@ -361,6 +409,10 @@ impl Writer {
     /// be written.
     pub fn keep(&mut self, rel: &str, len: u64) -> Result<bool, SiteError> {
         check_rel(rel)?;
+        if self.check.is_some() {
+            // A check compares every file.
+            return Ok(false);
+        }
         if let Some(listed) = &self.listed
             && listed.get(rel) == Some(len)
             && !listed.dropped.contains(rel)
@@ -391,6 +443,11 @@ impl Writer {
     /// not write, if their bytes are still the ones that build recorded,
     /// records the new manifest, and returns what happened.
     pub fn finish(mut self) -> Result<WriteStats, SiteError> {
+        if self.check.is_some() {
+            return Err(SiteError::Data(
+                "a checking writer writes nothing: use finish_check".into(),
+            ));
+        }
         // Every queued file is in place before anything is removed or listed.
         if let Some(pool) = self.pool.take() {
             for (rel, wrote, d) in pool.join()? {
