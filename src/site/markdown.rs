@@ -119,12 +119,15 @@ pub fn render_spec(text: &str, cl: &[Clause]) -> String {
         .filter(|c| c.kind.is_heading())
         .map(|c| (c.start, c))
         .collect();
-    render(text, &by_start, &titles(cl), ClauseLinks::SamePage)
+    render(text, &by_start, &titles(cl), ClauseLinks::SamePage, false)
 }
 
-/// Renders a fragment (a clause body, notes, details): headings get no ids.
+/// Renders a fragment (a clause body, notes, details). A fragment is placed
+/// inside a page at any depth, so its headings become bold paragraphs: a
+/// heading element there could skip levels of the page's outline (HTML's
+/// heading-level rule, which the Nu HTML Checker enforces).
 pub fn render_fragment(text: &str, known: &Titles<'_>, links: ClauseLinks<'_>) -> String {
-    render(text, &HashMap::new(), known, links)
+    render(text, &HashMap::new(), known, links, true)
 }
 
 /// Deepest nesting of block quotes, lists and emphasis that is rendered as such; deeper
@@ -164,6 +167,7 @@ fn render(
     by_start: &HashMap<usize, &Clause>,
     known: &Titles<'_>,
     links: ClauseLinks<'_>,
+    fragment: bool,
 ) -> String {
     let mut events: Vec<Event<'_>> = Vec::new();
     let mut heading: Option<&Clause> = None;
@@ -174,6 +178,14 @@ fn render(
     let parser = Parser::new_ext(text, clauses::markdown_options()).into_offset_iter();
     for (ev, range) in flatten_deep(parser) {
         match ev {
+            Event::Start(Tag::Heading { .. }) if fragment => {
+                events.push(Event::Start(Tag::Paragraph));
+                events.push(Event::Start(Tag::Strong));
+            }
+            Event::End(TagEnd::Heading(_)) if fragment => {
+                events.push(Event::End(TagEnd::Strong));
+                events.push(Event::End(TagEnd::Paragraph));
+            }
             Event::Start(Tag::Heading { level, .. }) => {
                 heading = by_start.get(&range.start).copied();
                 events.push(Event::Start(Tag::Heading {
@@ -423,6 +435,20 @@ mod tests {
             }
         }
         max
+    }
+
+    #[test]
+    fn fragment_headings_are_bold_paragraphs() {
+        let html = render_fragment(
+            "#### Deep title\n\nBody.",
+            &titles(&[]),
+            ClauseLinks::SamePage,
+        );
+        assert!(!html.contains("<h"), "{html}");
+        assert!(
+            html.contains("<p><strong>Deep title</strong></p>"),
+            "{html}"
+        );
     }
 
     #[test]
