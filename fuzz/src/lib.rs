@@ -143,17 +143,45 @@ pub fn clauses(data: &[u8]) {
     };
     let Ok(cl) = clauses::parse(s) else { return };
     assert!(cl.len() <= clauses::MAX_CLAUSES);
-    let mut ids = std::collections::HashSet::new();
-    let mut last = 0;
+    // Clauses form a tree (module docs of governance::clauses): each lies
+    // inside its parent, and the leaves cover every byte once, in order.
+    let mut ids = std::collections::HashMap::new();
     for c in &cl {
         assert!(clauses::valid_id(&c.id), "clause id {:?}", c.id);
-        assert!(ids.insert(c.id.as_str()), "duplicate id {:?}", c.id);
-        assert!(last <= c.start && c.start < c.end && c.end <= s.len());
+        assert!(
+            ids.insert(c.id.as_str(), c).is_none(),
+            "duplicate id {:?}",
+            c.id
+        );
+        assert!(c.start < c.end && c.end <= s.len());
         assert!(s.is_char_boundary(c.start) && s.is_char_boundary(c.end));
         assert!((1..=6).contains(&c.level));
-        last = c.end;
+        if let Some(p) = &c.parent {
+            let p = ids
+                .get(p.as_str())
+                .expect("a parent comes before its children");
+            assert!(
+                p.start <= c.start && c.end <= p.end,
+                "clause {:?} outside its parent",
+                c.id
+            );
+        }
         let _ = c.body(s);
     }
+    let mut covered = 0;
+    for leaf in clauses::leaves(&cl) {
+        assert_eq!(
+            leaf.start, covered,
+            "leaf {:?} leaves a gap or overlaps",
+            leaf.id
+        );
+        covered = leaf.end;
+    }
+    assert_eq!(
+        covered,
+        s.len(),
+        "the leaves do not reach the end of the text"
+    );
 }
 
 /// The site's Markdown renderer: whatever the text, no tag of the output is a
