@@ -206,6 +206,10 @@ impl Writer {
     /// A writer for `root`, which is created if missing.
     pub fn new(root: &Path) -> Result<Writer, SiteError> {
         fsx::create_dir_all(root, fsx::DIR_PUBLIC).map_err(io(root))?;
+        Writer::open(root, None)
+    }
+
+    fn open(root: &Path, check: Option<Checker>) -> Result<Writer, SiteError> {
         Ok(Writer {
             root: root.to_path_buf(),
             dir: Arc::new(Dir::open(root).map_err(io(root))?),
@@ -216,7 +220,7 @@ impl Writer {
             dirs: HashMap::new(),
             pending: HashSet::new(),
             pool: None,
-            check: None,
+            check,
         })
     }
 
@@ -225,18 +229,7 @@ impl Writer {
     /// [`super::check`]), and [`Writer::finish_check`] reports every file
     /// that differs, is missing, or is there although no build writes it.
     pub fn checking(root: &Path) -> Result<Writer, SiteError> {
-        Ok(Writer {
-            root: root.to_path_buf(),
-            dir: Arc::new(Dir::open(root).map_err(io(root))?),
-            files: BTreeMap::new(),
-            listed: None,
-            unchanged: 0,
-            bytes: 0,
-            dirs: HashMap::new(),
-            pending: HashSet::new(),
-            pool: None,
-            check: Some(Checker::new()),
-        })
+        Writer::open(root, Some(Checker::new()))
     }
 
     /// Ends a check ([`Writer::checking`]): what differs.
