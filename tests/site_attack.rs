@@ -642,3 +642,141 @@ fn sha256_hex(b: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(b))
 }
+
+/// Break 9: bidirectional overrides, isolates, marks, zero-width and
+/// invisible format characters in spec text (raw and as Markdown character
+/// references), a clause title, release notes, an incident's title, summary,
+/// reporter and note must reach no HTML page (nor the feed) raw: each shows as
+/// `\u{..}`, as the CLI shows them. The signed text itself (`spec.md`) and
+/// the JSON keep the bytes, and the site still verifies.
+#[test]
+fn bidi_and_zero_width_characters_are_shown_not_obeyed() {
+    let env = Env::new();
+    env.init();
+    let hidden = [
+        '\u{202a}',
+        '\u{202b}',
+        '\u{202c}',
+        '\u{202d}',
+        '\u{202e}',
+        '\u{2066}',
+        '\u{2067}',
+        '\u{2068}',
+        '\u{2069}',
+        '\u{200e}',
+        '\u{200f}',
+        '\u{061c}',
+        '\u{200b}',
+        '\u{200c}',
+        '\u{200d}',
+        '\u{2060}',
+        '\u{feff}',
+        '\u{e0041}',
+    ];
+    env.write(
+        "probe.md",
+        "# Spec {#spec}\n\n## Safe\u{202e}txet desrever {#safe}\n\n\
+         Pay \u{200b}nobody\u{2066} \u{feff}and \u{061c}\u{200d}ever.\n\n\
+         Marks \u{200e}\u{200f}\u{202a}\u{202b}\u{202c}\u{202d}\u{2067}\u{2068}\u{200c}\u{2060}; \
+         tags \u{e0041}\u{e0049}; references &#x202E; &#8203; &#xFEFF;.\n\n\
+         `code \u{202e}span` and\n\n```\nblock \u{2066}x\u{2069}\n```\n",
+    );
+    env.write("notes.md", "Notes \u{202e}hidden\u{2069}.\n");
+    env.ok(&[
+        "spec",
+        "release",
+        "probe.md",
+        "--version",
+        "v1",
+        "--notes",
+        "notes.md",
+        "--signer",
+        "policy-team",
+    ]);
+    env.ok(&[
+        "incident",
+        "open",
+        "--title",
+        "Title \u{202e}gnol\u{200b}",
+        "--severity",
+        "low",
+        "--summary",
+        "Summary \u{2066}x\u{2069}",
+        "--reporter",
+        "Rep\u{202e}orter",
+        "--spec",
+        "v1",
+        "--aware-at",
+        "2025-01-01T00:00:00Z",
+        "--signer",
+        "policy-team",
+    ]);
+    env.ok(&[
+        "incident",
+        "update",
+        "INC-1",
+        "--status",
+        "investigating",
+        "--note",
+        "Note \u{feff}\u{202d}x",
+        "--signer",
+        "policy-team",
+    ]);
+    env.ok(&["site", "build", "--out", "site"]);
+    let site = files(&env.path("site"));
+    let mut pages = 0;
+    for (rel, b) in &site {
+        let text = String::from_utf8_lossy(b);
+        if rel.ends_with(".html") || rel.ends_with(".atom") {
+            pages += 1;
+            for c in hidden {
+                assert!(
+                    !text.contains(c),
+                    "{rel} passes U+{:04X} raw to the browser",
+                    c as u32
+                );
+            }
+            if rel.ends_with(".html") {
+                check_document(&text, false).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            }
+        }
+    }
+    assert!(pages > 10, "{pages} pages");
+    let version = String::from_utf8_lossy(&site["versions/v1/index.html"]).into_owned();
+    for marker in [
+        r"\u{202e}",
+        r"\u{200b}",
+        r"\u{2066}",
+        r"\u{feff}",
+        r"\u{e0041}",
+        r"\u{200e}",
+        r"Notes \u{202e}hidden\u{2069}",
+    ] {
+        assert!(
+            version.contains(marker),
+            "the version page does not show {marker}"
+        );
+    }
+    let incident = String::from_utf8_lossy(&site["incidents/INC-1/index.html"]).into_owned();
+    for marker in [
+        r"Title \u{202e}gnol\u{200b}",
+        r"Summary \u{2066}x\u{2069}",
+        r"Rep\u{202e}orter",
+        r"Note \u{feff}\u{202d}x",
+    ] {
+        assert!(
+            incident.contains(marker),
+            "the incident page does not show {marker}"
+        );
+    }
+    let clause = String::from_utf8_lossy(&site["clauses/safe/index.html"]).into_owned();
+    assert!(
+        clause.contains(r"Safe\u{202e}txet desrever"),
+        "clause title"
+    );
+    // The signed bytes stay whole where they are meant to be exact.
+    assert!(String::from_utf8_lossy(&site["versions/v1/spec.md"]).contains('\u{202e}'));
+    assert!(String::from_utf8_lossy(&site["versions/v1/index.json"]).contains('\u{202e}'));
+    // And the site still verifies, every file compared.
+    env.ok(&["verify", "--site", "site", "--key", "keys/admin.pub"]);
+}

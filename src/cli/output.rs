@@ -54,25 +54,12 @@ impl Out {
 /// `s` made safe for a terminal: text from a ledger (clause titles, labels,
 /// fields of results files) may hold escape sequences that retitle or
 /// rewrite the terminal, or bidirectional overrides that reorder what is
-/// shown. Control characters other than newline and tab, and the Unicode
-/// bidi controls, are shown as `\u{..}` instead.
+/// shown, or zero-width characters that hide text. Carriage returns and
+/// every [`speclog::base::hidden_char`] (control characters other than
+/// newline and tab, bidi controls, zero-width and invisible format
+/// characters) are shown as `\u{..}` instead, as the site's pages show them.
 pub fn inert(s: &str) -> std::borrow::Cow<'_, str> {
-    let bad = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
-    };
-    if !s.contains(bad) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        if bad(c) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    speclog::base::inert_with(s, |c| c == '\r' || speclog::base::hidden_char(c))
 }
 
 impl Drop for Out {
@@ -154,5 +141,6 @@ mod tests {
         assert_eq!(inert("a\x1b]0;pwned\x07b"), "a\\u{1b}]0;pwned\\u{7}b");
         assert_eq!(inert("x\u{202e}y\u{2066}"), "x\\u{202e}y\\u{2066}");
         assert_eq!(inert("\r\u{85}é"), "\\u{d}\\u{85}é");
+        assert_eq!(inert("a\u{200b}b\u{feff}"), "a\\u{200b}b\\u{feff}");
     }
 }

@@ -160,7 +160,7 @@ pub fn render_feed(
         x.push_str("  </entry>\n");
     }
     x.push_str("</feed>\n");
-    w.write(FEED, x.as_bytes())?;
+    w.write(FEED, super::markdown::visible(x))?;
     Ok(())
 }
 

@@ -40,6 +40,22 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// `page` (HTML or XML) with every hidden character
+/// ([`crate::base::hidden_char`]: bidi controls, zero-width and invisible
+/// format characters, control characters) shown as `\u{..}`, as the CLI
+/// shows them. They never reach the browser raw, where an override would
+/// reorder the text a reader sees and a zero-width character would hide some.
+/// Every HTML page and the feed pass through here as a whole, so the rendered
+/// Markdown, titles, names and attribute values are all covered. The marker is
+/// plain ASCII, so it is safe in element text and attribute values alike.
+/// `spec.md` and the JSON keep the signed bytes.
+pub fn visible(page: String) -> String {
+    match crate::base::inert(&page) {
+        std::borrow::Cow::Borrowed(_) => page,
+        std::borrow::Cow::Owned(s) => s,
+    }
+}
+
 /// True for a link target the site may point at: a relative URL, or an
 /// absolute one with the `http`, `https` or `mailto` scheme.
 pub fn safe_url(u: &str) -> bool {

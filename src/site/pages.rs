@@ -80,7 +80,7 @@ fn page<T: Template, D: Serialize + ?Sized>(
     let html = t
         .render()
         .map_err(|e| SiteError::Render(dir.to_string(), e.to_string()))?;
-    w.write(&format!("{dir}index.html"), html)?;
+    w.write(&format!("{dir}index.html"), markdown::visible(html))?;
     json(w, &format!("{dir}index.json"), data)
 }
 
@@ -975,7 +975,7 @@ pub fn render_not_found(d: &SiteData, w: &mut Writer) -> Result<(), SiteError> {
     let html = NotFoundT { base }
         .render()
         .map_err(|e| SiteError::Render("404.html".into(), e.to_string()))?;
-    w.write("404.html", html.as_bytes())?;
+    w.write("404.html", markdown::visible(html))?;
     Ok(())
 }
 
