@@ -643,13 +643,13 @@ fn diff_and_release_references() {
 fn verify_recomputes_outcomes() {
     use speclog::governance::eval::EvalRecord;
     use speclog::ledger::entry::{Entry, UnsignedEntry, entry_hash};
-    use speclog::ledger::{Batch, NewEntry, OpenOptions, Store};
+    use speclog::ledger::{Batch, NewEntry, OpenOptions, SqliteStore, Store};
 
     let env = setup();
     env.ok(&RECORD);
     assert!(env.ok(&["verify"]).starts_with("ok:"));
     let db = env.db();
-    let mut store = Store::open(
+    let mut store = SqliteStore::open(
         &db,
         OpenOptions {
             write: true,
@@ -678,9 +678,11 @@ fn verify_recomputes_outcomes() {
     forged.pass = Some(false);
     let payload = serde_json::to_vec(&forged).unwrap();
     let origin = "example.org/model-spec".to_string();
+    let head = store.reader().head().unwrap();
     store
-        .append::<speclog::ledger::StoreError, _>(
-            |head, _| {
+        .append(
+            &head,
+            {
                 let bytes = UnsignedEntry {
                     seq: head.size,
                     time: &last.time,
@@ -692,7 +694,7 @@ fn verify_recomputes_outcomes() {
                 }
                 .sign(&evals)
                 .unwrap();
-                Ok(Batch {
+                Batch {
                     entries: vec![NewEntry {
                         hash: entry_hash(&bytes),
                         bytes,
@@ -700,7 +702,7 @@ fn verify_recomputes_outcomes() {
                         subject: "EVAL-2".into(),
                     }],
                     ..Batch::default()
-                })
+                }
             },
             &|size, root| {
                 let cp = speclog::note::Checkpoint {

@@ -32,7 +32,11 @@ const LAYERS: &[(&str, &[&str])] = &[
             "witness",
         ],
     ),
-    // I/O: the store, the witness store, the published-site reader, configuration.
+    // Storage: the `Store` trait and its backends (SQLite), below the ledger
+    // that runs over it.
+    ("store", &["ledger::store"]),
+    // I/O: the ledger over its store, the witness store, the published-site
+    // reader, configuration.
     ("io", &["ledger", "witness::store", "published", "config"]),
     // Site rendering and the HTTP code.
     ("site", &["site", "witness::http"]),

@@ -384,6 +384,35 @@ pub trait Lookup {
     fn approvals(&self, label: &str) -> Result<Vec<ApprovalRec>, GovError>;
 }
 
+/// A reference to a lookup is one (so `&dyn Store`-backed lookups, which are
+/// unsized, can be passed as `&dyn Lookup`).
+impl<L: Lookup + ?Sized> Lookup for &L {
+    fn releases(&self, label: &str) -> Result<Vec<ReleaseRec>, GovError> {
+        (**self).releases(label)
+    }
+    fn authority(&self) -> Result<Authority, GovError> {
+        (**self).authority()
+    }
+    fn count(&self, kind: &str) -> Result<u64, GovError> {
+        (**self).count(kind)
+    }
+    fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError> {
+        (**self).release_at(seq)
+    }
+    fn release_clauses(&self, seq: u64) -> Result<ClauseIds, GovError> {
+        (**self).release_clauses(seq)
+    }
+    fn incident(&self, id: &str) -> Result<Option<incident::IncidentRec>, GovError> {
+        (**self).incident(id)
+    }
+    fn preregistration_at(&self, seq: u64) -> Result<Option<eval::PreregRec>, GovError> {
+        (**self).preregistration_at(seq)
+    }
+    fn approvals(&self, label: &str) -> Result<Vec<ApprovalRec>, GovError> {
+        (**self).approvals(label)
+    }
+}
+
 /// Checks a label: 1-128 of `[A-Za-z0-9._+-]`, starting with a letter or digit.
 /// Labels appear in URLs and file names, so nothing else is allowed.
 pub fn check_label(label: &str) -> Result<(), GovError> {

@@ -25,7 +25,9 @@ use crate::governance::{
 use crate::note;
 use crate::tlog::Hash;
 use entry::{Entry, EntryError, UnsignedEntry};
-pub use store::{Batch, Head, Inserter, NewEntry, OpenOptions, Reader, Store, StoreError};
+pub use store::{
+    Batch, Head, Insert, NewEntry, OpenOptions, SqliteStore, Store, StoreError, StoreRead,
+};
 
 /// File name of the database inside the ledger directory.
 pub const DB_FILE: &str = "ledger.sqlite";
@@ -92,9 +94,9 @@ pub struct Appended {
     pub checkpoint: String,
 }
 
-/// An open ledger.
+/// An open ledger: its rows in a [`Store`], its keys and files in `dir`.
 pub struct Ledger {
-    store: Store,
+    store: Box<dyn Store>,
     dir: PathBuf,
 }
 
@@ -142,7 +144,7 @@ impl Ledger {
         // Private: the ledger holds rows that are not published.
         crate::fsx::create_dir_all(dir, crate::fsx::DIR_PRIVATE)
             .map_err(|e| LedgerError::Io(format!("{}: {e}", dir.display())))?;
-        let store = Store::create(
+        let store = SqliteStore::create(
             &path,
             OpenOptions {
                 write: true,
@@ -151,7 +153,7 @@ impl Ledger {
         )?;
         store.set_meta("origin", origin)?;
         let mut ledger = Ledger {
-            store,
+            store: Box::new(store),
             dir: dir.to_path_buf(),
         };
         let init = governance::LogInit {
@@ -179,11 +181,11 @@ impl Ledger {
     }
 
     /// Creates an empty scratch ledger of `origin` in `dir` (see
-    /// [`Store::scratch`]), to be filled with [`Store::load`] through
+    /// [`SqliteStore::scratch`]), to be filled with `load` through
     /// [`Ledger::store_mut`]: a copy of a published log, thrown away after use.
     pub fn scratch(dir: &Path, origin: &str) -> Result<Ledger, LedgerError> {
         check_origin(origin)?;
-        let store = Store::create(
+        let store = SqliteStore::create(
             &Self::db_path(dir),
             OpenOptions {
                 write: true,
@@ -193,23 +195,28 @@ impl Ledger {
         store.scratch()?;
         store.set_meta("origin", origin)?;
         Ok(Ledger {
-            store,
+            store: Box::new(store),
             dir: dir.to_path_buf(),
         })
     }
 
     /// Write access to the store of a [`Ledger::scratch`] copy.
-    pub fn store_mut(&mut self) -> &mut Store {
-        &mut self.store
+    pub fn store_mut(&mut self) -> &mut dyn Store {
+        &mut *self.store
     }
 
-    /// Opens the ledger in `dir`.
+    /// Opens the ledger in `dir` (its SQLite file, [`DB_FILE`]).
     pub fn open(dir: &Path, opts: OpenOptions) -> Result<Ledger, LedgerError> {
-        let store = Store::open(&Self::db_path(dir), opts)?;
-        Ok(Ledger {
+        let store = SqliteStore::open(&Self::db_path(dir), opts)?;
+        Ok(Ledger::with_store(Box::new(store), dir))
+    }
+
+    /// A ledger over any [`Store`], with its keys and files in `dir`.
+    pub fn with_store(store: Box<dyn Store>, dir: &Path) -> Ledger {
+        Ledger {
             store,
             dir: dir.to_path_buf(),
-        })
+        }
     }
 
     /// The ledger directory.
@@ -228,12 +235,12 @@ impl Ledger {
     }
 
     /// The underlying store.
-    pub fn store(&self) -> &Store {
-        &self.store
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
     }
 
     /// Read access.
-    pub fn reader(&self) -> Reader<'_> {
+    pub fn reader(&self) -> Box<dyn StoreRead + '_> {
         self.store.reader()
     }
 
@@ -283,10 +290,10 @@ impl Ledger {
             note::sign_note(&cp.to_text(), &[&ns]).map_err(|e| e.to_string())
         };
         let mut written = Vec::new();
-        let (head, checkpoint) = self.store.append_streaming::<LedgerError, _>(
+        let (head, checkpoint) = self.store_mut().append_streaming::<LedgerError, _>(
             |head, reader, ins| {
                 let stored = reader.before(head.size);
-                let mut overlay = Overlay::new(&stored, head.size)?;
+                let mut overlay = Overlay::new(&*stored, head.size)?;
                 let drafts = build(&overlay)?;
                 let prev_time = match head.size {
                     0 => String::new(),
@@ -461,10 +468,10 @@ fn sign_draft(
 }
 
 /// What checking and storing the signed drafts of one append needs.
-struct Step<'s, 'a, 'b, 'r, 'i> {
-    reader: &'s Reader<'r>,
-    overlay: &'s mut Overlay<'a, 'b>,
-    ins: &'s mut store::Inserter<'i>,
+struct Step<'s, 'a> {
+    reader: &'s dyn StoreRead,
+    overlay: &'s mut Overlay<'a>,
+    ins: &'s mut dyn Insert,
     written: &'s mut Vec<(u64, Hash)>,
 }
 
@@ -517,7 +524,7 @@ fn sign_and_store(
     })
 }
 
-impl Step<'_, '_, '_, '_, '_> {
+impl Step<'_, '_> {
     /// Checks one signed draft against the policy and the ledger before it
     /// (stored entries and the batch's earlier drafts) and inserts it.
     fn store(&mut self, s: Signed) -> Result<(), LedgerError> {
@@ -589,8 +596,8 @@ impl Step<'_, '_, '_, '_, '_> {
 /// is cached (a batch of evaluations against one release parses its clause
 /// manifest once, not once per draft), and what the drafts change is kept up to
 /// date per subject, so each draft costs the same however long the batch is.
-struct Overlay<'a, 'b> {
-    reader: &'a Reader<'b>,
+struct Overlay<'a> {
+    reader: &'a dyn StoreRead,
     authority: Authority,
     /// The batch's earlier drafts, as an in-memory index.
     pending: State,
@@ -625,8 +632,8 @@ where
     Ok(v)
 }
 
-impl<'a, 'b> Overlay<'a, 'b> {
-    fn new(reader: &'a Reader<'b>, size: u64) -> Result<Self, LedgerError> {
+impl<'a> Overlay<'a> {
+    fn new(reader: &'a dyn StoreRead, size: u64) -> Result<Self, LedgerError> {
         let authority = if size == 0 {
             Authority::default()
         } else {
@@ -690,7 +697,7 @@ impl<'a, 'b> Overlay<'a, 'b> {
     }
 
     /// The stored ledger, unless it is still empty (before entry 0).
-    fn stored(&self) -> Option<&Reader<'b>> {
+    fn stored(&self) -> Option<&'a dyn StoreRead> {
         (self.first > 0).then_some(self.reader)
     }
 
@@ -701,13 +708,13 @@ impl<'a, 'b> Overlay<'a, 'b> {
         ask: impl Fn(&dyn Lookup) -> Result<T, GovError>,
     ) -> Result<T, GovError> {
         match self.stored() {
-            Some(r) if seq < self.first => ask(r),
+            Some(r) if seq < self.first => ask(&r),
             _ => ask(&self.pending),
         }
     }
 }
 
-impl Lookup for Overlay<'_, '_> {
+impl Lookup for Overlay<'_> {
     fn releases(&self, label: &str) -> Result<Vec<ReleaseRec>, GovError> {
         let mut v = match self.stored() {
             Some(r) => cached(&self.releases, label, || r.releases(label))?,
@@ -775,7 +782,7 @@ fn decode_row(data: &[u8]) -> Result<(Entry, Payload), GovError> {
     Ok((e, p))
 }
 
-impl Lookup for Reader<'_> {
+impl Lookup for dyn StoreRead + '_ {
     fn releases(&self, label: &str) -> Result<Vec<ReleaseRec>, GovError> {
         let rows = self
             .entries_about(kinds::SPEC_RELEASE, label)
@@ -1035,7 +1042,7 @@ mod governance_tests {
             Some(TIME),
         )
         .unwrap();
-        assert_eq!(Lookup::count(&l.reader(), kinds::EVAL_RECORD).unwrap(), 1);
+        assert_eq!(Lookup::count(&*l.reader(), kinds::EVAL_RECORD).unwrap(), 1);
         assert!(verify::verify(&l, &|_, _| {}).is_ok());
     }
 

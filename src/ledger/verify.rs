@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use super::entry::{self, Entry};
-use super::store::{Reader, RowRef};
+use super::store::{RowRef, StoreRead};
 use super::{Ledger, StoreError};
 use crate::governance::{self, GovError, Payload, State};
 use crate::note;
@@ -103,12 +103,12 @@ pub trait SharedBlobs: Send + Sync {
     fn read_checked(&self, d: &Hash, size: u64) -> Result<Option<Vec<u8>>, String>;
 }
 
-impl Blobs for Reader<'_> {
+impl Blobs for dyn StoreRead + '_ {
     fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String> {
-        Reader::blob_size(self, d).map_err(|e| e.to_string())
+        StoreRead::blob_size(self, d).map_err(|e| e.to_string())
     }
     fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
-        Reader::blob(self, d).map_err(|e| e.to_string())
+        StoreRead::blob(self, d).map_err(|e| e.to_string())
     }
 }
 
@@ -587,7 +587,7 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     let count = r.count_entries()?;
     let max = r.max_seq()?;
     if count != head.size || max.map(|m| m + 1).unwrap_or(0) != count {
-        let missing = first_gap(&r, head.size)?;
+        let missing = first_gap(&*r, head.size)?;
         return Err(match missing {
             Some(s) => fail_entry(s, "entry is missing (deleted or truncated)"),
             None => fail(
@@ -605,7 +605,7 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     replay.expected = Some(head.size);
     let mut tree_rows = 0u64;
     let mut completed = Vec::new();
-    let seq_blobs = SeqBlobs::new(&r);
+    let seq_blobs = SeqBlobs::new(&*r);
     // Interior hashes recomputed and not yet compared with the stored ones:
     // (level, index, hash, the entry that completed it).
     let mut nodes: Vec<(u8, u64, Hash, u64)> = Vec::new();
@@ -647,7 +647,7 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
             nodes.push((level, idx, h, seq));
         }
         if nodes.len() >= TREE_BATCH {
-            check_nodes(&r, nodes)?;
+            check_nodes(&*r, nodes)?;
         }
         if seq.is_multiple_of(CHUNK as u64) {
             progress(seq, head.size);
@@ -657,10 +657,10 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
     r.for_each_entry(0, head.size, |row: RowRef<'_>| {
         check_entry(row, &mut replay, &mut nodes).map_err(|e| {
             // A wrong tree hash completed by an earlier entry comes first.
-            check_nodes(&r, &mut nodes).err().unwrap_or(e)
+            check_nodes(&*r, &mut nodes).err().unwrap_or(e)
         })
     })?;
-    check_nodes(&r, &mut nodes)?;
+    check_nodes(&*r, &mut nodes)?;
     replay.flush()?;
     progress(head.size, head.size);
 
@@ -788,8 +788,8 @@ pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, Ve
 /// from a small read-ahead window instead of a random index lookup each. Every
 /// row streams through the window exactly once and is hashed there (the digest
 /// check of every blob); lookups the window cannot serve are point queries.
-struct SeqBlobs<'r, 'c> {
-    r: &'r Reader<'c>,
+struct SeqBlobs<'r> {
+    r: &'r dyn StoreRead,
     /// Rows read ahead and not yet consumed.
     window: std::cell::RefCell<std::collections::VecDeque<WindowRow>>,
     last_rowid: std::cell::Cell<i64>,
@@ -806,8 +806,8 @@ type WindowRow = (Vec<u8>, Vec<u8>, bool);
 const BLOB_WINDOW: usize = 16;
 const BLOB_WINDOW_BYTES: usize = 4 << 20;
 
-impl<'r, 'c> SeqBlobs<'r, 'c> {
-    fn new(r: &'r Reader<'c>) -> Self {
+impl<'r> SeqBlobs<'r> {
+    fn new(r: &'r dyn StoreRead) -> Self {
         SeqBlobs {
             r,
             window: Default::default(),
@@ -866,7 +866,7 @@ impl<'r, 'c> SeqBlobs<'r, 'c> {
     }
 }
 
-impl SeqBlobs<'_, '_> {
+impl SeqBlobs<'_> {
     /// The blob with digest `d`, and whether its data matches `d`.
     fn take(&self, d: &Hash) -> Result<Option<(Vec<u8>, bool)>, String> {
         match self.find(d).map_err(|e| e.to_string())? {
@@ -875,7 +875,7 @@ impl SeqBlobs<'_, '_> {
                 w.drain(..i);
                 Ok(w.pop_front().map(|(_, data, ok)| (data, ok)))
             }
-            None => Ok(Reader::blob(self.r, d)
+            None => Ok(StoreRead::blob(self.r, d)
                 .map_err(|e| e.to_string())?
                 .map(|b| {
                     let ok = entry::sha256(&b) == *d;
@@ -885,7 +885,7 @@ impl SeqBlobs<'_, '_> {
     }
 }
 
-impl Blobs for SeqBlobs<'_, '_> {
+impl Blobs for SeqBlobs<'_> {
     fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String> {
         match self.find(d).map_err(|e| e.to_string())? {
             Some(i) => {
@@ -894,7 +894,7 @@ impl Blobs for SeqBlobs<'_, '_> {
                 w.drain(..i);
                 Ok(w.front().map(|(_, data, _)| data.len() as u64))
             }
-            None => Reader::blob_size(self.r, d).map_err(|e| e.to_string()),
+            None => StoreRead::blob_size(self.r, d).map_err(|e| e.to_string()),
         }
     }
     fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
@@ -918,7 +918,10 @@ const TREE_BATCH: usize = 4096;
 
 /// Compares recomputed interior hashes with the stored ones, reading each
 /// level's range in one query, and reports the first wrong or missing one.
-fn check_nodes(r: &Reader<'_>, nodes: &mut Vec<(u8, u64, Hash, u64)>) -> Result<(), VerifyError> {
+fn check_nodes(
+    r: &dyn StoreRead,
+    nodes: &mut Vec<(u8, u64, Hash, u64)>,
+) -> Result<(), VerifyError> {
     let mut levels: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
     for &(level, idx, _, _) in nodes.iter() {
         let e = levels.entry(level).or_insert((idx, idx));
@@ -953,7 +956,7 @@ fn check_nodes(r: &Reader<'_>, nodes: &mut Vec<(u8, u64, Hash, u64)>) -> Result<
     Ok(())
 }
 
-fn first_gap(r: &Reader<'_>, size: u64) -> Result<Option<u64>, VerifyError> {
+fn first_gap(r: &dyn StoreRead, size: u64) -> Result<Option<u64>, VerifyError> {
     let mut expect = 0u64;
     let mut gap = None;
     r.for_each_entry::<VerifyError>(0, u64::MAX >> 1, |row| {

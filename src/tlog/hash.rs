@@ -97,6 +97,12 @@ impl<T: HashReader + ?Sized> HashReader for &T {
     }
 }
 
+impl<T: HashReader + ?Sized> HashReader for Box<T> {
+    fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, TlogError> {
+        (**self).read_hashes(ids)
+    }
+}
+
 /// Reads `ids` from `r` and checks that it returned one hash per id.
 pub(crate) fn read_checked(r: &impl HashReader, ids: &[NodeId]) -> Result<Vec<Hash>, TlogError> {
     if ids.is_empty() {

@@ -372,7 +372,7 @@ pub fn generate(dir: &Path, size: u64, progress: &dyn Fn(u64, u64)) -> Result<Ge
         seq += n as u64;
         progress(seq, size);
     }
-    ledger.store().checkpoint_wal()?;
+    ledger.store().flush()?;
     Ok(Generated {
         ledger: ws.ledger_dir.clone(),
         keys: dir.join("keys"),
@@ -1198,10 +1198,11 @@ mod tests {
         let l = Ledger::open(&g.ledger, Default::default()).unwrap();
         let r = l.reader();
         assert_eq!(r.head().unwrap().size, 1_500);
-        let evals = Lookup::count(&r, kinds::EVAL_RECORD).unwrap();
+        let evals = Lookup::count(&*r, kinds::EVAL_RECORD).unwrap();
         let incidents = r.count_of_kind("incident.").unwrap();
         assert!((1_150..1_250).contains(&evals), "{evals}");
         assert!((280..310).contains(&incidents), "{incidents}");
+        drop(r);
         // Batches signed on a thread of their own verify like any other entries.
         let rep = crate::ledger::verify::verify(&l, &|_, _| {}).unwrap();
         assert_eq!(rep.entries, 1_500);

@@ -1,4 +1,4 @@
-//! The SQLite store: the only code that touches the database file.
+//! The SQLite [`Store`]: the only code that opens the database file.
 //!
 //! One file, WAL mode, `synchronous=FULL`, STRICT tables. An append is one
 //! `BEGIN IMMEDIATE` transaction that inserts the entries, their stored Merkle
@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use thiserror::Error;
 
+use super::{
+    BlobRow, BuildFn, CheckpointSigner, Head, Insert, NewEntry, OpenOptions, Row, RowRef, Store,
+    StoreError, StoreRead,
+};
 use crate::tlog::{self, EMPTY_ROOT, Hash, HashReader, NodeId, TlogError};
 
 /// Identifies a speclog ledger file (`PRAGMA application_id`, "SPLG").
@@ -50,95 +53,8 @@ CREATE TABLE private (
 ) STRICT;
 ";
 
-/// Errors from the store.
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("no ledger at {0}")]
-    NotInitialised(PathBuf),
-    #[error("a ledger already exists at {0}")]
-    AlreadyInitialised(PathBuf),
-    #[error("{0} is not a speclog ledger ({1})")]
-    NotALedger(PathBuf, String),
-    #[error("cannot write to the ledger {0}: it or its directory is read-only")]
-    ReadOnly(PathBuf),
-    #[error(
-        "cannot read the ledger {0}: SQLite must create ledger.sqlite-shm beside it, and may not"
-    )]
-    NoShm(PathBuf),
-    #[error("ledger is busy: another process held the write lock for {0:?}")]
-    Busy(Duration),
-    #[error("cannot use the ledger {0}: the disk holding it is full")]
-    DiskFull(PathBuf),
-    #[error("ledger is corrupt: {0}")]
-    Corrupt(String),
-    #[error("the chain head moved during the append (concurrent writer)")]
-    Conflict,
-    #[error("refusing to sign checkpoint: {0}")]
-    Checkpoint(String),
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(transparent)]
-    Tlog(#[from] TlogError),
-}
-
-/// The chain head: the number of entries, the hash of the last one, and the Merkle root.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Head {
-    pub size: u64,
-    pub hash: Hash,
-    pub root: Hash,
-}
-
-impl Head {
-    /// The head of an empty ledger.
-    pub const EMPTY: Head = Head {
-        size: 0,
-        hash: [0u8; 32],
-        root: EMPTY_ROOT,
-    };
-}
-
-/// One encoded entry ready to be stored, with its index columns.
-#[derive(Clone, Debug)]
-pub struct NewEntry {
-    pub bytes: Vec<u8>,
-    pub hash: Hash,
-    pub kind: String,
-    pub subject: String,
-}
-
-/// Everything one append writes.
-#[derive(Default, Debug)]
-pub struct Batch {
-    pub entries: Vec<NewEntry>,
-    /// Content blobs by SHA-256 digest; stored once.
-    pub blobs: Vec<(Hash, Vec<u8>)>,
-    /// Private, never-published rows (confidential incident details), by name.
-    pub private: Vec<(String, Vec<u8>)>,
-}
-
-/// Signs a checkpoint for a tree of `size` with root `root`, returning the signed note text.
-pub type CheckpointSigner<'a> = &'a dyn Fn(u64, &Hash) -> Result<String, String>;
-
-/// How to open a ledger.
-#[derive(Clone, Copy, Debug)]
-pub struct OpenOptions {
-    pub write: bool,
-    /// How long a writer waits for another writer's lock.
-    pub busy_timeout: Duration,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions {
-            write: false,
-            busy_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
 /// An open ledger database.
-pub struct Store {
+pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     busy_timeout: Duration,
@@ -232,9 +148,9 @@ fn open_immutable_uri(path: &Path) -> Option<Connection> {
     Connection::open_with_flags(uri, flags).ok()
 }
 
-impl Store {
+impl SqliteStore {
     /// Creates a new ledger file at `path`. Refuses to touch an existing file.
-    pub fn create(path: &Path, opts: OpenOptions) -> Result<Store, StoreError> {
+    pub fn create(path: &Path, opts: OpenOptions) -> Result<SqliteStore, StoreError> {
         if path.exists() {
             return Err(StoreError::AlreadyInitialised(path.to_path_buf()));
         }
@@ -256,7 +172,7 @@ impl Store {
             "INSERT INTO head (id, size, hash, root) VALUES (1, 0, ?1, ?2)",
             params![&[0u8; 32][..], &EMPTY_ROOT[..]],
         )?;
-        Ok(Store {
+        Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
             busy_timeout: opts.busy_timeout,
@@ -264,7 +180,7 @@ impl Store {
     }
 
     /// Opens an existing ledger, checking that it is one and that its schema is known.
-    pub fn open(path: &Path, opts: OpenOptions) -> Result<Store, StoreError> {
+    pub fn open(path: &Path, opts: OpenOptions) -> Result<SqliteStore, StoreError> {
         if !path.is_file() {
             return Err(StoreError::NotInitialised(path.to_path_buf()));
         }
@@ -311,7 +227,7 @@ impl Store {
             )));
         }
         configure(&conn, opts.busy_timeout, opts.write)?;
-        Ok(Store {
+        Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
             busy_timeout: opts.busy_timeout,
@@ -323,13 +239,22 @@ impl Store {
         &self.path
     }
 
-    /// Read access outside a transaction.
-    pub fn reader(&self) -> Reader<'_> {
-        Reader::new(&self.conn)
+    /// Makes this new store a scratch copy: nothing it writes is synced, and
+    /// its page cache stays small. For a store thrown away after one use
+    /// (re-deriving a published site from its log), never a ledger.
+    pub fn scratch(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "synchronous", "OFF")?;
+        self.conn.pragma_update(None, "cache_size", -16 * 1024)?;
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn reader(&self) -> Box<dyn StoreRead + '_> {
+        Box::new(Reader::new(&self.conn))
     }
 
-    /// Sets a metadata value. Used only by `init`.
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)",
             params![key, value],
@@ -337,54 +262,15 @@ impl Store {
         Ok(())
     }
 
-    /// Appends entries built by `build` in one durable transaction.
-    ///
-    /// `build` sees the current head and read access, and returns the batch; its
-    /// first entry must have `seq == head.size` and chain to `head.hash` (the store
-    /// re-checks). Then the store adds the stored hashes, computes the new root,
-    /// checks the new tree is consistent with the last signed checkpoint, has
-    /// `sign_checkpoint` sign it, and moves the head only if it is unchanged
-    /// (compare-and-swap). On any error nothing is written.
-    pub fn append<E, F>(
+    /// One `BEGIN IMMEDIATE` transaction: the head is read (and compared with
+    /// `expected`) under the write lock, so the compare-and-swap cannot race;
+    /// the final `UPDATE head ... WHERE size = ? AND hash = ?` re-checks it.
+    fn append_with(
         &mut self,
-        build: F,
+        expected: Option<&Head>,
+        build: &mut BuildFn<'_>,
         sign_checkpoint: CheckpointSigner<'_>,
-    ) -> Result<(Head, String), E>
-    where
-        E: From<StoreError>,
-        F: FnOnce(&Head, &Reader<'_>) -> Result<Batch, E>,
-    {
-        self.append_streaming(
-            |head, reader, ins| {
-                let batch = build(head, reader)?;
-                for e in &batch.entries {
-                    ins.entry(e)?;
-                }
-                for (d, data) in &batch.blobs {
-                    ins.blob(d, data)?;
-                }
-                for (n, data) in &batch.private {
-                    ins.private(n, data)?;
-                }
-                Ok(())
-            },
-            sign_checkpoint,
-        )
-    }
-
-    /// Like [`Store::append`], but `build` writes the rows as it produces them
-    /// through the [`Inserter`], so producing entries (signing) and storing them
-    /// can overlap. Reads through the [`Reader`] see the rows already inserted;
-    /// [`Reader::before`] gives the view of the ledger before the append.
-    pub fn append_streaming<E, F>(
-        &mut self,
-        build: F,
-        sign_checkpoint: CheckpointSigner<'_>,
-    ) -> Result<(Head, String), E>
-    where
-        E: From<StoreError>,
-        F: FnOnce(&Head, &Reader<'_>, &mut Inserter<'_>) -> Result<(), E>,
-    {
+    ) -> Result<(Head, String), StoreError> {
         let busy = self.busy_timeout;
         let tx = self
             .conn
@@ -392,33 +278,37 @@ impl Store {
             .map_err(|e| map_busy(e, busy))?;
         let reader = Reader::new(&tx);
         let head = reader.head()?;
+        if let Some(expected) = expected
+            && *expected != head
+        {
+            return Err(StoreError::HeadMoved {
+                expected: expected.size,
+                found: head.size,
+            });
+        }
         let mut ins = Inserter::new(&tx, &head)?;
         build(&head, &reader, &mut ins)?;
-        let new_head = ins.finish().map_err(E::from)?;
+        let new_head = ins.finish()?;
         crate::fsx::crash_point("append.entries-written");
         // Also sign the tree at every full-tile boundary the append crossed, so
         // each entry of a full tile has a checkpoint that never changes to be
         // proven against (published inclusion proofs then never need rewriting).
         let first_boundary = (head.size / tlog::TILE_WIDTH + 1) * tlog::TILE_WIDTH;
         for size in (first_boundary..new_head.size).step_by(tlog::TILE_WIDTH as usize) {
-            let root = tlog::tree_hash(size, &Reader::new(&tx))
-                .map_err(|e| E::from(StoreError::from(e)))?;
-            let note =
-                sign_checkpoint(size, &root).map_err(|e| E::from(StoreError::Checkpoint(e)))?;
+            let root = tlog::tree_hash(size, &Reader::new(&tx))?;
+            let note = sign_checkpoint(size, &root).map_err(StoreError::Checkpoint)?;
             tx.execute(
                 "INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)",
                 params![size as i64, &root[..], note],
-            )
-            .map_err(|e| E::from(StoreError::from(e)))?;
+            )?;
         }
-        let note = sign_checkpoint(new_head.size, &new_head.root)
-            .map_err(|e| E::from(StoreError::Checkpoint(e)))?;
+        let note =
+            sign_checkpoint(new_head.size, &new_head.root).map_err(StoreError::Checkpoint)?;
         crate::fsx::crash_point("append.checkpoint-signed");
         tx.execute(
             "INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)",
             params![new_head.size as i64, &new_head.root[..], note],
-        )
-        .map_err(|e| E::from(StoreError::from(e)))?;
+        )?;
         crate::fsx::crash_point("append.checkpoint-written");
         let changed = tx
             .execute(
@@ -431,42 +321,27 @@ impl Store {
                     &head.hash[..]
                 ],
             )
-            .map_err(|e| E::from(StoreError::from(e)))?;
+            ?;
         if changed != 1 {
-            return Err(E::from(StoreError::Conflict));
+            return Err(StoreError::Conflict);
         }
         crate::fsx::crash_point("append.before-commit");
-        tx.commit().map_err(|e| E::from(map_busy(e, busy)))?;
+        tx.commit().map_err(|e| map_busy(e, busy))?;
         crate::fsx::crash_point("append.after-commit");
         Ok((new_head, note))
     }
 
-    /// Makes this new store a scratch copy: nothing it writes is synced, and
-    /// its page cache stays small. For a store thrown away after one use
-    /// (re-deriving a published site from its log), never a ledger.
-    pub fn scratch(&self) -> Result<(), StoreError> {
-        self.conn.pragma_update(None, "synchronous", "OFF")?;
-        self.conn.pragma_update(None, "cache_size", -16 * 1024)?;
-        Ok(())
-    }
-
-    /// Loads verified entries into this empty store in one transaction,
-    /// with the checkpoints and blobs `load` adds through the [`Inserter`]
-    /// as they come, and moves the head to the last entry. The rows are
-    /// those a ledger holds, so a copy loaded from a published log reads
-    /// like the ledger the log was published from. Checks that the stored
-    /// tree hashes give the last checkpoint's root.
-    pub fn load<E, F>(&mut self, load: F) -> Result<Head, E>
-    where
-        E: From<StoreError>,
-        F: FnOnce(&mut Inserter<'_>) -> Result<(), E>,
-    {
-        let tx = self.conn.transaction().map_err(StoreError::from)?;
+    /// The rows are those a ledger holds, so a copy loaded from a published
+    /// log reads like the ledger the log was published from. Checks that the
+    /// stored tree hashes give the last checkpoint's root.
+    fn load_with(
+        &mut self,
+        load: &mut dyn FnMut(&mut dyn Insert) -> Result<(), StoreError>,
+    ) -> Result<Head, StoreError> {
+        let tx = self.conn.transaction()?;
         let head = Reader::new(&tx).head()?;
         if head.size != 0 {
-            return Err(E::from(StoreError::Corrupt(
-                "loading needs an empty store".into(),
-            )));
+            return Err(StoreError::Corrupt("loading needs an empty store".into()));
         }
         let mut ins = Inserter::new(&tx, &head)?;
         load(&mut ins)?;
@@ -474,14 +349,12 @@ impl Store {
         tx.execute(
             "UPDATE head SET size = ?1, hash = ?2, root = ?3 WHERE id = 1",
             params![new_head.size as i64, &new_head.hash[..], &new_head.root[..]],
-        )
-        .map_err(StoreError::from)?;
-        tx.commit().map_err(StoreError::from)?;
+        )?;
+        tx.commit()?;
         Ok(new_head)
     }
 
-    /// Stores a witness cosignature line for the checkpoint of `size`.
-    pub fn add_cosignature(&self, size: u64, line: &str) -> Result<bool, StoreError> {
+    fn add_cosignature(&self, size: u64, line: &str) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "INSERT OR IGNORE INTO cosignatures (size, line) VALUES (?1, ?2)",
             params![size as i64, line],
@@ -490,7 +363,7 @@ impl Store {
     }
 
     /// Writes all WAL content into the main database file, so the file alone is the ledger.
-    pub fn checkpoint_wal(&self) -> Result<(), StoreError> {
+    fn flush(&self) -> Result<(), StoreError> {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
@@ -528,13 +401,48 @@ impl<'t> Inserter<'t> {
         })
     }
 
+    /// The new head, once the new tree is known to extend the last signed checkpoint.
+    fn finish(self) -> Result<Head, StoreError> {
+        let reader = Reader::new(self.tx);
+        let new_size = self.frontier.size();
+        let root = self.frontier.root();
+        if root != tlog::tree_hash(new_size, &reader)? {
+            return Err(StoreError::Corrupt(
+                "the stored tree hashes disagree with the new entries".into(),
+            ));
+        }
+        // Never sign a checkpoint that does not extend the last one (RFC 9162 2.1.4).
+        if let Some((old_size, old_root)) = reader.latest_checkpoint_root()? {
+            if old_size > new_size {
+                return Err(StoreError::Checkpoint(format!(
+                    "tree of size {new_size} is smaller than checkpoint {old_size}"
+                )));
+            }
+            let proof = tlog::prove_consistency(new_size, old_size, &reader)?;
+            tlog::verify_consistency(&proof, new_size, &root, old_size, &old_root).map_err(
+                |e| {
+                    StoreError::Checkpoint(format!(
+                        "new tree is inconsistent with checkpoint {old_size}: {e}"
+                    ))
+                },
+            )?;
+        }
+        Ok(Head {
+            size: new_size,
+            hash: self.prev,
+            root,
+        })
+    }
+}
+
+impl Insert for Inserter<'_> {
     /// The number of entries the ledger will hold with those inserted so far.
-    pub fn size(&self) -> u64 {
+    fn size(&self) -> u64 {
         self.frontier.size()
     }
 
     /// Inserts the next entry and the tree hashes it completes.
-    pub fn entry(&mut self, e: &NewEntry) -> Result<(), StoreError> {
+    fn entry(&mut self, e: &NewEntry) -> Result<(), StoreError> {
         let seq = self.frontier.size();
         let (eseq, eprev) = crate::ledger::entry::Entry::seq_and_prev(&e.bytes)
             .map_err(|err| StoreError::Corrupt(format!("new entry {seq}: {err}")))?;
@@ -574,7 +482,7 @@ impl<'t> Inserter<'t> {
     }
 
     /// Stores a content blob under its SHA-256 digest (once).
-    pub fn blob(&mut self, digest: &Hash, data: &[u8]) -> Result<(), StoreError> {
+    fn blob(&mut self, digest: &Hash, data: &[u8]) -> Result<(), StoreError> {
         self.tx
             .prepare_cached("INSERT OR IGNORE INTO blobs (digest, data) VALUES (?1, ?2)")?
             .execute(params![&digest[..], data])?;
@@ -582,14 +490,14 @@ impl<'t> Inserter<'t> {
     }
 
     /// The root of the tree of the entries inserted so far.
-    pub fn root(&self) -> Hash {
+    fn root(&self) -> Hash {
         self.frontier.root()
     }
 
     /// Stores a signed checkpoint of the tree of `size` entries with root
     /// `root`, and its witness cosignature lines. For [`Store::load`]: an
     /// append signs its own.
-    pub fn checkpoint(
+    fn checkpoint(
         &mut self,
         size: u64,
         root: &Hash,
@@ -608,74 +516,17 @@ impl<'t> Inserter<'t> {
     }
 
     /// Stores a private (never published) row.
-    pub fn private(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
+    fn private(&mut self, name: &str, data: &[u8]) -> Result<(), StoreError> {
         self.tx
             .prepare_cached("INSERT INTO private (name, data) VALUES (?1, ?2)")?
             .execute(params![name, data])?;
         Ok(())
-    }
-
-    /// The new head, once the new tree is known to extend the last signed checkpoint.
-    fn finish(self) -> Result<Head, StoreError> {
-        let reader = Reader::new(self.tx);
-        let new_size = self.frontier.size();
-        let root = self.frontier.root();
-        if root != tlog::tree_hash(new_size, &reader)? {
-            return Err(StoreError::Corrupt(
-                "the stored tree hashes disagree with the new entries".into(),
-            ));
-        }
-        // Never sign a checkpoint that does not extend the last one (RFC 9162 2.1.4).
-        if let Some((old_size, old_root)) = reader.latest_checkpoint_root()? {
-            if old_size > new_size {
-                return Err(StoreError::Checkpoint(format!(
-                    "tree of size {new_size} is smaller than checkpoint {old_size}"
-                )));
-            }
-            let proof = tlog::prove_consistency(new_size, old_size, &reader)?;
-            tlog::verify_consistency(&proof, new_size, &root, old_size, &old_root).map_err(
-                |e| {
-                    StoreError::Checkpoint(format!(
-                        "new tree is inconsistent with checkpoint {old_size}: {e}"
-                    ))
-                },
-            )?;
-        }
-        Ok(Head {
-            size: new_size,
-            hash: self.prev,
-            root,
-        })
     }
 }
 
 fn hash_col(v: Vec<u8>, what: &str) -> Result<Hash, StoreError> {
     v.try_into()
         .map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
-}
-
-/// A stored blob row: rowid, digest column and data.
-pub type BlobRow = (i64, Vec<u8>, Vec<u8>);
-
-/// A stored entry row: sequence number, leaf hash column, and the encoded bytes.
-#[derive(Clone, Debug)]
-pub struct Row {
-    pub seq: u64,
-    pub hash: Vec<u8>,
-    pub kind: String,
-    pub subject: String,
-    pub data: Vec<u8>,
-}
-
-/// A [`Row`] borrowed from SQLite's row buffer (valid while the callback of
-/// [`Reader::for_each_entry`] runs), so streaming rows copies nothing.
-#[derive(Clone, Copy, Debug)]
-pub struct RowRef<'a> {
-    pub seq: u64,
-    pub hash: &'a [u8],
-    pub kind: &'a str,
-    pub subject: &'a str,
-    pub data: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
@@ -686,19 +537,36 @@ impl<'a> Reader<'a> {
         }
     }
 
+    fn latest_checkpoint_root(&self) -> Result<Option<(u64, Hash)>, StoreError> {
+        let r: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT size, root FROM checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match r {
+            None => Ok(None),
+            Some((s, root)) => Ok(Some((s as u64, hash_col(root, "checkpoint root")?))),
+        }
+    }
+}
+
+impl StoreRead for Reader<'_> {
     /// The same ledger as it was before entry `seq`: the entry queries
     /// ([`Reader::entry`], [`Reader::entries_about`], [`Reader::entries_of_kind`],
     /// [`Reader::count_of_kind`]) ignore entries from `seq` on. An append uses it
     /// to ask about the ledger it extends while it inserts the new entries.
-    pub fn before(&self, seq: u64) -> Reader<'a> {
-        Reader {
+    fn before(&self, seq: u64) -> Box<dyn StoreRead + '_> {
+        Box::new(Reader {
             conn: self.conn,
             below: i64::try_from(seq).unwrap_or(i64::MAX).min(self.below),
-        }
+        })
     }
 
     /// The chain head.
-    pub fn head(&self) -> Result<Head, StoreError> {
+    fn head(&self) -> Result<Head, StoreError> {
         let (size, hash, root): (i64, Vec<u8>, Vec<u8>) = self
             .conn
             .query_row("SELECT size, hash, root FROM head WHERE id = 1", [], |r| {
@@ -715,7 +583,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A metadata value.
-    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -723,7 +591,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The encoded entry at `seq`.
-    pub fn entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    fn entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
         if seq >= self.below as u64 {
             return Ok(None);
         }
@@ -735,7 +603,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Sequence numbers of entries whose hash starts with `prefix`.
-    pub fn seqs_by_hash_prefix(&self, prefix: &[u8]) -> Result<Vec<u64>, StoreError> {
+    fn seqs_by_hash_prefix(&self, prefix: &[u8]) -> Result<Vec<u64>, StoreError> {
         let mut lo = prefix.to_vec();
         lo.resize(32, 0);
         let mut hi = prefix.to_vec();
@@ -752,7 +620,7 @@ impl<'a> Reader<'a> {
     }
 
     /// All entries of a kind (or kind prefix ending in '.') about `subject`, in order.
-    pub fn entries_about(&self, kind: &str, subject: &str) -> Result<Vec<Row>, StoreError> {
+    fn entries_about(&self, kind: &str, subject: &str) -> Result<Vec<Row>, StoreError> {
         let (sql, k) = kind_clause(kind);
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT seq, hash, kind, subject, data FROM entries WHERE {sql} AND subject = ?2 AND seq < ?3 ORDER BY seq"
@@ -763,11 +631,7 @@ impl<'a> Reader<'a> {
 
     /// All entries of any of four kinds about `subject`, in order (one
     /// statement: an index seek per kind).
-    pub fn entries_about_any(
-        &self,
-        kinds: &[&str; 4],
-        subject: &str,
-    ) -> Result<Vec<Row>, StoreError> {
+    fn entries_about_any(&self, kinds: &[&str; 4], subject: &str) -> Result<Vec<Row>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT seq, hash, kind, subject, data FROM entries WHERE kind IN (?1, ?2, ?3, ?4) AND subject = ?5 AND seq < ?6 ORDER BY seq",
         )?;
@@ -779,7 +643,7 @@ impl<'a> Reader<'a> {
     }
 
     /// All entries of a kind (or kind prefix ending in '.'), in order.
-    pub fn entries_of_kind(&self, kind: &str) -> Result<Vec<Row>, StoreError> {
+    fn entries_of_kind(&self, kind: &str) -> Result<Vec<Row>, StoreError> {
         let (sql, k) = kind_clause(kind);
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT seq, hash, kind, subject, data FROM entries WHERE {sql} AND seq < ?2 ORDER BY seq"
@@ -789,7 +653,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Number of entries of a kind (or kind prefix ending in '.').
-    pub fn count_of_kind(&self, kind: &str) -> Result<u64, StoreError> {
+    fn count_of_kind(&self, kind: &str) -> Result<u64, StoreError> {
         let (sql, k) = kind_clause(kind);
         let n: i64 = self.conn.query_row(
             &format!("SELECT count(*) FROM entries WHERE {sql} AND seq < ?2"),
@@ -800,12 +664,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Calls `f` for every entry row with `from <= seq < to`, in order, without loading them all.
-    pub fn for_each_entry<E: From<StoreError>>(
+    fn visit_entries(
         &self,
         from: u64,
         to: u64,
-        mut f: impl FnMut(RowRef<'_>) -> Result<(), E>,
-    ) -> Result<(), E> {
+        f: &mut dyn FnMut(RowRef<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut st = self.conn.prepare(
             "SELECT seq, hash, kind, subject, data FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
             )
@@ -821,7 +685,7 @@ impl<'a> Reader<'a> {
 
     /// Size in bytes of the entry bundle holding entries `from..to`: each entry
     /// plus its 2-byte length prefix. Reads only the record headers.
-    pub fn bundle_len(&self, from: u64, to: u64) -> Result<u64, StoreError> {
+    fn bundle_len(&self, from: u64, to: u64) -> Result<u64, StoreError> {
         let n: Option<i64> = self.conn.query_row(
             "SELECT sum(length(data) + 2) FROM entries WHERE seq >= ?1 AND seq < ?2",
             params![from as i64, to as i64],
@@ -833,7 +697,7 @@ impl<'a> Reader<'a> {
     /// Blobs stored after `rowid` (0 for all): (rowid, digest, length), in
     /// storage order. Blobs are only ever inserted, so a caller that keeps the
     /// last rowid it saw sees each new blob once.
-    pub fn blob_sizes_after(&self, rowid: i64) -> Result<Vec<(i64, Hash, u64)>, StoreError> {
+    fn blob_sizes_after(&self, rowid: i64) -> Result<Vec<(i64, Hash, u64)>, StoreError> {
         let mut st = self.conn.prepare(
             "SELECT rowid, digest, length(data) FROM blobs WHERE rowid > ?1 ORDER BY rowid",
         )?;
@@ -853,7 +717,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Number of entry rows (independent of the head).
-    pub fn count_entries(&self) -> Result<u64, StoreError> {
+    fn count_entries(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
             .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))?;
@@ -861,7 +725,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Largest seq of an entry row, if any.
-    pub fn max_seq(&self) -> Result<Option<u64>, StoreError> {
+    fn max_seq(&self) -> Result<Option<u64>, StoreError> {
         let n: Option<i64> = self
             .conn
             .query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
@@ -869,7 +733,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A content blob by digest.
-    pub fn blob(&self, digest: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+    fn blob(&self, digest: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .conn
             .prepare_cached("SELECT data FROM blobs WHERE digest = ?1")?
@@ -878,10 +742,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Every blob digest column value, in order (for verification).
-    pub fn for_each_blob<E: From<StoreError>>(
+    fn visit_blobs(
         &self,
-        mut f: impl FnMut(Vec<u8>, Vec<u8>) -> Result<(), E>,
-    ) -> Result<(), E> {
+        f: &mut dyn FnMut(Vec<u8>, Vec<u8>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT digest, data FROM blobs ORDER BY digest")
@@ -897,7 +761,7 @@ impl<'a> Reader<'a> {
     /// Blob rows in storage (insertion) order after `rowid`: (rowid, digest
     /// column, data), at most `max_rows` of them and stopping once `max_bytes`
     /// are read.
-    pub fn blobs_after(
+    fn blobs_after(
         &self,
         rowid: i64,
         max_rows: usize,
@@ -920,7 +784,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A private row by name.
-    pub fn private(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn private(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .conn
             .query_row("SELECT data FROM private WHERE name = ?1", [name], |r| {
@@ -930,7 +794,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Every private row, in name order.
-    pub fn private_rows(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    fn private_rows(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT name, data FROM private ORDER BY name")?;
@@ -939,7 +803,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The latest signed checkpoint note.
-    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
+    fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -950,23 +814,8 @@ impl<'a> Reader<'a> {
             .optional()?)
     }
 
-    fn latest_checkpoint_root(&self) -> Result<Option<(u64, Hash)>, StoreError> {
-        let r: Option<(i64, Vec<u8>)> = self
-            .conn
-            .query_row(
-                "SELECT size, root FROM checkpoints ORDER BY size DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        match r {
-            None => Ok(None),
-            Some((s, root)) => Ok(Some((s as u64, hash_col(root, "checkpoint root")?))),
-        }
-    }
-
     /// The signed checkpoint note for tree size `size`, if one was signed.
-    pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StoreError> {
+    fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -978,10 +827,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Calls `f` for every signed checkpoint (size, root column, note), in size order.
-    pub fn for_each_checkpoint<E: From<StoreError>>(
+    fn visit_checkpoints(
         &self,
-        mut f: impl FnMut(u64, Vec<u8>, String) -> Result<(), E>,
-    ) -> Result<(), E> {
+        f: &mut dyn FnMut(u64, Vec<u8>, String) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT size, root, note FROM checkpoints ORDER BY size")
@@ -999,7 +848,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Length of a stored blob, if present.
-    pub fn blob_size(&self, digest: &Hash) -> Result<Option<u64>, StoreError> {
+    fn blob_size(&self, digest: &Hash) -> Result<Option<u64>, StoreError> {
         Ok(self
             .conn
             .prepare_cached("SELECT length(data) FROM blobs WHERE digest = ?1")?
@@ -1009,7 +858,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The stored tree hash at (level, idx), level >= 1.
-    pub fn tree_row(&self, level: u8, idx: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    fn tree_row(&self, level: u8, idx: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .conn
             .prepare_cached("SELECT hash FROM tree WHERE level = ?1 AND idx = ?2")?
@@ -1018,7 +867,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Every cosignature row: (size, line).
-    pub fn all_cosignatures(&self) -> Result<Vec<(u64, String)>, StoreError> {
+    fn all_cosignatures(&self) -> Result<Vec<(u64, String)>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT size, line FROM cosignatures ORDER BY size, line")?;
@@ -1027,7 +876,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Cosignature lines stored for the checkpoint of `size`.
-    pub fn cosignatures(&self, size: u64) -> Result<Vec<String>, StoreError> {
+    fn cosignatures(&self, size: u64) -> Result<Vec<String>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT line FROM cosignatures WHERE size = ?1 ORDER BY line")?;
@@ -1036,10 +885,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Every stored tree row with `level >= 1`, in (level, idx) order.
-    pub fn for_each_tree_row<E: From<StoreError>>(
+    fn visit_tree_rows(
         &self,
-        mut f: impl FnMut(i64, i64, Vec<u8>) -> Result<(), E>,
-    ) -> Result<(), E> {
+        f: &mut dyn FnMut(i64, i64, Vec<u8>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT level, idx, hash FROM tree ORDER BY level, idx")
@@ -1058,13 +907,13 @@ impl<'a> Reader<'a> {
 
     /// Calls `f` with (index, hash) of every stored tree row at `level` with
     /// `lo <= index <= hi`, in index order.
-    pub fn for_each_tree_row_in<E: From<StoreError>>(
+    fn visit_tree_rows_in(
         &self,
         level: u8,
         lo: u64,
         hi: u64,
-        mut f: impl FnMut(u64, Vec<u8>) -> Result<(), E>,
-    ) -> Result<(), E> {
+        f: &mut dyn FnMut(u64, Vec<u8>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut st = self
             .conn
             .prepare_cached(
@@ -1085,7 +934,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Number of rows in the tree table.
-    pub fn count_tree_rows(&self) -> Result<u64, StoreError> {
+    fn count_tree_rows(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
             .query_row("SELECT count(*) FROM tree", [], |r| r.get(0))?;
@@ -1094,7 +943,7 @@ impl<'a> Reader<'a> {
 
     /// The size of the first signed checkpoint whose tree holds entry `seq`
     /// (the smallest size above `seq`), if there is one.
-    pub fn first_checkpoint_covering(&self, seq: u64) -> Result<Option<u64>, StoreError> {
+    fn first_checkpoint_covering(&self, seq: u64) -> Result<Option<u64>, StoreError> {
         let size: Option<i64> = self
             .conn
             .query_row(
@@ -1107,7 +956,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The sizes of the signed checkpoints above `after`, in increasing order.
-    pub fn checkpoint_sizes_after(&self, after: u64) -> Result<Vec<u64>, StoreError> {
+    fn checkpoint_sizes_after(&self, after: u64) -> Result<Vec<u64>, StoreError> {
         let mut st = self
             .conn
             .prepare_cached("SELECT size FROM checkpoints WHERE size > ?1 ORDER BY size")?;
@@ -1120,7 +969,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Number of stored witness cosignature lines.
-    pub fn count_cosignatures(&self) -> Result<u64, StoreError> {
+    fn count_cosignatures(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
             .query_row("SELECT count(*) FROM cosignatures", [], |r| r.get(0))?;
@@ -1216,7 +1065,7 @@ mod read_only_tests {
         let sub = dir.path().join("a #1 ?x=100%");
         std::fs::create_dir(&sub).unwrap();
         let path = sub.join("ledger.sqlite");
-        drop(Store::create(&path, OpenOptions::default()).unwrap());
+        drop(SqliteStore::create(&path, OpenOptions::default()).unwrap());
         assert!(open_immutable(&path).is_none(), "not a read-only mount");
         let c = open_immutable_uri(&path).expect("opens");
         let app: i32 = c
