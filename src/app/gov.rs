@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use super::{Workspace, read_text};
 use crate::error::Error;
-use crate::governance::clauses::Clause;
+use crate::governance::anchor::{self, AnchorError};
+use crate::governance::clauses::{self, Clause};
 use crate::governance::diff::{self, ClauseDiff};
 use crate::governance::eval::{self, EvalRecord, PreregRec, Preregistration, Suite};
 use crate::governance::incident::{self, IncidentRec, Severity, Status};
@@ -283,13 +284,111 @@ impl Workspace {
         })
     }
 
-    /// The clauses of a release.
-    pub fn clauses(&self, r: &str) -> Result<(ReleaseView, Vec<Clause>), Error> {
+    /// The clauses of a release, each with its depth in the clause tree and
+    /// the first words of its text.
+    pub fn clauses(&self, r: &str) -> Result<ClauseList, Error> {
         let l = self.open()?;
         let rel = resolve_release(&l, r)?;
-        let (_, c) = release_clauses(&l, &rel)?;
-        Ok((rel.view, c))
+        let (text, all) = release_clauses(&l, &rel)?;
+        let leaves = clauses::leaves(&all).count();
+        let depth_of: BTreeMap<&str, &Option<String>> =
+            all.iter().map(|c| (c.id.as_str(), &c.parent)).collect();
+        let depth = |c: &Clause| {
+            let mut d = 0;
+            let mut p = &c.parent;
+            // Bounded by the clause count, so a cyclic manifest cannot loop.
+            while let Some(id) = p
+                && d < all.len()
+            {
+                d += 1;
+                p = depth_of.get(id.as_str()).copied().unwrap_or(&None);
+            }
+            d
+        };
+        let rows = all
+            .iter()
+            .map(|c| ClauseRow {
+                depth: depth(c),
+                first_words: clauses::first_words(c.body(&text)),
+                clause: c.clone(),
+            })
+            .collect();
+        Ok(ClauseList {
+            media_type: rel.payload.content.media_type.clone(),
+            bytes: text.len(),
+            leaves,
+            release: rel.view,
+            clauses: rows,
+        })
     }
+
+    /// The clause of release `r` holding the exact text `quote` (see
+    /// [`anchor::locate`]); `place` says where the quote was given.
+    pub fn clause_of_quote(&self, r: &str, quote: &str, place: &str) -> Result<Clause, Error> {
+        let l = self.open()?;
+        let rel = resolve_release(&l, r)?;
+        quote_clause(&l, &rel, quote, place)
+    }
+}
+
+/// One clause of a [`ClauseList`].
+#[derive(Clone, Debug, Serialize)]
+pub struct ClauseRow {
+    #[serde(flatten)]
+    pub clause: Clause,
+    /// How many clauses it lies inside (0 for a top-level clause).
+    pub depth: usize,
+    /// The first words of its text (for a heading, of the text under it).
+    pub first_words: String,
+}
+
+/// The clauses of one release, in manifest order.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClauseList {
+    pub release: ReleaseView,
+    pub media_type: String,
+    /// Length of the text in bytes.
+    pub bytes: usize,
+    pub leaves: usize,
+    pub clauses: Vec<ClauseRow>,
+}
+
+/// The clause of `rel` that holds `quote`, or an error naming candidates.
+fn quote_clause(l: &Ledger, rel: &Release, quote: &str, place: &str) -> Result<Clause, Error> {
+    let (text, all) = release_clauses(l, rel)?;
+    let list = format!("`speclog query clauses {}`", rel.view.label);
+    let (v, seq) = (&rel.view.label, rel.view.seq);
+    anchor::locate(&text, &all, quote).cloned().map_err(|e| match e {
+        AnchorError::Absent { near } if !near.is_empty() => Error::input(
+            format!("quote{place} does not occur in release {v} (entry {seq}) exactly as given"),
+            format!(
+                "it does up to case or spacing, or in part, in {}: copy the exact text (see {list} and `speclog query clause ID`)",
+                anchor::shown(&near)
+            ),
+        ),
+        AnchorError::Absent { .. } => Error::input(
+            format!("quote{place} does not occur in release {v} (entry {seq})"),
+            format!("quote words of the release's text exactly, or name a clause with --clause (see {list})"),
+        ),
+        AnchorError::Across { ids } => Error::input(
+            format!(
+                "quote{place} runs across clauses {} of release {v} (entry {seq}), which no one clause holds",
+                anchor::shown(&ids)
+            ),
+            "quote words from one clause, or name each with --clause",
+        ),
+        AnchorError::Ambiguous { ids } => Error::input(
+            format!("quote{place} occurs in {} clauses of release {v} (entry {seq})", ids.len()),
+            format!(
+                "quote more of the text so it occurs in one clause, or name one of {} with --clause",
+                anchor::shown(&ids)
+            ),
+        ),
+        e @ (AnchorError::Empty | AnchorError::TooLong(_)) => Error::input(
+            format!("--quote{place}: {e}"),
+            format!("quote a few words of one clause of {v} (at most {} bytes)", anchor::MAX_QUOTE),
+        ),
+    })
 }
 
 // ---- evaluations ----
@@ -1000,6 +1099,8 @@ pub struct ClauseVersion {
     pub sha256: String,
     /// The text differs from the previous release that had the clause.
     pub changed: bool,
+    /// The clause's exact bytes in this release (heading line included).
+    pub text: String,
 }
 
 /// Everything the ledger says about one clause id.
@@ -1010,6 +1111,8 @@ pub struct ClauseReport {
     /// sorted; the versions, incidents and evaluations under those names are
     /// included.
     pub aliases: Vec<String>,
+    /// Every title the clause had, in the order of the releases first giving it.
+    pub titles: Vec<String>,
     pub versions: Vec<ClauseVersion>,
     pub incidents: Vec<IncidentSummary>,
     pub evaluations: Vec<EvalSummary>,
@@ -1030,7 +1133,8 @@ pub struct IncidentStep {
 pub struct Fix {
     pub release: ReleaseView,
     pub previous: Option<ReleaseView>,
-    /// Clauses the fix changed, against `previous` (no text hunks).
+    /// Clauses the fix changed against `previous`, with the changed,
+    /// added and removed text; empty exactly when the texts are identical.
     pub diff: Option<ClauseDiff>,
     /// Evaluations of `previous` and of the fixing release.
     pub evaluations_before: Vec<EvalSummary>,
@@ -1154,9 +1258,13 @@ impl Workspace {
             }
         }
         let mut versions: Vec<ClauseVersion> = Vec::new();
-        for (rel, _, clauses) in &releases {
+        let mut titles: Vec<String> = Vec::new();
+        for (rel, text, clauses) in &releases {
             if let Some(c) = clauses.iter().find(|c| names.contains(&c.id)) {
                 let changed = versions.last().is_some_and(|v| v.sha256 != c.sha256);
+                if !titles.contains(&c.title) {
+                    titles.push(c.title.clone());
+                }
                 versions.push(ClauseVersion {
                     label: rel.view.label.clone(),
                     seq: rel.view.seq,
@@ -1164,6 +1272,7 @@ impl Workspace {
                     title: c.title.clone(),
                     sha256: c.sha256.clone(),
                     changed,
+                    text: c.text(text).to_string(),
                 });
             }
         }
@@ -1195,6 +1304,7 @@ impl Workspace {
         Ok(ClauseReport {
             id: id.to_string(),
             aliases: names.into_iter().collect(),
+            titles,
             versions,
             incidents,
             evaluations,
@@ -1248,9 +1358,18 @@ impl Workspace {
             None => None,
             Some(rel) => {
                 let evals = all_evals(&l)?;
-                let prev = previous_release(&l, &rel)?;
+                // The version in force before the fix: the release the fix
+                // follows, else (a fix under a new label, first of the
+                // ledger) the release the incident was opened against.
+                let prev = match previous_release(&l, &rel)? {
+                    Some(p) => Some(p),
+                    None if rec.spec.release.seq != rel.view.seq => {
+                        release_at(&l, rec.spec.release.seq)?
+                    }
+                    None => None,
+                };
                 let diff = match &prev {
-                    Some(p) => Some(clause_diff(&l, p, &rel)?.without_hunks()),
+                    Some(p) => Some(clause_diff(&l, p, &rel)?),
                     None => None,
                 };
                 Some(Fix {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use speclog::Error;
 use speclog::app::{IncidentResult, NewIncident, Workspace};
-use speclog::governance::diff::{Hunk, LineOp};
+use speclog::governance::diff::{ClauseDiff, Hunk, LineOp};
 use speclog::governance::eval::Outcome;
 use speclog::governance::incident::{Severity, Status};
 
@@ -117,8 +117,17 @@ Examples:
   speclog incident open --title \"Over-optimistic medical answers\" --severity high \\
       --summary \"...\" --spec 2025-12-18 --clause be_rationally_optimistic \\
       --aware-at 2025-12-18T09:00:00Z --signer incident-desk
+  speclog incident open --title \"Spin on bad news\" --severity medium --summary \"...\" \\
+      --spec 2025-12-18 --quote \"put a cheerful spin on things\" \\
+      --aware-at 2025-12-18T09:00:00Z --signer incident-desk
   speclog incident open --title T --severity low --summary-file s.md --spec 2025-12-18 \\
-      --aware-at 2025-12-18T09:00:00-08:00 --confidential --signer incident-desk")]
+      --aware-at 2025-12-18T09:00:00-08:00 --confidential --signer incident-desk
+
+--clause takes any clause id of the release, a section or any part of one
+(`speclog query clauses LABEL` lists them). --quote takes words of the
+release's text, exactly as written, and names the smallest clause holding
+them; a quote found in several clauses, or not found, is refused with the
+candidates.")]
     Open {
         #[arg(long)]
         title: String,
@@ -136,6 +145,9 @@ Examples:
         /// A clause the incident touched (repeatable).
         #[arg(long = "clause", value_name = "ID")]
         clauses: Vec<String>,
+        /// Exact words of the release's text; names the clause holding them (repeatable).
+        #[arg(long = "quote", value_name = "TEXT")]
+        quotes: Vec<String>,
         /// When the organisation became aware of it (RFC 3339).
         #[arg(long, value_name = "TIME")]
         aware_at: String,
@@ -241,7 +253,7 @@ pub enum QueryCmd {
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// The clause ids and titles of a release.
+    /// Every clause of a release: id, kind, and the first words of its text.
     #[command(
         after_help = "Examples:\n  speclog query clauses 2025-12-18\n  speclog query clauses 2025-12-18@9"
     )]
@@ -418,7 +430,8 @@ pub fn run_incident(ws: &Workspace, cmd: IncidentCmd, out: &mut Out) -> Result<(
             summary,
             summary_file,
             spec,
-            clauses,
+            mut clauses,
+            quotes,
             aware_at,
             reporter,
             confidential,
@@ -426,6 +439,24 @@ pub fn run_incident(ws: &Workspace, cmd: IncidentCmd, out: &mut Out) -> Result<(
             json,
         } => {
             let summary = Workspace::summary_text(summary, summary_file.as_deref())?;
+            let mut found = Vec::new();
+            for (i, q) in quotes.iter().enumerate() {
+                let place = if quotes.len() > 1 {
+                    format!(" {}", i + 1)
+                } else {
+                    String::new()
+                };
+                let c = ws.clause_of_quote(&spec, q, &place)?;
+                found.push(format!(
+                    "quote{place} found in clause {} ({}: {})",
+                    c.id,
+                    c.kind.as_str(),
+                    c.title
+                ));
+                if !clauses.contains(&c.id) {
+                    clauses.push(c.id);
+                }
+            }
             let n = NewIncident {
                 title,
                 severity: severity.into(),
@@ -437,7 +468,13 @@ pub fn run_incident(ws: &Workspace, cmd: IncidentCmd, out: &mut Out) -> Result<(
                 confidential,
             };
             let r = ws.incident_open(&n, &signer)?;
-            incident_out(out, &r, json.json, "opened")
+            incident_out(out, &r, json.json, "opened")?;
+            if !json.json {
+                for f in &found {
+                    out.line(&format!("  {f}"));
+                }
+            }
+            Ok(())
         }
         IncidentCmd::Update {
             id,
@@ -466,10 +503,10 @@ pub fn run_incident(ws: &Workspace, cmd: IncidentCmd, out: &mut Out) -> Result<(
     }
 }
 
-fn hunk_lines(out: &mut Out, hunks: &[Hunk]) {
+fn hunk_lines(out: &mut Out, indent: &str, hunks: &[Hunk]) {
     for h in hunks {
         out.line(&format!(
-            "    @@ -{},{} +{},{} @@",
+            "{indent}    @@ -{},{} +{},{} @@",
             h.old_start, h.old_lines, h.new_start, h.new_lines
         ));
         for l in &h.lines {
@@ -491,7 +528,7 @@ fn hunk_lines(out: &mut Out, hunks: &[Hunk]) {
                     })
                     .collect()
             };
-            out.line(&format!("    {mark}{text}"));
+            out.line(&format!("{indent}    {mark}{text}"));
         }
     }
 }
@@ -514,12 +551,24 @@ pub fn run_diff(ws: &Workspace, a: DiffArgs, out: &mut Out) -> Result<(), Error>
         d.removed.len(),
         d.unchanged
     ));
+    clause_changes(out, d, "", a.clauses);
+    Ok(())
+}
+
+/// The clauses of a diff, one line each after `indent`; with `text`, the
+/// changed lines of each, and the whole text of each added or removed leaf.
+fn clause_changes(out: &mut Out, d: &ClauseDiff, indent: &str, text: bool) {
+    let hunks = |out: &mut Out, h: &[Hunk]| {
+        if text {
+            hunk_lines(out, indent, h);
+        }
+    };
     for c in &d.changed {
         out.line(&format!(
-            "~ {}  {} (similarity {:.2})",
+            "{indent}~ {}  {} (similarity {:.2})",
             c.id, c.title, c.similarity
         ));
-        hunk_lines(out, &c.hunks);
+        hunks(out, &c.hunks);
     }
     for c in &d.renamed {
         let how = if c.same_text {
@@ -527,16 +576,26 @@ pub fn run_diff(ws: &Workspace, a: DiffArgs, out: &mut Out) -> Result<(), Error>
         } else {
             format!("similarity {:.2}", c.similarity)
         };
-        out.line(&format!("> {} -> {}  {} ({how})", c.from, c.to, c.title));
-        hunk_lines(out, &c.hunks);
+        out.line(&format!(
+            "{indent}> {} -> {}  {} ({how})",
+            c.from, c.to, c.title
+        ));
+        hunks(out, &c.hunks);
     }
     for c in &d.added {
-        out.line(&format!("+ {}  {}", c.id, c.title));
+        out.line(&format!("{indent}+ {}  {}", c.id, c.title));
+        hunks(out, &c.hunks);
     }
     for c in &d.removed {
-        out.line(&format!("- {}  {}", c.id, c.title));
+        out.line(&format!("{indent}- {}  {}", c.id, c.title));
+        hunks(out, &c.hunks);
     }
-    Ok(())
+    for c in &d.moved {
+        out.line(&format!(
+            "{indent}^ {}  {} (moved, same text)",
+            c.id, c.title
+        ));
+    }
 }
 
 pub fn run_query(ws: &Workspace, cmd: QueryCmd, out: &mut Out) -> Result<(), Error> {
@@ -550,9 +609,20 @@ pub fn run_query(ws: &Workspace, cmd: QueryCmd, out: &mut Out) -> Result<(), Err
             if !r.aliases.is_empty() {
                 out.line(&format!("  also named {}", r.aliases.join(", ")));
             }
+            if r.titles.len() > 1 {
+                out.line(&format!(
+                    "  titles: {}",
+                    r.titles
+                        .iter()
+                        .map(|t| format!("{t:?}"))
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
+                ));
+            }
+            let mut shown: Option<&str> = None;
             for v in &r.versions {
                 out.line(&format!(
-                    "  in {:<20} entry {:>5}  {}{}{}",
+                    "  in {:<20} entry {:>5}  {}{}{}  {}",
                     v.label,
                     v.seq,
                     &v.sha256[..12],
@@ -561,8 +631,19 @@ pub fn run_query(ws: &Workspace, cmd: QueryCmd, out: &mut Out) -> Result<(), Err
                         format!("  (as {})", v.id)
                     } else {
                         String::new()
-                    }
+                    },
+                    v.title
                 ));
+                // The text, unless the release before showed the same bytes.
+                match shown {
+                    Some(prev) if prev == v.text => out.line("      (same text as above)"),
+                    _ => {
+                        for line in v.text.trim_end_matches('\n').lines() {
+                            out.line(&format!("      | {line}"));
+                        }
+                    }
+                }
+                shown = Some(&v.text);
             }
             for i in &r.incidents {
                 out.line(&format!(
@@ -631,16 +712,18 @@ pub fn run_query(ws: &Workspace, cmd: QueryCmd, out: &mut Out) -> Result<(), Err
                     ids.extend(d.renamed.iter().map(|c| format!("{}->{}", c.from, c.to)));
                     ids.extend(d.added.iter().map(|c| format!("+{}", c.id)));
                     ids.extend(d.removed.iter().map(|c| format!("-{}", c.id)));
+                    ids.extend(d.moved.iter().map(|c| format!("^{}", c.id)));
                     out.line(&format!(
                         "  changed against {} (entry {}): {}",
                         p.label,
                         p.seq,
-                        if ids.is_empty() {
-                            "nothing".into()
+                        if d.is_empty() {
+                            "no change (the two texts are byte-identical)".into()
                         } else {
                             ids.join(", ")
                         }
                     ));
+                    clause_changes(out, d, "    ", true);
                 }
                 for (when, list) in [
                     ("before", &f.evaluations_before),
@@ -684,16 +767,41 @@ pub fn run_query(ws: &Workspace, cmd: QueryCmd, out: &mut Out) -> Result<(), Err
             Ok(())
         }
         QueryCmd::Clauses { release, json } => {
-            let (v, clauses) = ws.clauses(&release)?;
+            let list = ws.clauses(&release)?;
             if json.json {
-                return out.json(&serde_json::json!({ "release": v, "clauses": clauses }));
+                return out.json(&list);
             }
-            for c in &clauses {
+            let v = &list.release;
+            out.line(&format!(
+                "{} (entry {}): {} clauses ({} leaves) over {} bytes, media type {}",
+                v.label,
+                v.seq,
+                list.clauses.len(),
+                list.leaves,
+                list.bytes,
+                list.media_type
+            ));
+            if list.clauses.is_empty() {
+                out.line("  no clauses: the text is empty");
+            }
+            let width = list
+                .clauses
+                .iter()
+                .map(|c| 2 * c.depth + c.clause.id.chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(48);
+            for c in &list.clauses {
+                let id = format!("{}{}", "  ".repeat(c.depth), c.clause.id);
+                let words = if c.clause.kind.is_heading() {
+                    format!("{} | {}", c.clause.title, c.first_words)
+                } else {
+                    c.first_words.clone()
+                };
                 out.line(&format!(
-                    "{}{:<48} {}",
-                    "  ".repeat(usize::from(c.level.saturating_sub(1))),
-                    c.id,
-                    c.title
+                    "{id:<width$}  {:<9} {}",
+                    c.clause.kind.as_str(),
+                    words.trim_end_matches(" | ")
                 ));
             }
             Ok(())

@@ -635,12 +635,12 @@ fn spec_release(ws: &Workspace, a: ReleaseArgs, out: &mut Out) -> Result<(), Err
             &hex::encode(hash)[..16],
             v.payload["content"]["sha256"].as_str().unwrap_or("")
         ));
-        let (_, cl) = ws.clauses(&format!("{label}@{seq}"))?;
-        let leaves = speclog::governance::clauses::leaves(&cl).count();
+        let cl = ws.clauses(&format!("{label}@{seq}"))?;
         out.line(&format!(
-            "{} clauses ({leaves} leaves), media type {}",
-            cl.len(),
-            v.payload["content"]["media_type"].as_str().unwrap_or("")
+            "{} clauses ({} leaves), media type {}",
+            cl.clauses.len(),
+            cl.leaves,
+            cl.media_type
         ));
         if let Some(s) = v.payload.get("supersedes") {
             out.line(&format!(

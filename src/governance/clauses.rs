@@ -701,7 +701,7 @@ fn fit(p: &mut Piece<'_>) {
 }
 
 /// The first words of a text, for the title of a clause without one.
-fn first_words(s: &str) -> String {
+pub fn first_words(s: &str) -> String {
     let mut t = String::new();
     for w in s.split_whitespace() {
         if !t.is_empty() {

@@ -6,6 +6,7 @@
 //! [`State`] implements in memory (while `verify` replays the whole ledger), so
 //! append and verify apply exactly the same rules.
 
+pub mod anchor;
 pub mod clauses;
 pub mod diff;
 pub mod eval;
