@@ -17,6 +17,7 @@ use crate::governance::anchor::{self, AnchorError};
 use crate::governance::clauses::{self, Clause};
 use crate::governance::diff::{self, ClauseDiff};
 use crate::governance::eval::{self, EvalRecord, PreregRec, Preregistration, Suite};
+use crate::governance::ids::Manifest;
 use crate::governance::incident::{self, IncidentRec, Severity, Status};
 use crate::governance::policy::Approvals;
 use crate::governance::{
@@ -172,9 +173,9 @@ fn blob(l: &Ledger, c: &ContentRef) -> Result<Vec<u8>, Error> {
 fn release_clauses(l: &Ledger, r: &Release) -> Result<(String, Vec<Clause>), Error> {
     let text = String::from_utf8(blob(l, &r.payload.content)?)
         .map_err(|_| GovError::Rule(format!("content {} is not UTF-8", r.view.content_sha256)))?;
-    let clauses: Vec<Clause> = serde_json::from_slice(&blob(l, &r.payload.clauses)?)
+    let m = Manifest::decode(&blob(l, &r.payload.clauses)?)
         .map_err(|e| GovError::Rule(format!("clause manifest of entry {}: {e}", r.view.seq)))?;
-    Ok((text, clauses))
+    Ok((text, m.clauses))
 }
 
 /// The release a release follows: the one it supersedes (a revision), else

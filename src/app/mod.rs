@@ -23,9 +23,10 @@ use ed25519_dalek::SigningKey;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::governance::ids::Manifest;
 use crate::governance::{
-    self, ContentRef, EntryRef, GitSource, KeyAdd, KeyRevoke, Lookup, SpecRelease, clauses, kinds,
-    policy,
+    self, ContentRef, EntryRef, GitSource, GovError, KeyAdd, KeyRevoke, Lookup, SpecRelease,
+    clauses, ids, kinds, policy,
 };
 use crate::keys::{self, ADMIN, KeyDir, KeyError, Passphrase};
 use crate::ledger::entry;
@@ -514,10 +515,27 @@ impl Workspace {
         }))
     }
 
+    /// The document's latest release (its text and clause manifest), which
+    /// the next release's clause ids are assigned against.
+    pub fn previous_release(&self, ledger: &Ledger) -> Result<Option<(String, Manifest)>, Error> {
+        let r = ledger.reader();
+        let blob = |c: &ContentRef| -> Result<Vec<u8>, GovError> {
+            let dg = c
+                .digest()
+                .ok_or_else(|| GovError::Rule(format!("malformed digest {:?}", c.sha256)))?;
+            r.blob(&dg)
+                .map_err(|e| GovError::Lookup(e.to_string()))?
+                .ok_or_else(|| GovError::Lookup(format!("content {} is missing", c.sha256)))
+        };
+        Ok(governance::previous_release(&r, &blob)?)
+    }
+
     /// Builds the draft of a spec release from its text, without appending it.
-    /// With `lint` (the file the text came from, for a new release), the
-    /// problems of [`clauses::lint`] are refused; imports of history keep
-    /// texts as they were.
+    /// Its clause ids are assigned against `prev`, the document's previous
+    /// release (see [`Workspace::previous_release`]), which then becomes this
+    /// one (for the next draft of a batch). With `lint` (the file the text
+    /// came from, for a new release), the problems of [`clauses::lint`] are
+    /// refused; imports of history keep texts as they were.
     #[allow(clippy::too_many_arguments)]
     pub fn release_draft(
         &self,
@@ -529,18 +547,24 @@ impl Workspace {
         fixes: Vec<String>,
         source: Option<GitSource>,
         lint: Option<&Path>,
+        prev: &mut Option<(String, Manifest)>,
     ) -> Result<Draft, Error> {
         governance::check_label(label)?;
-        let (cl, problem) = clauses::parse_checked(&text).map_err(|e| {
+        let too_many = |e: clauses::ClauseError| {
             Error::input(
                 e.to_string(),
                 "a spec is split into clauses at its sections, paragraphs and sentences; split the spec into smaller documents",
             )
-        })?;
+        };
+        let (protos, problem) = clauses::segment_checked(&text).map_err(too_many)?;
         if let (Some(file), Some((problem, fix))) = (lint, problem) {
             return Err(Error::input(format!("{}: {problem}", file.display()), fix));
         }
-        let manifest = serde_json::to_vec(&cl).expect("clauses serialise");
+        let previous = prev
+            .as_ref()
+            .map(|(text, manifest)| ids::Previous { text, manifest });
+        let m = ids::assign(&text, protos, previous);
+        let manifest = m.encode();
         let ext = lint.and_then(|p| p.extension()).and_then(|e| e.to_str());
         let content = ContentRef::of(text.as_bytes(), clauses::media_type(&text, ext));
         let prior = ledger.reader().releases(label)?;
@@ -554,7 +578,8 @@ impl Workspace {
             }
             (false, _) => None,
         };
-        let mut blobs = vec![text.into_bytes(), manifest.clone()];
+        let mut blobs = vec![text.clone().into_bytes(), manifest.clone()];
+        *prev = Some((text, m));
         let notes_ref = notes.map(|n| {
             let r = ContentRef::of(n.as_bytes(), governance::MEDIA_MARKDOWN);
             blobs.push(n.into_bytes());
@@ -594,6 +619,7 @@ impl Workspace {
             };
             if flush && !group.is_empty() {
                 let mut drafts = Vec::with_capacity(group.len());
+                let mut prev = self.previous_release(ledger)?;
                 for (label, text, rev, source) in group.drain(..) {
                     drafts.push(self.release_draft(
                         ledger,
@@ -604,6 +630,7 @@ impl Workspace {
                         vec![],
                         Some(source),
                         None,
+                        &mut prev,
                     )?);
                 }
                 let a = self.append(ledger, signer, drafts)?;
@@ -650,6 +677,7 @@ impl Workspace {
             .map(|p| read_text(p, "notes", MAX_NOTES_BYTES))
             .transpose()?;
         let mut ledger = self.open_write()?;
+        let mut prev = self.previous_release(&ledger)?;
         let draft = self.release_draft(
             &ledger,
             text,
@@ -659,6 +687,7 @@ impl Workspace {
             fixes,
             None,
             Some(file),
+            &mut prev,
         )?;
         self.append(&mut ledger, signer, vec![draft])
     }

@@ -16,7 +16,7 @@
 //! [`LEAF_MAX`] bytes is cut into parts (paragraphs and lists, then list items
 //! or lines, then sentences) unless it is one sentence.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
@@ -718,24 +718,35 @@ pub fn first_words(s: &str) -> String {
     t
 }
 
-/// Gives ids to pieces, depth first, and appends them as clauses.
-struct Namer<'a> {
-    spec: &'a str,
-    seen: BTreeMap<String, usize>,
-    out: Vec<Clause>,
+/// A clause before it is named: everything of a [`Clause`] but its id, with
+/// what the naming rule needs (see [`name`]).
+#[derive(Clone, Debug)]
+pub struct Proto {
+    /// The clause, its `id` and `parent` still empty.
+    pub clause: Clause,
+    /// Index (in document order) of the clause this one is a part of.
+    pub parent: Option<usize>,
+    /// The heading's explicit `{#id}`, when it is a valid id.
+    pub explicit: Option<String>,
+    /// The base of a fresh id: a heading's explicit id or else its title's
+    /// slug, a tag or template name's slug; `None` for a part named by its
+    /// ordinal.
+    pub base: Option<String>,
+    /// 1-based position among the parent's (or the text's) unnamed parts.
+    pub ordinal: usize,
 }
 
-impl Namer<'_> {
-    fn unique(&mut self, base: String) -> String {
-        let n = self.seen.entry(base.clone()).or_insert(0);
-        *n += 1;
-        if *n == 1 { base } else { format!("{base}-{n}") }
-    }
+/// Flattens pieces depth first into [`Proto`]s.
+struct Flat<'a> {
+    spec: &'a str,
+    out: Vec<Proto>,
+}
 
+impl Flat<'_> {
     fn add(
         &mut self,
         p: &Piece<'_>,
-        parent: Option<&str>,
+        parent: Option<usize>,
         ordinal: usize,
         level: u8,
     ) -> Result<(), ClauseError> {
@@ -743,29 +754,30 @@ impl Namer<'_> {
             return Err(ClauseError::TooMany(self.out.len() + 1));
         }
         let text = &self.spec[p.range.clone()];
-        let (base, title, level, attrs) = match (p.kind, p.head) {
+        let (explicit, base, title, level, attrs) = match (p.kind, p.head) {
             (Kind::Heading, Some(h)) => (
-                match &h.id {
-                    Some(id) if valid_id(id) => id.clone(),
-                    _ => slug(&h.title),
-                },
+                h.id.clone().filter(|id| valid_id(id)),
+                // A repeated explicit id is the base of the later one's fresh id.
+                Some(
+                    h.id.clone()
+                        .filter(|id| valid_id(id))
+                        .unwrap_or_else(|| slug(&h.title)),
+                ),
                 p.title.clone(),
                 h.level,
                 h.attrs.clone(),
             ),
-            (Kind::Tag | Kind::Template, _) => {
-                (slug(&p.name), p.title.clone(), level, BTreeMap::new())
-            }
-            _ => (
-                format!("{}.{ordinal}", parent.unwrap_or("text")),
-                first_words(text),
+            (Kind::Tag | Kind::Template, _) => (
+                None,
+                Some(slug(&p.name)),
+                p.title.clone(),
                 level,
                 BTreeMap::new(),
             ),
+            _ => (None, None, first_words(text), level, BTreeMap::new()),
         };
-        let id = self.unique(base);
         let mut c = Clause {
-            id: id.clone(),
+            id: String::new(),
             title,
             level,
             attrs,
@@ -773,23 +785,92 @@ impl Namer<'_> {
             start: p.range.start,
             end: p.range.end,
             kind: p.kind,
-            parent: parent.map(str::to_string),
+            parent: None,
         };
         c.sha256 = hex::encode(sha256(c.body(self.spec).as_bytes()));
-        self.out.push(c);
+        let me = self.out.len();
+        self.out.push(Proto {
+            clause: c,
+            parent,
+            explicit,
+            base,
+            ordinal,
+        });
         let mut n = 0;
         for q in &p.parts {
             if !matches!(q.kind, Kind::Heading | Kind::Tag | Kind::Template) {
                 n += 1;
             }
-            self.add(q, Some(&id), n, level.saturating_add(1))?;
+            self.add(q, Some(me), n, level.saturating_add(1))?;
         }
         Ok(())
     }
 }
 
-/// [`parse`], calling `explicit` with each heading's explicit `{#id}`.
-fn split(spec: &str, explicit: &mut dyn FnMut(&str)) -> Result<Vec<Clause>, ClauseError> {
+/// Names clauses (docs/FORMAT.md, "Clause ids"). In document order, a clause
+/// gets: its explicit id, if no earlier clause has that explicit id; else
+/// `kept[i]`, the id history gives it; else a fresh id that is not in `taken`
+/// (ids in use in the document's history), not explicit or kept anywhere in
+/// this text, and not given to an earlier clause: for a clause with a `base`,
+/// `base`, then `base-2`, `base-3`, ...; for a part, `P.N` with `P` its
+/// parent's id (`text` at the top) and `N` its ordinal, then `N+1`, ...
+///
+/// `kept` is empty or has one entry per proto; a kept id must not be explicit
+/// in this text (the matching in [`super::ids`] sees to it).
+pub fn name(protos: Vec<Proto>, kept: &[Option<String>], taken: &HashSet<String>) -> Vec<Clause> {
+    let mut first_explicit: HashSet<usize> = HashSet::new();
+    let mut reserved: HashSet<String> = HashSet::new();
+    for (i, p) in protos.iter().enumerate() {
+        if let Some(e) = &p.explicit
+            && reserved.insert(e.clone())
+        {
+            first_explicit.insert(i);
+        }
+    }
+    reserved.extend(kept.iter().flatten().cloned());
+    let free = |id: &str, reserved: &HashSet<String>| !reserved.contains(id) && !taken.contains(id);
+    let mut out: Vec<Clause> = Vec::with_capacity(protos.len());
+    for (i, p) in protos.into_iter().enumerate() {
+        let id = if first_explicit.contains(&i) {
+            p.explicit.clone().expect("explicit")
+        } else if let Some(Some(k)) = kept.get(i) {
+            k.clone()
+        } else {
+            let id = match &p.base {
+                Some(b) => {
+                    let mut id = b.clone();
+                    let mut n = 1;
+                    while !free(&id, &reserved) {
+                        n += 1;
+                        id = format!("{b}-{n}");
+                    }
+                    id
+                }
+                None => {
+                    let pre = p.parent.map_or("text", |q| out[q].id.as_str()).to_string();
+                    let mut n = p.ordinal;
+                    let mut id = format!("{pre}.{n}");
+                    while !free(&id, &reserved) {
+                        n += 1;
+                        id = format!("{pre}.{n}");
+                    }
+                    id
+                }
+            };
+            reserved.insert(id.clone());
+            id
+        };
+        let mut c = p.clause;
+        c.id = id;
+        c.parent = p.parent.map(|q| out[q].id.clone());
+        out.push(c);
+    }
+    out
+}
+
+/// Splits `spec` into unnamed clauses ([`Proto`]s), in document order, calling
+/// `explicit` with each heading's explicit `{#id}`.
+pub fn segment(spec: &str, explicit: &mut dyn FnMut(&str)) -> Result<Vec<Proto>, ClauseError> {
     let (heads, code) = markdown_scan(spec, explicit)?;
     let secs = sections(spec, &code);
     let mut pieces = region(spec, 0..spec.len(), &secs, &heads);
@@ -800,9 +881,8 @@ fn split(spec: &str, explicit: &mut dyn FnMut(&str)) -> Result<Vec<Clause>, Clau
     for p in &mut pieces {
         fit(p);
     }
-    let mut namer = Namer {
+    let mut flat = Flat {
         spec,
-        seen: BTreeMap::new(),
         out: Vec::with_capacity(heads.len() + 16),
     };
     let mut n = 0;
@@ -810,9 +890,14 @@ fn split(spec: &str, explicit: &mut dyn FnMut(&str)) -> Result<Vec<Clause>, Clau
         if !matches!(p.kind, Kind::Heading | Kind::Tag | Kind::Template) {
             n += 1;
         }
-        namer.add(p, None, n, 1)?;
+        flat.add(p, None, n, 1)?;
     }
-    Ok(namer.out)
+    Ok(flat.out)
+}
+
+/// [`parse`], calling `explicit` with each heading's explicit `{#id}`.
+fn split(spec: &str, explicit: &mut dyn FnMut(&str)) -> Result<Vec<Clause>, ClauseError> {
+    Ok(name(segment(spec, explicit)?, &[], &HashSet::new()))
 }
 
 /// The media type of a spec text, by its file's extension when it has a
@@ -856,10 +941,9 @@ pub const MEDIA_XML: &str = "text/xml; charset=utf-8";
 pub type Problem = (String, &'static str);
 
 /// Problems a new release is refused for, though [`parse`] copes with them:
-/// a byte order mark (it hides a first heading), and clause ids that are
-/// malformed (then [`parse`] uses the title's slug) or repeat (then it
-/// numbers them, and a number can meet an explicit id: `# A`, `# A`,
-/// `# B {#a-2}` gives a, a-2, a-2). Returns the first one.
+/// a byte order mark (it hides a first heading), and explicit clause ids
+/// that are malformed (then [`parse`] uses the title's slug) or repeat (then
+/// the later heading gets a fresh id). Returns the first one.
 pub fn lint(spec: &str) -> Result<(), Problem> {
     match parse_checked(spec) {
         Ok((_, Some(p))) => Err(p),
@@ -870,6 +954,12 @@ pub fn lint(spec: &str) -> Result<(), Problem> {
 /// [`parse`], and the first problem [`lint`] reports, in one pass over the
 /// Markdown (a release parses a spec of hundreds of KB once).
 pub fn parse_checked(spec: &str) -> Result<(Vec<Clause>, Option<Problem>), ClauseError> {
+    let (protos, problem) = segment_checked(spec)?;
+    Ok((name(protos, &[], &HashSet::new()), problem))
+}
+
+/// [`segment`], and the first problem [`lint`] reports.
+pub fn segment_checked(spec: &str) -> Result<(Vec<Proto>, Option<Problem>), ClauseError> {
     let mut problem: Option<Problem> = None;
     if spec.starts_with('\u{feff}') {
         problem = Some((
@@ -877,8 +967,8 @@ pub fn parse_checked(spec: &str) -> Result<(Vec<Clause>, Option<Problem>), Claus
             "save the file as UTF-8 without a byte order mark",
         ));
     }
-    let mut explicit = std::collections::HashSet::new();
-    let clauses = split(spec, &mut |id: &str| {
+    let mut explicit = HashSet::new();
+    let protos = segment(spec, &mut |id: &str| {
         if problem.is_some() {
             return;
         }
@@ -894,19 +984,7 @@ pub fn parse_checked(spec: &str) -> Result<(Vec<Clause>, Option<Problem>), Claus
             ));
         }
     })?;
-    if problem.is_none() {
-        let mut ids = std::collections::HashSet::new();
-        if let Some(c) = clauses.iter().find(|c| !ids.insert(c.id.as_str())) {
-            problem = Some((
-                format!(
-                    "clause id {} is given to two headings (one numbered for a repeated title)",
-                    c.id
-                ),
-                "give the headings explicit {#id}s, or another title",
-            ));
-        }
-    }
-    Ok((clauses, problem))
+    Ok((protos, problem))
 }
 
 #[cfg(test)]
@@ -924,8 +1002,15 @@ pub(crate) mod tests {
         assert!(m.contains("{#a} is given to two headings"), "{m}");
         let (m, _) = lint("# A {#Bad-ID!}\n").unwrap_err();
         assert!(m.contains("{#Bad-ID!}"), "{m}");
-        let (m, _) = lint("# A\n\n# A\n\n# B {#a-2}\n").unwrap_err();
-        assert!(m.contains("clause id a-2 is given to two headings"), "{m}");
+        // An explicit id wins over a numbered slug: `# A`, `# A`, `# B {#a-2}`
+        // once gave a, a-2, a-2 (refused here); now a, a-3, a-2.
+        assert!(lint("# A\n\n# A\n\n# B {#a-2}\n").is_ok());
+        let ids: Vec<String> = parse("# A\n\n# A\n\n# B {#a-2}\n")
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, ["a", "a-3", "a-2"]);
         let (m, _) = lint("\u{feff}# A\n").unwrap_err();
         assert!(m.contains("byte order mark"), "{m}");
         // What parse makes of them.

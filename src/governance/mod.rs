@@ -10,6 +10,7 @@ pub mod anchor;
 pub mod clauses;
 pub mod diff;
 pub mod eval;
+pub mod ids;
 pub mod incident;
 pub mod policy;
 
@@ -321,6 +322,8 @@ pub struct ReleaseRec {
     pub hash: Hash,
     pub label: String,
     pub content: ContentRef,
+    /// Its clause manifest.
+    pub clauses: ContentRef,
 }
 
 /// What the rules need to know about one release entry beyond [`ReleaseRec`].
@@ -372,6 +375,9 @@ pub trait Lookup {
     fn release_at(&self, seq: u64) -> Result<Option<ReleaseInfo>, GovError>;
     /// The clause ids of the release entry at `seq`, from its clause manifest.
     fn release_clauses(&self, seq: u64) -> Result<ClauseIds, GovError>;
+    /// The latest release of any label (the document's previous release, for
+    /// a release about to be appended).
+    fn last_release(&self) -> Result<Option<ReleaseRec>, GovError>;
     /// Whether `label` has a release at all, and whether entry `seq` with
     /// hash `hash` (lowercase hex) is one of them.
     fn release_link(&self, label: &str, seq: u64, hash: &str) -> Result<(bool, bool), GovError> {
@@ -786,7 +792,13 @@ pub fn check_content(
     l: &impl Lookup,
 ) -> Result<Option<BTreeSet<String>>, GovError> {
     match payload {
-        Payload::SpecRelease(p) => check_release_text(p, &blob(&p.content)?).map(Some),
+        Payload::SpecRelease(p) => {
+            let prev = previous_release(l, blob)?;
+            let prev = prev
+                .as_ref()
+                .map(|(text, manifest)| ids::Previous { text, manifest });
+            check_release_text(p, &blob(&p.content)?, prev, Some(&blob(&p.clauses)?)).map(Some)
+        }
         Payload::EvalRecord(p) => {
             check_results_type(p)?;
             let bytes = blob(&p.results)?;
@@ -798,20 +810,46 @@ pub fn check_content(
     }
 }
 
-/// The content check of a release (see [`check_content`]), given its text: the
-/// clause manifest it names is the one derived from the text. Returns the
-/// clause ids. Pure, so a verifier may run it on another thread.
-pub fn check_release_text(p: &SpecRelease, text: &[u8]) -> Result<BTreeSet<String>, GovError> {
+/// The previous release of the document a release is appended to (the
+/// latest release in `l`): its text and manifest, read through `blob`.
+pub fn previous_release(
+    l: &impl Lookup,
+    blob: &dyn Fn(&ContentRef) -> Result<Vec<u8>, GovError>,
+) -> Result<Option<(String, ids::Manifest)>, GovError> {
+    let Some(r) = l.last_release()? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(blob(&r.content)?)
+        .map_err(|_| GovError::Rule(format!("content {} is not UTF-8", r.content.sha256)))?;
+    let manifest = ids::Manifest::decode(&blob(&r.clauses)?)
+        .map_err(|e| GovError::Rule(format!("previous release (entry {}): {e}", r.seq)))?;
+    Ok(Some((text, manifest)))
+}
+
+/// The content check of a release (see [`check_content`]), given its text and
+/// the document's previous release: the clause manifest it names is the one
+/// derived from them (ids assigned against the previous release). When it is
+/// not and the `stored` manifest is given, the error names the first clause
+/// that differs. Returns the clause ids. Pure, so a verifier may run it on
+/// another thread.
+pub fn check_release_text(
+    p: &SpecRelease,
+    text: &[u8],
+    prev: Option<ids::Previous<'_>>,
+    stored: Option<&[u8]>,
+) -> Result<BTreeSet<String>, GovError> {
     let text = std::str::from_utf8(text)
         .map_err(|_| GovError::Rule(format!("content {} is not UTF-8", p.content.sha256)))?;
-    let derived = clauses::parse(text).map_err(|e| GovError::Rule(e.to_string()))?;
-    let want = ContentRef::of(&to_payload(&derived), MEDIA_CLAUSES);
+    let derived = ids::derive(text, prev).map_err(|e| GovError::Rule(e.to_string()))?;
+    let want = ContentRef::of(&derived.encode(), MEDIA_CLAUSES);
     if want.sha256 != p.clauses.sha256 {
-        return Err(GovError::Rule(
-            "clause manifest does not match the spec text".into(),
-        ));
+        let why = stored.map(|b| ids::first_difference(&derived, b));
+        return Err(GovError::Rule(format!(
+            "clause manifest does not match the one recomputed from the spec text and the previous release{}",
+            why.map(|w| format!(": {w}")).unwrap_or_default()
+        )));
     }
-    Ok(derived.into_iter().map(|c| c.id).collect())
+    Ok(derived.clauses.into_iter().map(|c| c.id).collect())
 }
 
 /// The media type of an evaluation's results file must be [`MEDIA_RESULTS`].
@@ -861,6 +899,8 @@ pub struct State {
     releases: BTreeMap<String, Vec<ReleaseRec>>,
     release_info: BTreeMap<u64, ReleaseInfo>,
     release_clauses: BTreeMap<u64, ClauseIds>,
+    /// The latest release of any label.
+    last_release: Option<ReleaseRec>,
     counts: BTreeMap<String, u64>,
     incidents: BTreeMap<String, incident::IncidentRec>,
     /// Resolved public incidents, by the number n of `INC-n`: the entry that
@@ -909,7 +949,9 @@ impl State {
                         hash: *hash,
                         label: p.label.clone(),
                         content: p.content.clone(),
+                        clauses: p.clauses.clone(),
                     });
+                self.last_release = self.releases[&p.label].last().cloned();
                 self.release_info.insert(
                     entry.seq,
                     ReleaseInfo {
@@ -1005,6 +1047,9 @@ impl Lookup for State {
         self.release_clauses.get(&seq).cloned().ok_or_else(|| {
             GovError::Lookup(format!("clause manifest of entry {seq} is not loaded"))
         })
+    }
+    fn last_release(&self) -> Result<Option<ReleaseRec>, GovError> {
+        Ok(self.last_release.clone())
     }
     fn incident(&self, id: &str) -> Result<Option<incident::IncidentRec>, GovError> {
         if let Some(r) = self.incidents.get(id) {

@@ -15,8 +15,8 @@ use thiserror::Error;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use crate::governance::clauses::Clause;
 use crate::governance::eval::PreregRec;
+use crate::governance::ids::Manifest;
 use crate::governance::incident::IncidentRec;
 use crate::governance::{
     self, ApprovalRec, Authority, ClauseIds, GovError, Lookup, Payload, ReleaseInfo, ReleaseRec,
@@ -742,6 +742,15 @@ impl Lookup for Overlay<'_> {
             _ => self.pending.release_clauses(seq),
         }
     }
+    fn last_release(&self) -> Result<Option<ReleaseRec>, GovError> {
+        match self.pending.last_release()? {
+            Some(r) => Ok(Some(r)),
+            None => match self.stored() {
+                Some(r) => r.last_release(),
+                None => Ok(None),
+            },
+        }
+    }
     fn incident(&self, id: &str) -> Result<Option<IncidentRec>, GovError> {
         cached(&self.incidents, id, || match self.stored() {
             Some(r) => r.incident(id),
@@ -796,6 +805,7 @@ impl Lookup for dyn StoreRead + '_ {
                     hash: entry::entry_hash(&r.data),
                     label: s.label,
                     content: s.content,
+                    clauses: s.clauses,
                 });
             }
         }
@@ -839,9 +849,31 @@ impl Lookup for dyn StoreRead + '_ {
         let b = self.blob(&dg).map_err(lookup_err)?.ok_or_else(|| {
             GovError::Lookup(format!("clause manifest of entry {seq} is missing"))
         })?;
-        let manifest: Vec<Clause> = serde_json::from_slice(&b)
+        let manifest = Manifest::decode(&b)
             .map_err(|e| GovError::Lookup(format!("clause manifest of entry {seq}: {e}")))?;
-        Ok(ClauseIds::new(manifest.into_iter().map(|c| c.id).collect()))
+        Ok(ClauseIds::new(
+            manifest.clauses.into_iter().map(|c| c.id).collect(),
+        ))
+    }
+
+    fn last_release(&self) -> Result<Option<ReleaseRec>, GovError> {
+        let rows = self
+            .entries_of_kind(kinds::SPEC_RELEASE)
+            .map_err(lookup_err)?;
+        let Some(r) = rows.last() else {
+            return Ok(None);
+        };
+        let (e, p) = decode_row(&r.data)?;
+        Ok(match p {
+            Payload::SpecRelease(s) => Some(ReleaseRec {
+                seq: e.seq,
+                hash: entry::entry_hash(&r.data),
+                label: s.label,
+                content: s.content,
+                clauses: s.clauses,
+            }),
+            _ => None,
+        })
     }
 
     fn incident(&self, id: &str) -> Result<Option<IncidentRec>, GovError> {
@@ -927,7 +959,7 @@ mod governance_tests {
 
     use super::*;
     use crate::governance::eval::{self, EvalRecord};
-    use crate::governance::{ContentRef, EntryRef, KeyAdd, SpecLink, SpecRelease, clauses};
+    use crate::governance::{ContentRef, EntryRef, KeyAdd, SpecLink, SpecRelease};
 
     const TIME: &str = "2025-09-12T00:00:00Z";
     const SPEC: &str = "## Do not lie {#do_not_lie}\n\nNever lie.\n";
@@ -966,7 +998,7 @@ mod governance_tests {
     }
 
     fn release_draft() -> Draft {
-        let manifest = to_payload(&clauses::parse(SPEC).unwrap());
+        let manifest = governance::ids::derive(SPEC, None).unwrap().encode();
         let rel = SpecRelease {
             label: "v1".into(),
             content: ContentRef::of(SPEC.as_bytes(), governance::MEDIA_MARKDOWN),

@@ -462,10 +462,10 @@ impl Replay {
                     pre,
                 })
             }
-            (Some(Deferred::Release(text)), Payload::SpecRelease(rec)) => {
+            (Some(Deferred::Release(input)), Payload::SpecRelease(rec)) => {
                 Some(DeferredCheck::Release {
                     rec: Box::new(rec),
-                    text,
+                    input,
                 })
             }
             _ => None,
@@ -986,8 +986,8 @@ pub fn check_content(
             let bytes = results.bytes(&p.results)?;
             governance::check_eval_results(p, &bytes, pre.as_ref()).map_err(|e| e.to_string())?;
         }
-        (Some(Deferred::Release(text)), Payload::SpecRelease(p)) => {
-            governance::check_release_text(p, &text).map_err(|e| e.to_string())?;
+        (Some(Deferred::Release(input)), Payload::SpecRelease(p)) => {
+            input.check(p)?;
         }
         _ => {}
     }
@@ -1010,8 +1010,29 @@ pub enum DeferredCheck {
     },
     Release {
         rec: Box<governance::SpecRelease>,
-        text: Vec<u8>,
+        input: ReleaseInput,
     },
+}
+
+/// What recomputing a release's clause manifest needs: its text, its stored
+/// manifest, and the document's previous release (text and manifest), whose
+/// manifest the ids are assigned against.
+pub struct ReleaseInput {
+    text: Vec<u8>,
+    stored: Vec<u8>,
+    prev: Option<(String, governance::ids::Manifest)>,
+}
+
+impl ReleaseInput {
+    /// Recomputes the manifest and compares it with the stored one.
+    fn check(&self, p: &governance::SpecRelease) -> Result<BTreeSet<String>, String> {
+        let prev = self
+            .prev
+            .as_ref()
+            .map(|(text, manifest)| governance::ids::Previous { text, manifest });
+        governance::check_release_text(p, &self.text, prev, Some(&self.stored))
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// An evaluation's results file as a [`DeferredCheck`] holds it.
@@ -1026,7 +1047,7 @@ pub enum Results {
 /// file and the pre-registration of an evaluation, or the text of a release.
 enum Deferred {
     Eval(Results, Option<governance::eval::PreregRec>),
-    Release(Vec<u8>),
+    Release(ReleaseInput),
 }
 
 /// Checks a results file read for `c` (or `None` if it is missing) against the
@@ -1066,20 +1087,10 @@ impl DeferredCheck {
                 let bytes = results.bytes(&rec.results)?;
                 governance::check_eval_results(rec, &bytes, pre.as_ref())
             }
-            DeferredCheck::Release { rec, text } => {
-                governance::check_release_text(rec, text).map(|_| ())
-            }
+            DeferredCheck::Release { rec, input } => return input.check(rec).map(|_| ()),
         }
         .map_err(|e| e.to_string())
     }
-}
-
-/// The clause ids of a release's stored manifest, if it reads (checked against
-/// its digest) and parses; `None` leaves the release to the full check.
-fn manifest_ids(blobs: &impl Blobs, p: &governance::SpecRelease) -> Option<BTreeSet<String>> {
-    let m = blob_bytes(blobs, &p.clauses).ok()?;
-    let clauses: Vec<governance::clauses::Clause> = serde_json::from_slice(&m).ok()?;
-    Some(clauses.into_iter().map(|c| c.id).collect())
 }
 
 /// Like [`check_content`], but an evaluation's outcomes are left to check:
@@ -1121,12 +1132,20 @@ fn check_content_deferred(
     if let Payload::SpecRelease(p) = payload {
         // The text first, as the full check reads it.
         let text = blob_bytes(blobs, &p.content)?;
-        return Ok(match manifest_ids(blobs, p) {
-            Some(ids) => (Some(ids), Some(Deferred::Release(text))),
-            None => (
-                Some(governance::check_release_text(p, &text).map_err(|e| e.to_string())?),
-                None,
+        let stored = blob_bytes(blobs, &p.clauses)?;
+        let blob = |c: &governance::ContentRef| -> Result<Vec<u8>, GovError> {
+            blob_bytes(blobs, c).map_err(GovError::Rule)
+        };
+        let prev = governance::previous_release(state, &blob).map_err(|e| e.to_string())?;
+        let input = ReleaseInput { text, stored, prev };
+        // The replay goes on with the stored manifest's ids when it reads;
+        // else the full check runs now (and fails with what is wrong).
+        return Ok(match governance::ids::Manifest::decode(&input.stored) {
+            Ok(m) => (
+                Some(m.clauses.into_iter().map(|c| c.id).collect()),
+                Some(Deferred::Release(input)),
             ),
+            Err(_) => (Some(input.check(p)?), None),
         });
     }
     // What can be recomputed from content: a release's clause manifest, an

@@ -13,6 +13,7 @@ use crate::governance::diff::{self, ClauseDiff};
 use crate::governance::eval::{
     self, Comparator, EvalRecord, Preregistration, Relationship, ResultsFile,
 };
+use crate::governance::ids::Manifest;
 use crate::governance::incident::{Severity, Status};
 use crate::governance::{ContentRef, GitSource, KeyState, Payload, Policy, SpecRelease};
 use crate::ledger::Ledger;
@@ -710,8 +711,8 @@ impl SiteData {
     ) -> Result<Release, SiteError> {
         let blob = |r: &ContentRef| self.blob(ledger, r);
         let text = String::from_utf8(blob(&p.content)?).map_err(data_err)?;
-        let clauses: Vec<Clause> = match serde_json::from_slice(&blob(&p.clauses)?) {
-            Ok(c) => c,
+        let clauses: Vec<Clause> = match Manifest::decode(&blob(&p.clauses)?) {
+            Ok(m) => m.clauses,
             Err(_) => clauses::parse(&text).map_err(data_err)?,
         };
         let notes = match &p.notes {

@@ -19,7 +19,6 @@ use serde::Serialize;
 
 use super::Workspace;
 use crate::error::Error;
-use crate::governance::clauses;
 use crate::keys::ADMIN;
 use crate::ledger::entry::{self, Entry};
 use crate::ledger::{Draft, Ledger, Signer};
@@ -323,12 +322,23 @@ pub fn generate(dir: &Path, size: u64, progress: &dyn Fn(u64, u64)) -> Result<Ge
         if releases < synth::RELEASES && seq >= start + releases as u64 * per_release {
             let label = format!("2025-{:02}-01", releases + 1);
             let text = synth::spec_text(releases);
-            let ids: Vec<String> = clauses::parse(&text)
-                .map_err(err)?
-                .into_iter()
-                .map(|c| c.id)
+            let mut prev = ws.previous_release(&ledger)?;
+            let d = ws.release_draft(
+                &ledger,
+                text,
+                &label,
+                None,
+                false,
+                vec![],
+                None,
+                None,
+                &mut prev,
+            )?;
+            // The ids the release was given (assigned against the one before).
+            let ids: Vec<String> = prev
+                .iter()
+                .flat_map(|(_, m)| m.clauses.iter().map(|c| c.id.clone()))
                 .collect();
-            let d = ws.release_draft(&ledger, text, &label, None, false, vec![], None, None)?;
             let t = Instant::now();
             let a = ledger.append(
                 &Signer {
