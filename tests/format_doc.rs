@@ -112,3 +112,68 @@ fn inclusion_proof_example_verifies() {
     let leaf = speclog::tlog::leaf_hash(&p.extra.unwrap());
     speclog::tlog::verify_inclusion(&p.hashes, cp.size, &cp.root, p.index, &leaf).unwrap();
 }
+
+/// Section 2.4's worked example of clause ids is what the code derives (the
+/// second manifest assigned against the first), and the numbers the rules
+/// name are the code's.
+#[test]
+fn clause_manifest_example_and_rules_match_format_md() {
+    use speclog::governance::clauses::LEAF_MAX;
+    use speclog::governance::ids::{self, Previous};
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md")).unwrap();
+    let a = "Be brief.\n\n# Safety\n\nRefuse harm.\n";
+    let b = "Greet the user.\n\nBe brief.\n\n# Safety rules\n\nRefuse harm.\n";
+    let ma = ids::derive(a, None).unwrap();
+    let prev = Previous {
+        text: a,
+        manifest: &ma,
+    };
+    let mb = ids::derive(b, Some(prev)).unwrap();
+    for (t, m) in [(a, &ma), (b, &mb)] {
+        let line = String::from_utf8(m.encode()).unwrap();
+        assert!(
+            doc.contains(&line),
+            "FORMAT.md lacks the manifest of {t:?}: {line}"
+        );
+        let shown = format!("`{}`", t.replace('\n', "\\n"));
+        assert!(doc.contains(&shown), "FORMAT.md lacks the text {shown}");
+    }
+    assert!(doc.contains(&format!("{{\"format\":{},", ids::FORMAT)));
+    let thousands = |n: usize| {
+        let s = n.to_string();
+        let (h, t) = s.split_at(s.len() - 3);
+        format!("{h},{t}")
+    };
+    for (what, want) in [
+        (
+            "LEAF_MAX",
+            format!("than {} bytes (`LEAF_MAX`)", thousands(LEAF_MAX)),
+        ),
+        (
+            "SIMILAR_IN_PLACE",
+            format!(
+                "similarity at\n   least {}/{}",
+                ids::SIMILAR_IN_PLACE.0,
+                ids::SIMILAR_IN_PLACE.1
+            ),
+        ),
+        (
+            "SIMILAR_MOVED",
+            format!(
+                "best first at least {}/{}",
+                ids::SIMILAR_MOVED.0,
+                ids::SIMILAR_MOVED.1
+            ),
+        ),
+        (
+            "MAX_MOVED_PAIRS",
+            format!("than {} (new, old) pairs", thousands(ids::MAX_MOVED_PAIRS)),
+        ),
+    ] {
+        assert!(
+            doc.contains(&want),
+            "FORMAT.md does not say {want:?} ({what})"
+        );
+    }
+}

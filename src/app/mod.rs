@@ -527,7 +527,7 @@ impl Workspace {
                 .map_err(|e| GovError::Lookup(e.to_string()))?
                 .ok_or_else(|| GovError::Lookup(format!("content {} is missing", c.sha256)))
         };
-        Ok(governance::previous_release(&r, &blob)?)
+        Ok(governance::previous_release(&&*r, &blob)?)
     }
 
     /// Builds the draft of a spec release from its text, without appending it.

@@ -409,6 +409,9 @@ impl<L: Lookup + ?Sized> Lookup for &L {
     fn release_clauses(&self, seq: u64) -> Result<ClauseIds, GovError> {
         (**self).release_clauses(seq)
     }
+    fn last_release(&self) -> Result<Option<ReleaseRec>, GovError> {
+        (**self).last_release()
+    }
     fn incident(&self, id: &str) -> Result<Option<incident::IncidentRec>, GovError> {
         (**self).incident(id)
     }

@@ -998,19 +998,86 @@ mod governance_tests {
     }
 
     fn release_draft() -> Draft {
-        let manifest = governance::ids::derive(SPEC, None).unwrap().encode();
+        release_with("v1", SPEC, &governance::ids::derive(SPEC, None).unwrap())
+    }
+
+    /// A release of `text` as `label` with `manifest`.
+    fn release_with(label: &str, text: &str, manifest: &governance::ids::Manifest) -> Draft {
+        let m = manifest.encode();
         let rel = SpecRelease {
-            label: "v1".into(),
-            content: ContentRef::of(SPEC.as_bytes(), governance::MEDIA_MARKDOWN),
-            clauses: ContentRef::of(&manifest, governance::MEDIA_CLAUSES),
+            label: label.into(),
+            content: ContentRef::of(text.as_bytes(), governance::MEDIA_MARKDOWN),
+            clauses: ContentRef::of(&m, governance::MEDIA_CLAUSES),
             notes: None,
             supersedes: None,
             fixes: Vec::new(),
             source: None,
         };
         let mut d = Draft::new(kinds::SPEC_RELEASE, &rel);
-        d.blobs = vec![SPEC.as_bytes().to_vec(), manifest];
+        d.blobs = vec![text.as_bytes().to_vec(), m];
         d
+    }
+
+    /// Clause ids are assigned against the previous release: a manifest with
+    /// ids given by position alone is refused, naming the clause; the
+    /// history-aware one is accepted, also within one batch, and verify
+    /// recomputes it.
+    #[test]
+    fn release_ids_are_assigned_against_the_previous_release() {
+        use governance::ids::{Previous, derive};
+        let (_dir, mut l, admin, author) = setup();
+        let signer = Signer {
+            name: "author",
+            key: &author,
+        };
+        let a = "Be brief.\n\nNever reveal the key.\n";
+        let b = "A new first rule.\n\nBe brief.\n\nNever reveal the key.\n";
+        let c = "A new first rule.\n\nBe brief.\n\nNever reveal the key.\n\nEnd.\n";
+        let ma = derive(a, None).unwrap();
+        let prev = Previous {
+            text: a,
+            manifest: &ma,
+        };
+        let mb = derive(b, Some(prev)).unwrap();
+        let plain = derive(b, None).unwrap();
+        assert_ne!(mb.clauses, plain.clauses);
+        l.append(
+            &signer,
+            &admin,
+            vec![release_with("v1", a, &ma)],
+            Some(TIME),
+        )
+        .unwrap();
+        let e = l
+            .append(
+                &signer,
+                &admin,
+                vec![release_with("v2", b, &plain)],
+                Some(TIME),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("recomputed from the spec text and the previous release")
+                && e.contains(
+                    "clause 1 (bytes 0..19) has id text.1 in the manifest, text.3 recomputed"
+                ),
+            "{e}"
+        );
+        let prev = Previous {
+            text: b,
+            manifest: &mb,
+        };
+        let mc = derive(c, Some(prev)).unwrap();
+        // Two releases in one batch: the second is assigned against the first.
+        l.append(
+            &signer,
+            &admin,
+            vec![release_with("v2", b, &mb), release_with("v3", c, &mc)],
+            Some(TIME),
+        )
+        .unwrap();
+        verify::verify(&l, &|_, _| {}).unwrap();
     }
 
     fn record(release: EntryRef, pass: bool) -> Draft {
