@@ -290,7 +290,7 @@ impl Ledger {
             note::sign_note(&cp.to_text(), &[&ns]).map_err(|e| e.to_string())
         };
         let mut written = Vec::new();
-        let (head, checkpoint) = self.store_mut().append_streaming::<LedgerError, _>(
+        let res = self.store_mut().append_streaming::<LedgerError, _>(
             |head, reader, ins| {
                 let stored = reader.before(head.size);
                 let mut overlay = Overlay::new(&*stored, head.size)?;
@@ -324,12 +324,25 @@ impl Ledger {
                 sign_and_store(head, signer, &t, drafts, &mut step)
             },
             &sign_cp,
-        )?;
+        );
+        let (head, checkpoint) = res.map_err(|e| self.explain_failure(e))?;
         Ok(Appended {
             entries: written,
             head,
             checkpoint,
         })
+    }
+
+    /// A tree hash read that failed (the Merkle code sees the store only
+    /// through `HashReader`, as text) may have met a damaged page: then the
+    /// damage is the error, with its own hint. Other errors are returned as
+    /// they are.
+    fn explain_failure(&self, e: LedgerError) -> LedgerError {
+        let read = matches!(e, LedgerError::Store(StoreError::Tlog(_)));
+        match self.store.check(store::Check::All) {
+            Err(d @ StoreError::Damaged(_)) if read => d.into(),
+            _ => e,
+        }
     }
 
     /// Decodes the entry at `seq`.
@@ -781,12 +794,16 @@ fn fold_incident(rec: &mut Option<IncidentRec>, id: &str, e: &Entry, hash: &Hash
     }
 }
 
-fn lookup_err(e: impl std::fmt::Display) -> GovError {
-    GovError::Lookup(e.to_string())
+/// A store error met by a rule's read; damage keeps its kind (and its hint).
+fn lookup_err(e: StoreError) -> GovError {
+    match e {
+        StoreError::Damaged(m) => GovError::Damaged(m),
+        e => GovError::Lookup(e.to_string()),
+    }
 }
 
 fn decode_row(data: &[u8]) -> Result<(Entry, Payload), GovError> {
-    let e = Entry::decode(data).map_err(lookup_err)?;
+    let e = Entry::decode(data).map_err(|e| GovError::Lookup(e.to_string()))?;
     let p = Payload::decode(&e.kind, &e.payload)?;
     Ok((e, p))
 }
