@@ -10,6 +10,7 @@
 //! origin = "example.org/model-spec"   # SPECLOG_ORIGIN, `init --origin`
 //! signer = "policy-team"              # SPECLOG_SIGNER, `--signer`
 //! lock_timeout = 30                   # SPECLOG_LOCK_TIMEOUT, `--lock-timeout`
+//! pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"  # SPECLOG_PKCS11_MODULE, `--pkcs11-module`
 //!
 //! [site]
 //! title = "Example Lab model spec"    # SPECLOG_SITE_TITLE, `site build --title`
@@ -45,6 +46,7 @@ pub struct Config {
     pub origin: Option<String>,
     pub signer: Option<String>,
     pub lock_timeout: Option<u64>,
+    pub pkcs11_module: Option<String>,
     #[serde(default)]
     pub site: SiteConfig,
 }
@@ -113,6 +115,7 @@ impl Config {
             "SPECLOG_LOCK_TIMEOUT",
             &self.lock_timeout.map(|n| n.to_string()),
         );
+        put("SPECLOG_PKCS11_MODULE", &self.pkcs11_module);
         put("SPECLOG_SITE_TITLE", &self.site.title);
         put("SPECLOG_BASE_URL", &self.site.base_url);
         put("SPECLOG_SITE_OUT", &self.site.out);

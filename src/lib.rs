@@ -9,7 +9,8 @@
 //! - [`note`]: C2SP signed notes, checkpoints and cosignatures, one file per format (pure).
 //! - [`policy`]: C2SP tlog-policy witness policies (pure).
 //! - [`layout`]: every published path, shared by the site writer and [`published`] (pure).
-//! - [`keys`]: key files.
+//! - [`sign`]: the Ed25519 signer interface every key backend implements (pure).
+//! - [`keys`]: key files, PKCS#11 tokens and ssh-agent keys.
 //! - [`fsx`]: safe file creation (new-only temporary files relative to a directory handle) and capped reads.
 //! - [`governance`]: entry kinds, policy, clauses and references.
 //! - [`site`]: the public transparency site (static pages, feed, preview server).
@@ -31,6 +32,7 @@ pub mod ledger;
 pub mod note;
 pub mod policy;
 pub mod published;
+pub mod sign;
 pub mod site;
 pub mod tlog;
 pub mod witness;

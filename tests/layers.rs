@@ -17,7 +17,10 @@ use std::path::Path;
 /// layer before it. A module takes the layer of the longest prefix listed here.
 const LAYERS: &[(&str, &[&str])] = &[
     // Pure formats and math: bytes in, bytes out, no I/O, no domain knowledge.
-    ("formats", &["base", "tlog", "note", "policy", "layout"]),
+    (
+        "formats",
+        &["base", "tlog", "note", "policy", "layout", "sign"],
+    ),
     // Safe file creation and capped reads (imports nothing of the crate).
     ("files", &["fsx"]),
     // Domain: entries, governance rules, the witness state machine.

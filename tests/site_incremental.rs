@@ -280,11 +280,15 @@ fn incremental_builds_equal_full_builds_after_each_kind_of_entry() {
         .unwrap();
     r.check("an incident disclosed");
     r.at("2025-05-09T10:00:00Z")
-        .key_generate("auditor", &["evaluator".to_string()], false)
+        .key_generate(
+            "auditor",
+            &["evaluator".to_string()],
+            &speclog::app::KeySource::FILE,
+        )
         .unwrap();
     r.check("a key generated");
     r.at("2025-05-10T10:00:00Z")
-        .key_rotate("auditor", false)
+        .key_rotate("auditor", &speclog::app::KeySource::FILE)
         .unwrap();
     r.check("a key rotated");
     r.at("2025-05-11T10:00:00Z")

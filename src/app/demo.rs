@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::Workspace;
+use super::{KeySource, Workspace};
 use crate::error::Error;
 use crate::ledger::verify::Report;
 
@@ -93,7 +93,7 @@ pub fn run(out: &Path) -> Result<DemoReport, Error> {
 
     let t = |s: &str| Some(s.to_string());
     ws.time = t("2025-01-10T09:00:00Z");
-    let a = ws.init(DEMO_ORIGIN, false)?;
+    let a = ws.init(DEMO_ORIGIN, &KeySource::FILE)?;
     step(
         "2025-01-10T09:00:00Z",
         a.entries[0].0,
@@ -104,7 +104,7 @@ pub fn run(out: &Path) -> Result<DemoReport, Error> {
         ("evals-team", "evaluator"),
         ("incident-desk", "incident-responder"),
     ] {
-        let r = ws.key_generate(name, &[role.to_string()], false)?;
+        let r = ws.key_generate(name, &[role.to_string()], &KeySource::FILE)?;
         step(
             "2025-01-10T09:00:00Z",
             r.seq,
@@ -171,7 +171,7 @@ pub fn run(out: &Path) -> Result<DemoReport, Error> {
     );
 
     ws.time = t("2025-04-01T08:00:00Z");
-    let r = ws.key_rotate("policy-team", false)?;
+    let r = ws.key_rotate("policy-team", &KeySource::FILE)?;
     step(
         "2025-04-01T08:00:00Z",
         r.seq,

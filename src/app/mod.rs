@@ -9,29 +9,31 @@ pub mod demo;
 pub mod export;
 mod gov;
 pub mod import;
+mod keyops;
 pub mod proofs;
 pub mod witness;
 
 /// Re-exported from the domain layer, where the site renders it too.
 pub use crate::ledger::view::EntryView;
 pub use gov::*;
+pub use keyops::{KeyResult, KeySource};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use serde::Serialize;
 
 use crate::error::Error;
 use crate::governance::ids::Manifest;
 use crate::governance::{
-    self, ContentRef, EntryRef, GitSource, GovError, KeyAdd, KeyRevoke, Lookup, SpecRelease,
-    clauses, ids, kinds, policy,
+    self, ContentRef, EntryRef, GitSource, GovError, Lookup, SpecRelease, clauses, ids, kinds,
 };
 use crate::keys::{self, ADMIN, KeyDir, KeyError, Passphrase};
 use crate::ledger::entry;
 use crate::ledger::{Appended, Draft, Ledger, LedgerError, OpenOptions, Signer, verify};
 use crate::note;
+use crate::sign::Ed25519Signer;
+use zeroize::Zeroizing;
 
 /// Largest spec text accepted, in bytes.
 pub const MAX_SPEC_BYTES: u64 = 32 << 20;
@@ -50,17 +52,10 @@ pub struct Workspace {
     pub time: Option<String>,
     pub lock_timeout: Duration,
     pub prompt: Option<Box<Prompt>>,
-}
-
-/// What `key generate` / `key register` did.
-#[derive(Clone, Debug, Serialize)]
-pub struct KeyResult {
-    pub name: String,
-    pub roles: Vec<String>,
-    pub public_key: String,
-    pub private_file: Option<PathBuf>,
-    pub public_file: Option<PathBuf>,
-    pub seq: u64,
+    /// The PKCS#11 module for `pkcs11:` URIs without `module-path`.
+    pub pkcs11_module: Option<PathBuf>,
+    /// The token's user PIN for URIs without `pin-value` (else a prompt).
+    pub pin: Option<Zeroizing<String>>,
 }
 
 /// Reads and checks a spec text file: present, at most 32 MiB, UTF-8, no NUL, not empty.
@@ -130,6 +125,8 @@ impl Workspace {
             time: None,
             lock_timeout: Duration::from_secs(30),
             prompt: None,
+            pkcs11_module: None,
+            pin: None,
         }
     }
 
@@ -166,6 +163,28 @@ impl Workspace {
         }
     }
 
+    /// What opening a token needs: the module, the PIN and the prompt.
+    pub fn pkcs11_opts(&self) -> keys::Pkcs11Opts<'_> {
+        keys::Pkcs11Opts {
+            module: self.pkcs11_module.as_deref(),
+            pin: self.pin.as_ref(),
+            prompt: self.prompt.as_deref(),
+        }
+    }
+
+    /// Opens NAME's signer wherever its private key lives (a key file, asking
+    /// for its passphrase if needed and possible; a token; ssh-agent).
+    pub fn load_signer(&self, name: &str) -> Result<Box<dyn Ed25519Signer>, Error> {
+        if let keys::Location::File(_) = self.keys.location(name)? {
+            return Ok(Box::new(self.load_key(name)?));
+        }
+        let unlock = keys::Unlock {
+            passphrase: &self.passphrase,
+            pkcs11: self.pkcs11_opts(),
+        };
+        Ok(self.keys.open_signer(name, &unlock)?)
+    }
+
     fn append(
         &self,
         ledger: &mut Ledger,
@@ -187,25 +206,27 @@ impl Workspace {
         if signer_name != ADMIN {
             self.finish_rotation(ledger, signer_name)?;
         }
-        let admin = self.load_key(ADMIN)?;
+        let admin = self.load_signer(ADMIN)?;
         let signer = if signer_name == ADMIN {
-            admin.clone()
+            None
         } else {
-            self.load_key(signer_name)?
+            Some(self.load_signer(signer_name)?)
         };
         Ok(ledger.append_with(
             &Signer {
                 name: signer_name,
-                key: &signer,
+                key: signer.as_deref().unwrap_or(admin.as_ref()),
             },
-            &admin,
+            admin.as_ref(),
             self.time.as_deref(),
             build,
         )?)
     }
 
-    /// Creates the ledger and the admin (log) key. Refuses if either exists.
-    pub fn init(&self, origin: &str, encrypt_admin: bool) -> Result<Appended, Error> {
+    /// Creates the ledger and the admin (log) key, which `source` places (a
+    /// key file, a new key in a token, or an ssh-agent key). Refuses if the
+    /// ledger or the key exists.
+    pub fn init(&self, origin: &str, source: &KeySource) -> Result<Appended, Error> {
         crate::ledger::check_origin(origin)?;
         let db = Ledger::db_path(&self.ledger_dir);
         if db.exists() {
@@ -218,14 +239,8 @@ impl Workspace {
             crate::base::check_time(t)
                 .map_err(|e| LedgerError::from(entry::EntryError::from(e)))?;
         }
-        let key = keys::generate()?;
-        let pass = if encrypt_admin {
-            self.passphrase.clone()
-        } else {
-            Passphrase::None
-        };
-        if encrypt_admin && matches!(pass, Passphrase::None) {
-            return Err(KeyError::NeedPassphrase(self.keys.private_path(ADMIN)?).into());
+        if self.keys.has_private(ADMIN) || self.keys.public_path(ADMIN)?.exists() {
+            return Err(KeyError::Exists(self.keys.public_path(ADMIN)?).into());
         }
         // Directories this init makes go again if it fails (only when empty).
         let made: Vec<PathBuf> = [&self.keys.dir, &self.ledger_dir]
@@ -238,14 +253,14 @@ impl Workspace {
                 let _ = std::fs::remove_dir(d);
             }
         };
-        let (priv_path, pub_path) = self
-            .keys
-            .write(ADMIN, origin, &key, &pass)
+        let key = self.new_key(ADMIN, source).inspect_err(|_| undo())?;
+        let (priv_path, pub_path) = key
+            .write(&self.keys, ADMIN, origin)
             .inspect_err(|_| undo())?;
         match Ledger::init(
             &self.ledger_dir,
             origin,
-            &key,
+            key.signer(),
             self.time.as_deref(),
             self.opts(true),
         ) {
@@ -266,253 +281,6 @@ impl Workspace {
                 Err(e.into())
             }
         }
-    }
-
-    /// Generates a key pair under NAME and registers it with `roles` (all author roles if empty).
-    pub fn key_generate(
-        &self,
-        name: &str,
-        roles: &[String],
-        encrypt: bool,
-    ) -> Result<KeyResult, Error> {
-        let roles = default_roles(roles)?;
-        let mut ledger = self.open_write()?;
-        let auth = ledger.authority()?;
-        if auth.active(name).is_some() {
-            return Err(Error::input(
-                format!("key {name:?} is already registered"),
-                "choose another name, or `speclog key rotate NAME` to replace it",
-            ));
-        }
-        let key = keys::generate()?;
-        let pass = if encrypt {
-            self.passphrase.clone()
-        } else {
-            Passphrase::None
-        };
-        if encrypt && matches!(pass, Passphrase::None) {
-            return Err(KeyError::NeedPassphrase(self.keys.private_path(name)?).into());
-        }
-        let public_key = note::verifier_key_string(name, &key.verifying_key());
-        let (priv_path, pub_path) = self.keys.write(name, name, &key, &pass)?;
-        let add = KeyAdd {
-            name: name.to_string(),
-            public_key: public_key.clone(),
-            roles: roles.clone(),
-            replaces: None,
-        };
-        match self.append(&mut ledger, ADMIN, vec![Draft::new(kinds::KEY_ADD, &add)]) {
-            Ok(a) => Ok(KeyResult {
-                name: name.into(),
-                roles,
-                public_key,
-                private_file: Some(priv_path),
-                public_file: Some(pub_path),
-                seq: a.entries[0].0,
-            }),
-            Err(e) => {
-                let _ = std::fs::remove_file(priv_path);
-                let _ = std::fs::remove_file(pub_path);
-                Err(e)
-            }
-        }
-    }
-
-    /// Registers an existing public key (a `.pub` verifier-key file) under NAME.
-    pub fn key_register(
-        &self,
-        name: &str,
-        public_file: &Path,
-        roles: &[String],
-    ) -> Result<KeyResult, Error> {
-        entry::check_name(name).map_err(|_| KeyError::Name(name.into()))?;
-        let roles = default_roles(roles)?;
-        let vk = keys::read_verifier_key(public_file)?;
-        if vk.alg() != note::ALG_ED25519 {
-            return Err(Error::input(
-                format!("{} is not an Ed25519 signing key", public_file.display()),
-                "register the .pub file written by `speclog key generate`",
-            ));
-        }
-        let public_key = note::verifier_key_string(name, vk.verifying_key());
-        let mut ledger = self.open_write()?;
-        let add = KeyAdd {
-            name: name.to_string(),
-            public_key: public_key.clone(),
-            roles: roles.clone(),
-            replaces: None,
-        };
-        let a = self.append(&mut ledger, ADMIN, vec![Draft::new(kinds::KEY_ADD, &add)])?;
-        Ok(KeyResult {
-            name: name.into(),
-            roles,
-            public_key,
-            private_file: None,
-            public_file: Some(public_file.to_path_buf()),
-            seq: a.entries[0].0,
-        })
-    }
-
-    /// Revokes NAME's active key.
-    pub fn key_revoke(&self, name: &str, reason: Option<&str>) -> Result<Appended, Error> {
-        let mut ledger = self.open_write()?;
-        let auth = ledger.authority()?;
-        let k = auth.active(name).ok_or_else(|| {
-            Error::from(governance::GovError::Unknown {
-                what: "active key",
-                name: name.into(),
-            })
-        })?;
-        let rev = KeyRevoke {
-            name: name.into(),
-            public_key: k.verifier.clone(),
-            reason: reason.map(str::to_string),
-        };
-        self.append(
-            &mut ledger,
-            ADMIN,
-            vec![Draft::new(kinds::KEY_REVOKE, &rev)],
-        )
-    }
-
-    /// Replaces NAME's active key with a new one (same roles); the old files are
-    /// renamed `NAME.key.seqN` / `NAME.pub.seqN` so nothing is overwritten.
-    ///
-    /// Crash-safe: the new key is first written beside the old one as
-    /// `NAME.key.next` / `NAME.pub.next` (new-only, complete or absent), then
-    /// the `key.add` entry is appended, then the files are swapped (private key
-    /// first, public key last). A process killed at any point leaves either the
-    /// old key in force (no entry: the staged files are discarded) or the new
-    /// one (entry committed: the swap is finished by the next command that
-    /// signs as NAME, or by the retry, see [`Workspace::finish_rotation`]).
-    pub fn key_rotate(&self, name: &str, encrypt: bool) -> Result<KeyResult, Error> {
-        if name == ADMIN {
-            return Err(Error::input(
-                "the admin key is the log key and cannot be rotated in place",
-                "start a new log with a new origin, or keep the admin key offline",
-            ));
-        }
-        let mut ledger = self.open_write()?;
-        // A rotation a killed run committed is finished, and is the result.
-        if let Some(done) = self.finish_rotation(&ledger, name)? {
-            return Ok(done);
-        }
-        let auth = ledger.authority()?;
-        let old = auth
-            .active(name)
-            .ok_or_else(|| {
-                Error::from(governance::GovError::Unknown {
-                    what: "active key",
-                    name: name.into(),
-                })
-            })?
-            .clone();
-        let key = keys::generate()?;
-        let public_key = note::verifier_key_string(name, &key.verifying_key());
-        let add = KeyAdd {
-            name: name.to_string(),
-            public_key: public_key.clone(),
-            roles: old.roles.clone(),
-            replaces: Some(old.verifier.clone()),
-        };
-        let pass = if encrypt {
-            self.passphrase.clone()
-        } else {
-            Passphrase::None
-        };
-        let files = self.rotation_files(name, old.added)?;
-        let remove_staged = || {
-            let _ = std::fs::remove_file(&files.key.1);
-            let _ = std::fs::remove_file(&files.public.1);
-        };
-        keys::write_private(&files.key.1, &key, &pass)?;
-        if let Err(e) =
-            keys::write_new(&files.public.1, format!("{public_key}\n").as_bytes(), 0o644)
-        {
-            remove_staged();
-            return Err(e.into());
-        }
-        crate::fsx::crash_point("rotate.staged");
-        let a = match self.append(&mut ledger, ADMIN, vec![Draft::new(kinds::KEY_ADD, &add)]) {
-            Ok(a) => a,
-            Err(e) => {
-                remove_staged();
-                return Err(e);
-            }
-        };
-        crate::fsx::crash_point("rotate.committed");
-        files.swap()?;
-        Ok(KeyResult {
-            name: name.into(),
-            roles: old.roles,
-            public_key,
-            private_file: Some(files.key.0),
-            public_file: Some(files.public.0),
-            seq: a.entries[0].0,
-        })
-    }
-
-    fn rotation_files(&self, name: &str, old_added: u64) -> Result<RotationFiles, Error> {
-        let (k, p) = (self.keys.private_path(name)?, self.keys.public_path(name)?);
-        let with = |p: &Path, ext: &str| p.with_extension(ext);
-        Ok(RotationFiles {
-            key: (
-                k.clone(),
-                with(&k, "key.next"),
-                with(&k, &format!("key.seq{old_added}")),
-            ),
-            public: (
-                p.clone(),
-                with(&p, "pub.next"),
-                with(&p, &format!("pub.seq{old_added}")),
-            ),
-        })
-    }
-
-    /// Finishes or discards a rotation of NAME that a killed process left
-    /// staged (`NAME.pub.next` present). If the ledger holds its `key.add`
-    /// (the staged public key is NAME's active key), the files are swapped
-    /// into place and the rotation returned; otherwise the staged files are
-    /// removed (the old key stays in force) and None returned.
-    pub fn finish_rotation(&self, ledger: &Ledger, name: &str) -> Result<Option<KeyResult>, Error> {
-        let Ok(staged_pub) = self
-            .keys
-            .public_path(name)
-            .map(|p| p.with_extension("pub.next"))
-        else {
-            return Ok(None);
-        };
-        if !staged_pub.exists() {
-            return Ok(None);
-        }
-        let auth = ledger.authority()?;
-        let staged = keys::read_verifier_key(&staged_pub).ok();
-        let active = auth.active(name);
-        let committed = match (&staged, active) {
-            (Some(vk), Some(a)) => a.public == vk.verifying_key().to_bytes(),
-            _ => false,
-        };
-        if !committed {
-            let _ = std::fs::remove_file(self.keys.private_path(name)?.with_extension("key.next"));
-            let _ = std::fs::remove_file(&staged_pub);
-            return Ok(None);
-        }
-        let active = active.expect("committed implies active").clone();
-        let replaced = auth
-            .keys
-            .iter()
-            .find(|k| k.name == name && k.revoked == Some(active.added))
-            .map_or(active.added, |k| k.added);
-        let files = self.rotation_files(name, replaced)?;
-        files.swap()?;
-        Ok(Some(KeyResult {
-            name: name.into(),
-            roles: active.roles.clone(),
-            public_key: active.verifier.clone(),
-            private_file: Some(files.key.0),
-            public_file: Some(files.public.0),
-            seq: active.added,
-        }))
     }
 
     /// The document's latest release (its text and clause manifest), which
@@ -815,64 +583,6 @@ impl Workspace {
     }
 }
 
-/// The files of a key rotation: for the private and the public key, (in
-/// force, staged new, archive of the replaced one).
-struct RotationFiles {
-    key: (PathBuf, PathBuf, PathBuf),
-    public: (PathBuf, PathBuf, PathBuf),
-}
-
-impl RotationFiles {
-    /// Puts the staged files in force, archiving the replaced ones; each step
-    /// is a rename that never overwrites, and the whole can be redone after
-    /// a kill at any point (the private key goes first, the staged public key
-    /// is the marker of an unfinished swap and goes last).
-    fn swap(&self) -> Result<(), Error> {
-        let io = |p: &Path| {
-            let p = p.display().to_string();
-            move |e| Error::Io(p, e)
-        };
-        for (i, (cur, next, archive)) in [&self.key, &self.public].into_iter().enumerate() {
-            if !next.exists() {
-                continue;
-            }
-            if cur.exists() {
-                if archive.exists() {
-                    // A killed swap archived it already: this file is its copy.
-                    if std::fs::read(cur).ok() != std::fs::read(archive).ok() {
-                        return Err(KeyError::Exists(archive.clone()).into());
-                    }
-                    std::fs::remove_file(cur).map_err(io(cur))?;
-                } else {
-                    rename_new(cur, archive).map_err(io(cur))?;
-                }
-            }
-            crate::fsx::crash_point(if i == 0 {
-                "rotate.archived-key"
-            } else {
-                "rotate.archived-pub"
-            });
-            rename_new(next, cur).map_err(io(next))?;
-        }
-        Ok(())
-    }
-}
-
-/// Renames `from` to `to` in the same directory, never replacing `to`.
-fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
-    let dir = from
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(str::to_string);
-    let (Some(a), Some(b)) = (name(from), name(to)) else {
-        return Err(std::io::Error::other("not a UTF-8 file name"));
-    };
-    let d = crate::fsx::Dir::open(dir)?;
-    d.rename(&a, &b, crate::fsx::Replace::Never)?;
-    d.sync()
-}
-
 /// `p` as an absolute path with symbolic links resolved as far as it exists; the
 /// rest (directories still to be made) is normalised as written.
 fn resolved(p: &Path) -> PathBuf {
@@ -916,16 +626,4 @@ pub fn check_base_url(url: &str) -> Result<(), Error> {
             "example: --base-url https://example.org/spec/",
         ))
     }
-}
-
-fn default_roles(roles: &[String]) -> Result<Vec<String>, Error> {
-    let roles: Vec<String> = if roles.is_empty() {
-        policy::AUTHOR_ROLES.iter().map(|s| s.to_string()).collect()
-    } else {
-        roles.to_vec()
-    };
-    for r in &roles {
-        policy::check_role(r)?;
-    }
-    Ok(roles)
 }

@@ -25,18 +25,8 @@ pub fn exit_code(e: &Error) -> i32 {
         Error::Verify(_) | Error::SiteVerify(_) => EXIT_VERIFY,
         Error::Witness(w) if w.is_verification_failure() => EXIT_VERIFY,
         Error::Ledger(LedgerError::Store(StoreError::Corrupt(_))) => EXIT_VERIFY,
-        Error::Ledger(l) | Error::Site(SiteError::Ledger(l)) if damaged(l) => EXIT_VERIFY,
         _ => EXIT_INPUT,
     }
-}
-
-/// Whether the ledger file's pages are damaged (found by the store, or met
-/// by a rule's read).
-fn damaged(l: &LedgerError) -> bool {
-    matches!(
-        l,
-        LedgerError::Store(StoreError::Damaged(_)) | LedgerError::Gov(GovError::Damaged(_))
-    )
 }
 
 /// What the user can do about `e`.
@@ -56,16 +46,10 @@ pub fn hint(e: &Error) -> String {
     }
 }
 
-/// The hint for a ledger file with unreadable pages (never "run verify":
-/// verify reports the same damage).
-const DAMAGED: &str = "the ledger file's pages are damaged (disk or copy fault, not a change to its entries): stop writing to it, keep it as evidence, and restore ledger.sqlite from your last backup (docs/HOWTO.md, \"A damaged ledger file\")";
-
 fn verify(v: &VerifyError) -> String {
     // The place names the part of the ledger or site that failed to verify.
     let p = v.place.as_str();
-    if p == "ledger file" {
-        DAMAGED.into()
-    } else if p.starts_with("proof") || p == "entry" {
+    if p.starts_with("proof") || p == "entry" {
         "check that --key is this log's verifier key and that the proof file is intact".into()
     } else if p.starts_with("--since") && v.what.starts_with("malformed") {
         "give the file `speclog checkpoint` printed (a signed note: origin, size, root, a blank line, signatures), unchanged".into()
@@ -133,6 +117,31 @@ fn key(k: &KeyError) -> String {
         KeyError::BadPublic(..) => "a public key file holds one line: name+hexkeyid+base64key".into(),
         KeyError::Io(..) => "check the file: its path, permissions and contents".into(),
         KeyError::Rng(_) => "the system's random number generator failed; retry, and check the machine's entropy source".into(),
+        KeyError::BadRef(p, _) => format!(
+            "{} holds one line, pkcs11:URI or ssh-agent:SHA256:FINGERPRINT; re-create it with `speclog key register NAME --pkcs11 URI` (or --ssh-agent) after moving it away",
+            p.display()
+        ),
+        KeyError::BothForms(_, r) => format!(
+            "keep the one that holds the registered key (see `speclog key list`) and move the other away, e.g. `mv {} {}.old`",
+            r.display(),
+            r.display()
+        ),
+        KeyError::BadUri { .. } => "write it as in RFC 7512, e.g. 'pkcs11:token=LABEL;object=NAME' (quote it in the shell; percent-encode spaces as %20)".into(),
+        KeyError::NoModule(_) => "give the token's PKCS#11 module: --pkcs11-module FILE, SPECLOG_PKCS11_MODULE, pkcs11_module in speclog.toml, or module-path= in the URI (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)".into(),
+        KeyError::Pkcs11Module { .. } => "install the token's PKCS#11 module (e.g. `apt-get install softhsm2` or the vendor's package) and point --pkcs11-module or SPECLOG_PKCS11_MODULE at its .so file".into(),
+        KeyError::TokenAbsent(_) => "plug the token in, and check its label in the URI's token= against `pkcs11-tool --module MODULE --list-tokens` (SoftHSM2: `softhsm2-util --show-slots`)".into(),
+        KeyError::TokenLocked(_) => "too many wrong PINs locked the token's user PIN: have its security officer unlock it (e.g. `pkcs11-tool --login --login-type so --init-pin`); speclog tries the PIN once per command".into(),
+        KeyError::WrongPin(_) => "check the PIN (--pin-file, SPECLOG_PKCS11_PIN, the URI's pin-value, or the prompt); after a few wrong tries the token locks itself".into(),
+        KeyError::NeedPin(_) => "give the token's user PIN with --pin-file FILE or SPECLOG_PKCS11_PIN, or run on a terminal to be asked".into(),
+        KeyError::ObjectAbsent(_) => "list the token's keys with `pkcs11-tool --module MODULE --login --list-objects --type privkey` and name one with object= (or id=), or create one with `speclog key generate NAME --pkcs11 URI`".into(),
+        KeyError::ObjectAmbiguous(..) => "name one key: add id=%.. (see `pkcs11-tool --list-objects`) or a unique object= label to the URI".into(),
+        KeyError::ObjectExists(_) => "choose another object= label for the new key, or register the existing one with `speclog key register NAME --pkcs11 URI`".into(),
+        KeyError::WrongKeyType { .. } => "speclog signs with Ed25519 only: make an Ed25519 key (`speclog key generate NAME --pkcs11 URI`, or `ssh-keygen -t ed25519` then `ssh-add`) and name that one".into(),
+        KeyError::Pkcs11 { .. } => "the token refused the operation named above; check that it is plugged in and initialised, and run with the same URI again".into(),
+        KeyError::AgentNotRunning(_) => "start an agent and load the key: `eval \"$(ssh-agent)\"` then `ssh-add KEYFILE` (SSH_AUTH_SOCK must name its socket)".into(),
+        KeyError::AgentNoKey(_) => "load the key into the agent with `ssh-add KEYFILE`, and check its fingerprint or comment with `ssh-add -l`".into(),
+        KeyError::AgentAmbiguous(..) => "several agent keys have that comment: name the key by its SHA256: fingerprint (`ssh-add -l`)".into(),
+        KeyError::Agent(_) => "the agent stopped answering or sent a malformed reply; restart it (`eval \"$(ssh-agent)\"`, `ssh-add KEYFILE`) and run the command again".into(),
     }
 }
 
@@ -163,7 +172,6 @@ fn store(s: &StoreError) -> String {
         StoreError::Conflict | StoreError::HeadMoved { .. } => "another writer appended at the same time; run the command again".into(),
         StoreError::Stopped => "this is a bug in speclog (an internal store callback stopped without its error); please report it".into(),
         StoreError::Checkpoint(_) => "the ledger's tree does not match its entries; run `speclog verify` to find the damage".into(),
-        StoreError::Damaged(_) => DAMAGED.into(),
         StoreError::Sqlite(_) => "the ledger file could not be read or written; check free space and permissions, then run `speclog verify`".into(),
         StoreError::Tlog(t) => tlog(t),
     }
@@ -200,6 +208,7 @@ fn entry(e: &EntryError) -> String {
         EntryError::TooLarge(_) => {
             "an entry holds at most 65535 bytes: shorten the notes or titles it carries".into()
         }
+        EntryError::Sign(_) => "the token or ssh-agent stopped signing part-way (unplugged, locked or restarted); nothing was written: reconnect it and run the command again".into(),
         EntryError::Truncated
         | EntryError::TrailingBytes(_)
         | EntryError::Version(_)
@@ -240,7 +249,6 @@ fn gov(g: &GovError) -> String {
             "a key pair registers under one name only, and it is {name:?}'s: sign as {name:?}, or generate a new key with `speclog key generate NAME`"
         ),
         GovError::Payload { .. } => "the entry's payload is damaged or was written by another tool; run `speclog verify`".into(),
-        GovError::Damaged(_) => DAMAGED.into(),
         GovError::Lookup(_) => "the ledger could not be read while checking references; run `speclog verify`".into(),
         GovError::Rule(_) => "the entry breaks a ledger rule named in the message; fix what it names and run the command again".into(),
     }
@@ -248,7 +256,6 @@ fn gov(g: &GovError) -> String {
 
 fn site(s: &SiteError) -> String {
     match s {
-        SiteError::Ledger(l) if damaged(l) => DAMAGED.into(),
         SiteError::Ledger(_) => "run `speclog verify` to check the ledger".into(),
         SiteError::Path(_) | SiteError::Symlink(_) => {
             "build into a fresh directory with --out DIR".into()
@@ -330,14 +337,7 @@ mod tests {
             Error::Io(s(), io()),
             Error::Verify(speclog::ledger::verify::fail("entry", "x")),
         ];
-        for place in [
-            "proof",
-            "--since",
-            "witnesses",
-            "log/checkpoint",
-            "ledger",
-            "ledger file",
-        ] {
+        for place in ["proof", "--since", "witnesses", "log/checkpoint", "ledger"] {
             out.push(Error::Verify(speclog::ledger::verify::fail(place, "x")));
             out.push(Error::SiteVerify(speclog::ledger::verify::fail(place, "x")));
         }
@@ -361,6 +361,33 @@ mod tests {
             KeyError::BadPublic(p(), s()),
             KeyError::Io(p(), io()),
             KeyError::Rng(s()),
+            KeyError::BadRef(p(), s()),
+            KeyError::BothForms(p(), p()),
+            KeyError::BadUri { uri: s(), why: s() },
+            KeyError::NoModule(s()),
+            KeyError::Pkcs11Module {
+                module: p(),
+                reason: s(),
+            },
+            KeyError::TokenAbsent(s()),
+            KeyError::TokenLocked(s()),
+            KeyError::WrongPin(s()),
+            KeyError::NeedPin(s()),
+            KeyError::ObjectAbsent(s()),
+            KeyError::ObjectAmbiguous(s(), 2),
+            KeyError::ObjectExists(s()),
+            KeyError::WrongKeyType {
+                what: s(),
+                found: s(),
+            },
+            KeyError::Pkcs11 {
+                op: s(),
+                reason: s(),
+            },
+            KeyError::AgentNotRunning(s()),
+            KeyError::AgentNoKey(s()),
+            KeyError::AgentAmbiguous(s(), 2),
+            KeyError::Agent(s()),
         ];
         out.extend(keys.into_iter().map(Error::Key));
         let tlogs = vec![
@@ -395,7 +422,6 @@ mod tests {
             StoreError::Stopped,
             StoreError::DiskFull(p()),
             StoreError::Checkpoint(s()),
-            StoreError::Damaged(s()),
             StoreError::Sqlite(rusqlite::Error::InvalidQuery),
         ];
         stores.extend(tlogs.clone().into_iter().map(StoreError::Tlog));
@@ -409,6 +435,13 @@ mod tests {
             EntryError::Field(FieldError::Name(s())),
             EntryError::Payload(s()),
             EntryError::PublicKey,
+            EntryError::Sign(speclog::sign::SignError::Failed {
+                backend: "pkcs11",
+                reason: s(),
+            }),
+            EntryError::Sign(speclog::sign::SignError::BadSignature {
+                backend: "ssh-agent",
+            }),
             EntryError::Signature,
         ];
         let govs = vec![
@@ -440,7 +473,6 @@ mod tests {
                 name: s(),
             },
             GovError::Lookup(s()),
-            GovError::Damaged(s()),
         ];
         let mut ledgers: Vec<LedgerError> = stores.into_iter().map(LedgerError::Store).collect();
         ledgers.extend(entries.into_iter().map(LedgerError::Entry));
@@ -455,8 +487,6 @@ mod tests {
         ]);
         let mut sites: Vec<SiteError> = vec![
             SiteError::Ledger(LedgerError::Io(s())),
-            SiteError::Ledger(LedgerError::Store(StoreError::Damaged(s()))),
-            SiteError::Ledger(LedgerError::Gov(GovError::Damaged(s()))),
             SiteError::Io {
                 path: p(),
                 source: io(),

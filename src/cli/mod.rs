@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use speclog::Error;
-use speclog::app::Workspace;
+use speclog::app::{KeySource, Workspace};
 use speclog::keys::Passphrase;
 
 mod bench;
@@ -60,6 +60,23 @@ pub struct Cli {
         value_name = "FILE"
     )]
     passphrase_file: Option<PathBuf>,
+    /// The PKCS#11 module (the token vendor's .so) for pkcs11: URIs without module-path.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "SPECLOG_PKCS11_MODULE",
+        value_name = "FILE"
+    )]
+    pkcs11_module: Option<PathBuf>,
+    /// Read the token's user PIN from the first line of FILE (else the URI's pin-value, SPECLOG_PKCS11_PIN, or a prompt).
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
+    pin_file: Option<PathBuf>,
     /// Record entries with this time (RFC 3339 UTC, e.g. 2025-09-12T17:00:00Z) instead of now.
     #[arg(
         long,
@@ -96,6 +113,8 @@ enum Command {
         /// Encrypt the admin key with the passphrase.
         #[arg(long)]
         encrypt: bool,
+        #[command(flatten)]
+        place: KeyPlace,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -320,6 +339,28 @@ enum ProveCmd {
     },
 }
 
+/// Where a new signing key goes, when not in a key file.
+#[derive(clap::Args, Debug)]
+struct KeyPlace {
+    /// Create the key inside a PKCS#11 token, named by an RFC 7512 URI
+    /// (pkcs11:token=LABEL;object=NAME); it never leaves the token.
+    #[arg(long, value_name = "URI", conflicts_with_all = ["encrypt", "ssh_agent"])]
+    pkcs11: Option<String>,
+    /// Use an Ed25519 key ssh-agent holds: its SHA256: fingerprint (`ssh-add -l`) or its comment.
+    #[arg(long, value_name = "FINGERPRINT|COMMENT", conflicts_with = "encrypt")]
+    ssh_agent: Option<String>,
+}
+
+impl KeyPlace {
+    fn source(self, encrypt: bool) -> KeySource {
+        match (self.pkcs11, self.ssh_agent) {
+            (Some(u), _) => KeySource::Pkcs11(u),
+            (None, Some(a)) => KeySource::Agent(a),
+            (None, None) => KeySource::File { encrypt },
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum KeyCmd {
     /// Generate a key pair in the key directory and register it in the ledger.
@@ -334,18 +375,30 @@ enum KeyCmd {
         /// Encrypt the private key with the passphrase.
         #[arg(long)]
         encrypt: bool,
+        /// Create the key inside a PKCS#11 token instead, named by an RFC 7512
+        /// URI (pkcs11:token=LABEL;object=NAME); it never leaves the token.
+        #[arg(long, value_name = "URI", conflicts_with = "encrypt")]
+        pkcs11: Option<String>,
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Register an existing public key (a .pub file from another machine).
+    /// Register an existing key: a public key (a .pub file from another
+    /// machine), a key in a PKCS#11 token, or a key ssh-agent holds.
     #[command(
-        after_help = "Example:\n  speclog key register auditor --public auditor.pub --role auditor"
+        after_help = "Examples:\n  speclog key register auditor --public auditor.pub --role auditor\n  speclog key register release --pkcs11 'pkcs11:token=lab;object=release'\n  speclog key register ops --ssh-agent SHA256:yOmR0PqRN0Fw3fG2ZbF6cFf3H5zJ1V2sbEeGj7Gqvxc"
     )]
+    #[command(group(clap::ArgGroup::new("held").required(true).args(["public", "pkcs11", "ssh_agent"])))]
     Register {
         name: String,
         /// The verifier-key file (name+hexkeyid+base64key).
         #[arg(long)]
-        public: PathBuf,
+        public: Option<PathBuf>,
+        /// An Ed25519 key in a PKCS#11 token, named by an RFC 7512 URI.
+        #[arg(long, value_name = "URI")]
+        pkcs11: Option<String>,
+        /// An Ed25519 key ssh-agent holds: its SHA256: fingerprint (`ssh-add -l`) or its comment.
+        #[arg(long, value_name = "FINGERPRINT|COMMENT")]
+        ssh_agent: Option<String>,
         #[arg(long = "role")]
         roles: Vec<String>,
         #[command(flatten)]
@@ -367,9 +420,11 @@ enum KeyCmd {
         #[arg(long)]
         encrypt: bool,
         #[command(flatten)]
+        place: KeyPlace,
+        #[command(flatten)]
         json: JsonFlag,
     },
-    /// List registered keys and their roles.
+    /// List registered keys, their roles and where each private key lives.
     List {
         #[command(flatten)]
         json: JsonFlag,
@@ -504,6 +559,20 @@ fn workspace(cli: &Cli) -> Result<Workspace, Error> {
             Err(_) => Passphrase::None,
         },
     };
+    ws.pkcs11_module = cli
+        .pkcs11_module
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty());
+    ws.pin = match &cli.pin_file {
+        Some(p) => match Passphrase::from_file(p)? {
+            Passphrase::Given(pin) => Some(pin),
+            Passphrase::None => None,
+        },
+        None => std::env::var("SPECLOG_PKCS11_PIN")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(zeroize::Zeroizing::new),
+    };
     // An empty SPECLOG_TIME is unset. A future time is refused: entry times
     // never go back, so one would hold every later entry at that time.
     ws.time = cli.time.clone().filter(|t| !t.is_empty());
@@ -532,8 +601,9 @@ fn run(cli: Cli, file_settings: &[(&str, String)], out: &mut Out) -> Result<(), 
         Command::Init {
             origin,
             encrypt,
+            place,
             json,
-        } => init(&ws, origin, encrypt, json, out),
+        } => init(&ws, origin, place.source(encrypt), json, out),
         Command::Key(k) => run_key(&ws, k, out),
         Command::Eval(c) => gov::run_eval(&ws, c, out),
         Command::Incident(c) => gov::run_incident(&ws, c, out),
@@ -584,16 +654,22 @@ fn run(cli: Cli, file_settings: &[(&str, String)], out: &mut Out) -> Result<(), 
 fn init(
     ws: &Workspace,
     origin: String,
-    encrypt: bool,
+    source: KeySource,
     json: JsonFlag,
     out: &mut Out,
 ) -> Result<(), Error> {
-    let a = ws.init(&origin, encrypt)?;
+    let a = ws.init(&origin, &source)?;
+    let location = ws.key_location("admin")?;
     if json.json {
+        let admin_key = match &location {
+            speclog::keys::Location::Ref(p, _) => p.clone(),
+            _ => ws.keys.private_path("admin")?,
+        };
         out.json(&serde_json::json!({
             "origin": origin,
             "ledger": speclog::ledger::Ledger::db_path(&ws.ledger_dir),
-            "admin_key": ws.keys.private_path("admin")?,
+            "admin_key": admin_key,
+            "admin_key_location": location.to_string(),
             "checkpoint": a.checkpoint,
         }))
     } else {
@@ -601,11 +677,17 @@ fn init(
             "created ledger {} for origin {origin}",
             speclog::ledger::Ledger::db_path(&ws.ledger_dir).display()
         ));
-        out.line(&format!(
-            "admin key: {} (keep it private; {} is public)",
-            ws.keys.private_path("admin")?.display(),
-            ws.keys.public_path("admin")?.display()
-        ));
+        match &location {
+            speclog::keys::Location::Ref(..) => out.line(&format!(
+                "admin key: in {location} ({} is public)",
+                ws.keys.public_path("admin")?.display()
+            )),
+            _ => out.line(&format!(
+                "admin key: {} (keep it private; {} is public)",
+                ws.keys.private_path("admin")?.display(),
+                ws.keys.public_path("admin")?.display()
+            )),
+        }
         out.line("next: speclog key generate NAME");
         Ok(())
     }
@@ -1120,26 +1202,41 @@ fn run_key(ws: &Workspace, k: KeyCmd, out: &mut Out) -> Result<(), Error> {
             name,
             roles,
             encrypt,
+            pkcs11,
             json,
         } => {
-            let r = ws.key_generate(&name, &roles, encrypt)?;
+            let source = KeyPlace {
+                pkcs11,
+                ssh_agent: None,
+            }
+            .source(encrypt);
+            let r = ws.key_generate(&name, &roles, &source)?;
             key_result(out, &r, json.json, "generated")
         }
         KeyCmd::Register {
             name,
             public,
+            pkcs11,
+            ssh_agent,
             roles,
             json,
         } => {
-            let r = ws.key_register(&name, &public, &roles)?;
+            let r = match public {
+                Some(p) => ws.key_register(&name, &p, &roles)?,
+                None => {
+                    let source = KeyPlace { pkcs11, ssh_agent }.source(false);
+                    ws.key_register_held(&name, &source, &roles)?
+                }
+            };
             key_result(out, &r, json.json, "registered")
         }
         KeyCmd::Rotate {
             name,
             encrypt,
+            place,
             json,
         } => {
-            let r = ws.key_rotate(&name, encrypt)?;
+            let r = ws.key_rotate(&name, &place.source(encrypt))?;
             key_result(out, &r, json.json, "rotated")
         }
         KeyCmd::Revoke { name, reason, json } => {
@@ -1153,13 +1250,23 @@ fn run_key(ws: &Workspace, k: KeyCmd, out: &mut Out) -> Result<(), Error> {
         }
         KeyCmd::List { json } => {
             let auth = ws.open()?.authority()?;
+            // Where the private key of each active key lives (revoked keys sign nothing).
+            let location = |k: &speclog::governance::KeyState| -> Option<String> {
+                if k.revoked.is_some() {
+                    return None;
+                }
+                Some(match ws.key_location(&k.name) {
+                    Ok(l) => l.to_string(),
+                    Err(e) => format!("unknown ({e})"),
+                })
+            };
             let rows: Vec<_> = auth
                 .keys
                 .iter()
                 .map(|k| {
                     serde_json::json!({
                         "name": k.name, "roles": k.roles, "public_key": k.verifier,
-                        "added": k.added, "revoked": k.revoked,
+                        "added": k.added, "revoked": k.revoked, "private_key": location(k),
                     })
                 })
                 .collect();
@@ -1178,6 +1285,9 @@ fn run_key(ws: &Workspace, k: KeyCmd, out: &mut Out) -> Result<(), Error> {
                         k.added,
                         k.verifier
                     ));
+                    if let Some(l) = location(k) {
+                        out.line(&format!("    private key: {l}"));
+                    }
                 }
                 Ok(())
             }
@@ -1200,11 +1310,17 @@ fn key_result(
         r.roles.join(", "),
         r.seq
     ));
-    if let Some(p) = &r.private_file {
-        out.line(&format!(
+    match &r.private_file {
+        Some(p) if r.location.starts_with("file") => out.line(&format!(
             "private: {} (mode 0600; never commit it)",
             p.display()
-        ));
+        )),
+        Some(p) => out.line(&format!(
+            "private: in {} (reference {}; no secret in it)",
+            r.location,
+            p.display()
+        )),
+        None => {}
     }
     if let Some(p) = &r.public_file {
         out.line(&format!("public:  {}", p.display()));

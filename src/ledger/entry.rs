@@ -37,6 +37,8 @@ const FIXED: usize = 1 + 8 + 1 + 1 + 32 + 1 + 32 + 4 + 64;
 /// Errors from encoding, decoding or checking one entry.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum EntryError {
+    #[error(transparent)]
+    Sign(#[from] crate::sign::SignError),
     #[error("entry is truncated")]
     Truncated,
     #[error("entry has {0} trailing bytes")]
@@ -154,18 +156,31 @@ impl<'de> serde::Deserialize<'de> for JsonAny {
     }
 }
 
-/// A signing key prepared for signing many entries: its expanded secret (the
-/// SHA-512 of the seed that `SigningKey::sign` recomputes for every signature)
-/// is derived once. Signatures are the same bytes `SigningKey::sign` makes.
-pub struct EntrySigner {
-    esk: ed25519_dalek::hazmat::ExpandedSecretKey,
+/// A signer prepared for signing many entries. A key held in memory has its
+/// expanded secret (the SHA-512 of the seed that `SigningKey::sign`
+/// recomputes for every signature) derived once; a key held elsewhere (a
+/// PKCS#11 token, ssh-agent) is asked for each signature over the whole
+/// message. Signatures are the same bytes `SigningKey::sign` makes.
+pub struct EntrySigner<'a> {
+    how: HowSigned<'a>,
     vk: ed25519_dalek::VerifyingKey,
 }
 
-impl EntrySigner {
-    pub fn new(key: &ed25519_dalek::SigningKey) -> EntrySigner {
+enum HowSigned<'a> {
+    Expanded(ed25519_dalek::hazmat::ExpandedSecretKey),
+    External(&'a dyn crate::sign::Ed25519Signer),
+}
+
+impl<'a> EntrySigner<'a> {
+    pub fn new(key: &'a dyn crate::sign::Ed25519Signer) -> EntrySigner<'a> {
+        let how = match key.in_memory() {
+            Some(k) => {
+                HowSigned::Expanded(ed25519_dalek::hazmat::ExpandedSecretKey::from(k.as_bytes()))
+            }
+            None => HowSigned::External(key),
+        };
         EntrySigner {
-            esk: ed25519_dalek::hazmat::ExpandedSecretKey::from(key.as_bytes()),
+            how,
             vk: key.verifying_key(),
         }
     }
@@ -175,19 +190,25 @@ impl EntrySigner {
         self.vk.to_bytes()
     }
 
-    /// Signs `SIGNATURE_CONTEXT || tbs` without copying them together.
-    fn sign_tbs(&self, tbs: &[u8]) -> [u8; 64] {
-        ed25519_dalek::hazmat::raw_sign_byupdate::<sha2::Sha512, _>(
-            &self.esk,
-            |h| {
-                sha2::Digest::update(h, SIGNATURE_CONTEXT);
-                sha2::Digest::update(h, tbs);
-                Ok(())
-            },
-            &self.vk,
-        )
-        .expect("hashing cannot fail")
-        .to_bytes()
+    /// Signs `SIGNATURE_CONTEXT || tbs` (without copying them together when
+    /// the key is in memory).
+    fn sign_tbs(&self, tbs: &[u8]) -> Result<[u8; 64], EntryError> {
+        match &self.how {
+            HowSigned::Expanded(esk) => {
+                Ok(ed25519_dalek::hazmat::raw_sign_byupdate::<sha2::Sha512, _>(
+                    esk,
+                    |h| {
+                        sha2::Digest::update(h, SIGNATURE_CONTEXT);
+                        sha2::Digest::update(h, tbs);
+                        Ok(())
+                    },
+                    &self.vk,
+                )
+                .expect("hashing cannot fail")
+                .to_bytes())
+            }
+            HowSigned::External(k) => Ok(k.sign_message(&signed_message(tbs))?.to_bytes()),
+        }
     }
 }
 
@@ -224,13 +245,12 @@ impl UnsignedEntry<'_> {
 
     /// Encodes and signs the entry with `key`, whose public half must be `signer_key`.
     /// Returns the complete encoded entry.
-    pub fn sign(&self, key: &ed25519_dalek::SigningKey) -> Result<Vec<u8>, EntryError> {
-        use ed25519_dalek::Signer;
+    pub fn sign(&self, key: &dyn crate::sign::Ed25519Signer) -> Result<Vec<u8>, EntryError> {
         if key.verifying_key().to_bytes() != self.signer_key {
             return Err(EntryError::PublicKey);
         }
         let mut b = self.tbs()?;
-        let sig = key.sign(&signed_message(&b));
+        let sig = key.sign_message(&signed_message(&b))?;
         b.extend_from_slice(&sig.to_bytes());
         Ok(b)
     }
@@ -244,7 +264,7 @@ impl UnsignedEntry<'_> {
             return Err(EntryError::PublicKey);
         }
         let mut b = self.tbs_unchecked_payload()?;
-        let sig = key.sign_tbs(&b);
+        let sig = key.sign_tbs(&b)?;
         b.extend_from_slice(&sig);
         Ok(b)
     }

@@ -1,8 +1,6 @@
 //! Witness cosignatures: timestamped Ed25519 signatures of type `0x04`
 //! (C2SP tlog-cosignature).
 
-use ed25519_dalek::Signer;
-
 use super::*;
 
 /// Returns the message signed by a cosignature/v1: `cosignature/v1\n`,
@@ -35,7 +33,7 @@ pub fn cosign(
     let msg = cosignature_message(checkpoint_text, timestamp);
     let mut sig = Vec::with_capacity(8 + 64);
     sig.extend_from_slice(&timestamp.to_be_bytes());
-    sig.extend_from_slice(&signer.key.sign(msg.as_bytes()).to_bytes());
+    sig.extend_from_slice(&signer.key.sign_message(msg.as_bytes())?.to_bytes());
     Ok(NoteSignature {
         name: signer.name.clone(),
         key_id: signer.key_id,

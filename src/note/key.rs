@@ -4,13 +4,15 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::{SECRET_KEY_LENGTH, Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{SECRET_KEY_LENGTH, Signature, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::*;
+use crate::sign::Ed25519Signer;
 
 /// Returns the key id `SHA-256(name || 0x0A || alg || public)[:4]`
 /// (signed-note, "Signatures").
@@ -199,7 +201,8 @@ pub struct NoteSigner {
     pub(super) name: String,
     pub(super) alg: u8,
     pub(super) key_id: [u8; 4],
-    pub(super) key: SigningKey,
+    /// Any Ed25519 signer: a seed in memory, a PKCS#11 token, ssh-agent.
+    pub(super) key: Arc<dyn Ed25519Signer>,
 }
 
 impl fmt::Debug for NoteSigner {
@@ -214,6 +217,16 @@ impl fmt::Debug for NoteSigner {
 
 impl NoteSigner {
     pub(super) fn with_alg(name: &str, alg: u8, key: SigningKey) -> Result<Self, NoteError> {
+        Self::with_signer(name, alg, Arc::new(key))
+    }
+
+    /// A signer of type `alg` (`0x01` or `0x04`) whose key may live outside
+    /// this process (see [`crate::sign`]).
+    pub fn with_signer(
+        name: &str,
+        alg: u8,
+        key: Arc<dyn Ed25519Signer>,
+    ) -> Result<Self, NoteError> {
         let vk = VerifierKey::new(name, alg, key.verifying_key())?;
         Ok(Self {
             name: vk.name,
@@ -288,17 +301,18 @@ impl NoteSigner {
     }
 
     /// Returns the private key string (see
-    /// [`NoteSigner::from_private_key_string`]). It contains the secret seed.
-    pub fn private_key_string(&self) -> String {
+    /// [`NoteSigner::from_private_key_string`]). It contains the secret seed;
+    /// None when the key is held outside this process (a token, an agent).
+    pub fn private_key_string(&self) -> Option<String> {
         let mut blob = Vec::with_capacity(1 + SECRET_KEY_LENGTH);
         blob.push(self.alg);
-        blob.extend_from_slice(self.key.as_bytes());
-        format!(
+        blob.extend_from_slice(self.key.in_memory()?.as_bytes());
+        Some(format!(
             "PRIVATE+KEY+{}+{}+{}",
             self.name,
             hex::encode(self.key_id),
             STANDARD.encode(blob)
-        )
+        ))
     }
 
     /// Returns the key name.
@@ -341,7 +355,7 @@ impl NoteSigner {
         Ok(NoteSignature {
             name: self.name.clone(),
             key_id: self.key_id,
-            sig: self.key.sign(text.as_bytes()).to_bytes().to_vec(),
+            sig: self.key.sign_message(text.as_bytes())?.to_bytes().to_vec(),
         })
     }
 }
@@ -411,7 +425,7 @@ mod tests {
         assert_eq!(s.name(), "PeterNeumann");
         assert_eq!(s.key_id(), [0xc7, 0x4f, 0x20, 0xa3]);
         assert_eq!(s.verifier_key().to_string(), PETER_VKEY);
-        assert_eq!(s.private_key_string(), PETER_SKEY);
+        assert_eq!(s.private_key_string().as_deref(), Some(PETER_SKEY));
         assert!(!format!("{s:?}").contains("AYEK"));
 
         // Go's TestNewSigner manglings.
@@ -437,10 +451,10 @@ mod tests {
         let a = NoteSigner::generate("example.com/a").unwrap();
         let b = NoteSigner::generate("example.com/a").unwrap();
         assert_ne!(a.key_id(), b.key_id());
-        let again = NoteSigner::from_private_key_string(&a.private_key_string()).unwrap();
+        let again = NoteSigner::from_private_key_string(&a.private_key_string().unwrap()).unwrap();
         assert_eq!(again.verifier_key(), a.verifier_key());
         let c = NoteSigner::generate_cosigner("w").unwrap();
-        let again = NoteSigner::from_private_key_string(&c.private_key_string()).unwrap();
+        let again = NoteSigner::from_private_key_string(&c.private_key_string().unwrap()).unwrap();
         assert_eq!(again.alg(), ALG_COSIGNATURE_V1);
         assert_eq!(again.verifier_key(), c.verifier_key());
         let text = "hello\n";

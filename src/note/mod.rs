@@ -50,6 +50,9 @@ const COSIGNATURE_HEADER: &str = "cosignature/v1\n";
 /// Errors reported by the note, checkpoint and cosignature functions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoteError {
+    /// The signer (a token or an agent) failed to sign.
+    #[error(transparent)]
+    Sign(#[from] crate::sign::SignError),
     /// A signed note does not follow the signed-note format.
     #[error("malformed note: {0}")]
     MalformedNote(&'static str),

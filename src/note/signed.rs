@@ -166,6 +166,28 @@ pub fn sign_note(text: &str, signers: &[&NoteSigner]) -> Result<String, NoteErro
     Ok(note.format())
 }
 
+/// Signs `text` with one Ed25519 (`0x01`) key under `name`, the key held
+/// anywhere (see [`crate::sign`]), and returns the signed note: the same
+/// bytes as [`sign_note`] with a [`NoteSigner`] of that key.
+pub fn sign_note_by(
+    text: &str,
+    name: &str,
+    key: &dyn crate::sign::Ed25519Signer,
+) -> Result<String, NoteError> {
+    check_text(text)?;
+    let vk = VerifierKey::new(name, ALG_ED25519, key.verifying_key())?;
+    let mut note = Note {
+        text: text.to_string(),
+        sigs: Vec::with_capacity(1),
+    };
+    note.add_signature(NoteSignature {
+        name: vk.name,
+        key_id: vk.key_id,
+        sig: key.sign_message(text.as_bytes())?.to_bytes().to_vec(),
+    });
+    Ok(note.format())
+}
+
 /// Parses a signed note and verifies its signatures against `verifiers`
 /// (signed-note, "Signatures").
 ///
@@ -259,9 +281,9 @@ mod tests {
             Err(NoteError::MalformedNote(_))
         ));
         assert!(sign_note(TEXT, &[]).is_err());
-        assert!(NoteSigner::new("bad name", s.key.clone()).is_err());
-        assert!(NoteSigner::new("a+b", s.key.clone()).is_err());
-        assert!(NoteSigner::new("", s.key.clone()).is_err());
+        assert!(NoteSigner::with_signer("bad name", ALG_ED25519, s.key.clone()).is_err());
+        assert!(NoteSigner::with_signer("a+b", ALG_ED25519, s.key.clone()).is_err());
+        assert!(NoteSigner::with_signer("", ALG_ED25519, s.key.clone()).is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use ed25519_dalek::{Signer as _, SigningKey};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::Workspace;
+use super::{KeySource, Workspace};
 use crate::error::Error;
 use crate::keys::ADMIN;
 use crate::ledger::entry::{self, Entry};
@@ -297,12 +297,12 @@ pub fn generate(dir: &Path, size: u64, progress: &dyn Fn(u64, u64)) -> Result<Ge
     let size = size.max(10);
     let mut ws = Workspace::new(dir.join("ledger"), dir.join("keys"));
     ws.time = Some(time_at(0));
-    ws.init(ORIGIN, false)?;
-    ws.key_generate("policy-team", &["spec-owner".into()], false)?;
+    ws.init(ORIGIN, &KeySource::FILE)?;
+    ws.key_generate("policy-team", &["spec-owner".into()], &KeySource::FILE)?;
     ws.key_generate(
         "lab-ops",
         &["evaluator".into(), "incident-responder".into()],
-        false,
+        &KeySource::FILE,
     )?;
     let admin = ws.load_key(ADMIN)?;
     let policy = ws.load_key("policy-team")?;

@@ -1,20 +1,37 @@
-//! Key files: Ed25519 private keys as PKCS#8 PEM (optionally passphrase-encrypted
-//! with PBES2 scrypt + AES-256-CBC), public keys in the C2SP signed-note
-//! verifier-key form `name+hexkeyid+base64(0x01||pubkey)`.
+//! Keys: where each signer's private key lives, and how to reach it.
+//!
+//! - Key files: Ed25519 private keys as PKCS#8 PEM (optionally
+//!   passphrase-encrypted with PBES2 scrypt + AES-256-CBC), `NAME.key`.
+//! - Keys that never touch the disk: a PKCS#11 token ([`pkcs11`], named by an
+//!   RFC 7512 URI, [`uri`]) or ssh-agent ([`agent`]). For these the key
+//!   directory holds `NAME.key.ref`, one line naming the key (no secret:
+//!   never a PIN), see [`KeyRef`].
+//!
+//! Public keys are in the C2SP signed-note verifier-key form
+//! `name+hexkeyid+base64(0x01||pubkey)`, `NAME.pub`, whichever holds the
+//! private key. Every backend makes the same Ed25519 signatures (see
+//! [`crate::sign`]), so nothing that verifies needs the token or the agent.
 //!
 //! Private key files are created new-only with mode 0600 and refused when
 //! readable by group or others. Secret bytes live in zeroising buffers.
 
+pub mod agent;
+pub mod pkcs11;
+pub mod uri;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
 use crate::base::check_name;
 use crate::note::{self, VerifierKey};
+use crate::sign::Ed25519Signer;
+pub use pkcs11::Pkcs11Opts;
+pub use uri::Pkcs11Uri;
 
 /// Name of the ledger's admin key, which also signs the log's checkpoints.
 pub const ADMIN: &str = "admin";
@@ -44,6 +61,125 @@ pub enum KeyError {
     Io(PathBuf, std::io::Error),
     #[error("random number generator failed: {0}")]
     Rng(String),
+    #[error("key reference {0} is malformed: {1}")]
+    BadRef(PathBuf, String),
+    #[error("both {0} and {1} exist: a key lives in one place")]
+    BothForms(PathBuf, PathBuf),
+    #[error("invalid PKCS#11 URI {uri}: {why}")]
+    BadUri { uri: String, why: String },
+    #[error("no PKCS#11 module is configured for {0}")]
+    NoModule(String),
+    #[error("cannot load the PKCS#11 module {module}: {reason}")]
+    Pkcs11Module { module: PathBuf, reason: String },
+    #[error("no token matches {0}")]
+    TokenAbsent(String),
+    #[error("the user PIN of token {0} is locked")]
+    TokenLocked(String),
+    #[error("wrong PIN for token {0}")]
+    WrongPin(String),
+    #[error("token {0} needs its user PIN and none was given")]
+    NeedPin(String),
+    #[error("no key matches {0}")]
+    ObjectAbsent(String),
+    #[error("{0} matches {1} keys")]
+    ObjectAmbiguous(String, usize),
+    #[error("the token already holds {0}")]
+    ObjectExists(String),
+    #[error("{what} is a {found} key, not Ed25519")]
+    WrongKeyType { what: String, found: String },
+    #[error("PKCS#11 {op} failed: {reason}")]
+    Pkcs11 { op: String, reason: String },
+    #[error("ssh-agent is not running or not reachable: {0}")]
+    AgentNotRunning(String),
+    #[error("ssh-agent holds no key {0}")]
+    AgentNoKey(String),
+    #[error("ssh-agent holds {1} keys named {0}")]
+    AgentAmbiguous(String, usize),
+    #[error("ssh-agent failed: {0}")]
+    Agent(String),
+}
+
+/// Where a private key lives when it is not in a key file: the one line of
+/// `NAME.key.ref` (docs/HOWTO.md, "Keys in a token or in ssh-agent").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyRef {
+    /// In a PKCS#11 token: an RFC 7512 URI (written without any `pin-value`).
+    Pkcs11(String),
+    /// In ssh-agent: the key's OpenSSH fingerprint, `SHA256:...`.
+    Agent(String),
+}
+
+/// Prefix of an ssh-agent key reference line.
+pub const AGENT_REF: &str = "ssh-agent:";
+
+impl KeyRef {
+    /// Parses the line of a key reference file.
+    pub fn parse(line: &str, path: &Path) -> Result<KeyRef, KeyError> {
+        let line = line.trim();
+        if line.starts_with("pkcs11:") {
+            Pkcs11Uri::parse(line)?;
+            Ok(KeyRef::Pkcs11(line.to_string()))
+        } else if let Some(fp) = line.strip_prefix(AGENT_REF) {
+            if !fp.starts_with("SHA256:") || fp.len() != 50 {
+                return Err(KeyError::BadRef(
+                    path.into(),
+                    "want ssh-agent:SHA256:<43 base64 characters>".into(),
+                ));
+            }
+            Ok(KeyRef::Agent(fp.to_string()))
+        } else {
+            Err(KeyError::BadRef(
+                path.into(),
+                "want one line, pkcs11:URI or ssh-agent:SHA256:FINGERPRINT".into(),
+            ))
+        }
+    }
+
+    /// The line stored (a PKCS#11 URI loses any `pin-value`).
+    pub fn line(&self) -> String {
+        match self {
+            KeyRef::Pkcs11(u) => Pkcs11Uri::parse(u)
+                .map(|u| u.redacted())
+                .unwrap_or_else(|_| uri::redact(u)),
+            KeyRef::Agent(fp) => format!("{AGENT_REF}{fp}"),
+        }
+    }
+
+    /// Opens the key for signing.
+    pub fn open(&self, opts: &Pkcs11Opts) -> Result<Box<dyn Ed25519Signer>, KeyError> {
+        Ok(match self {
+            KeyRef::Pkcs11(u) => Box::new(pkcs11::open(&Pkcs11Uri::parse(u)?, opts)?),
+            KeyRef::Agent(fp) => Box::new(agent::AgentKey::open(fp)?),
+        })
+    }
+}
+
+/// Where NAME's private key lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A key file.
+    File(PathBuf),
+    /// A token or ssh-agent, named by the reference file.
+    Ref(PathBuf, KeyRef),
+    /// Not in this key directory (registered from a `.pub` file).
+    Elsewhere,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "file {}", p.display()),
+            Location::Ref(_, KeyRef::Pkcs11(u)) => write!(f, "PKCS#11 token {u}"),
+            Location::Ref(_, KeyRef::Agent(fp)) => write!(f, "ssh-agent {fp}"),
+            Location::Elsewhere => write!(f, "not in this key directory"),
+        }
+    }
+}
+
+/// Everything opening a signer may need besides the key's name.
+pub struct Unlock<'a> {
+    pub passphrase: &'a Passphrase,
+    pub pkcs11: Pkcs11Opts<'a>,
 }
 
 /// Where a passphrase comes from, in the order the CLI tries them.
@@ -157,10 +293,95 @@ impl KeyDir {
         read_verifier_key(&path)
     }
 
-    /// True if NAME has a private key file here.
+    /// True if NAME has a private key file or key reference here.
     pub fn has_private(&self, name: &str) -> bool {
-        self.private_path(name).map(|p| p.exists()).unwrap_or(false)
+        !matches!(self.location(name), Ok(Location::Elsewhere))
     }
+
+    /// Path of NAME's key reference file (a key in a token or ssh-agent).
+    pub fn ref_path(&self, name: &str) -> Result<PathBuf, KeyError> {
+        check_name(name).map_err(|_| KeyError::Name(name.into()))?;
+        Ok(self.dir.join(format!("{name}.key.ref")))
+    }
+
+    /// Where NAME's private key lives.
+    pub fn location(&self, name: &str) -> Result<Location, KeyError> {
+        let (file, rf) = (self.private_path(name)?, self.ref_path(name)?);
+        match (file.exists(), rf.exists()) {
+            (true, true) => Err(KeyError::BothForms(file, rf)),
+            (true, false) => Ok(Location::File(file)),
+            (false, true) => {
+                let r = read_ref(&rf)?;
+                Ok(Location::Ref(rf, r))
+            }
+            (false, false) => Ok(Location::Elsewhere),
+        }
+    }
+
+    /// Writes NAME's key reference and public key (both new files only);
+    /// returns their paths.
+    pub fn write_ref(
+        &self,
+        name: &str,
+        note_name: &str,
+        r: &KeyRef,
+        vk: &VerifyingKey,
+    ) -> Result<(PathBuf, PathBuf), KeyError> {
+        let (ref_path, pub_path) = (self.ref_path(name)?, self.public_path(name)?);
+        for p in [self.private_path(name)?, ref_path.clone(), pub_path.clone()] {
+            if p.exists() {
+                return Err(KeyError::Exists(p));
+            }
+        }
+        crate::fsx::create_dir_all(&self.dir, crate::fsx::DIR_PRIVATE)
+            .map_err(|e| KeyError::Io(self.dir.clone(), e))?;
+        write_ref(&ref_path, r)?;
+        let line = format!("{}\n", note::verifier_key_string(note_name, vk));
+        if let Err(e) = write_new(&pub_path, line.as_bytes(), 0o644) {
+            let _ = fs::remove_file(&ref_path);
+            return Err(e);
+        }
+        Ok((ref_path, pub_path))
+    }
+
+    /// Opens NAME's private key for signing, wherever it lives.
+    pub fn open_signer(
+        &self,
+        name: &str,
+        unlock: &Unlock,
+    ) -> Result<Box<dyn Ed25519Signer>, KeyError> {
+        match self.location(name)? {
+            Location::Ref(_, r) => r.open(&unlock.pkcs11),
+            Location::File(p) => Ok(Box::new(load_private(&p, unlock.passphrase)?)),
+            Location::Elsewhere => Err(KeyError::Missing(self.private_path(name)?)),
+        }
+    }
+}
+
+/// Largest key reference file read (one URI line).
+const MAX_REF_FILE: u64 = 8 << 10;
+
+/// Reads a key reference file.
+pub fn read_ref(path: &Path) -> Result<KeyRef, KeyError> {
+    let b = crate::fsx::read_file_capped(path, MAX_REF_FILE).map_err(|e| {
+        if crate::fsx::is_too_large(&e) {
+            KeyError::BadRef(
+                path.into(),
+                format!("the file is over {MAX_REF_FILE} bytes"),
+            )
+        } else {
+            KeyError::Io(path.into(), e)
+        }
+    })?;
+    let text =
+        String::from_utf8(b).map_err(|_| KeyError::BadRef(path.into(), "not UTF-8".into()))?;
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    KeyRef::parse(line, path)
+}
+
+/// Writes a new key reference file (mode 0600, never overwriting).
+pub fn write_ref(path: &Path, r: &KeyRef) -> Result<(), KeyError> {
+    write_new(path, format!("{}\n", r.line()).as_bytes(), 0o600)
 }
 
 /// Writes `key` to a new private key file (mode 0600, never overwriting) as
