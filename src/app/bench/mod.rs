@@ -540,27 +540,9 @@ fn sqlite_inserts(entries: &[Vec<u8>], tmp: &Path) -> Result<f64, Error> {
     let mut best = f64::INFINITY;
     for i in 0..3 {
         let path = tmp.join(format!("sqlite-limit-{i}.db"));
-        let sq = |e: rusqlite::Error| err(format!("sqlite: {e}"));
-        let conn = rusqlite::Connection::open(&path).map_err(sq)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sq)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sq)?;
-        conn.execute_batch("CREATE TABLE t (seq INTEGER PRIMARY KEY, data BLOB NOT NULL) STRICT")
-            .map_err(sq)?;
-        let t = Instant::now();
-        conn.execute_batch("BEGIN").map_err(sq)?;
-        {
-            let mut st = conn
-                .prepare("INSERT INTO t (seq, data) VALUES (?1, ?2)")
-                .map_err(sq)?;
-            for (i, e) in entries.iter().enumerate() {
-                st.execute(rusqlite::params![i as i64, e]).map_err(sq)?;
-            }
-        }
-        conn.execute_batch("COMMIT").map_err(sq)?;
-        best = best.min(t.elapsed().as_secs_f64());
-        drop(conn);
+        let secs = crate::ledger::store::sqlite::raw_insert_secs(entries, &path)
+            .map_err(|e| err(format!("sqlite: {e}")))?;
+        best = best.min(secs);
         for s in ["", "-wal", "-shm"] {
             let _ = fs::remove_file(format!("{}{s}", path.display()));
         }

@@ -1051,6 +1051,28 @@ impl HashReader for Reader<'_> {
     }
 }
 
+/// The machine's raw SQLite insert limit, a peer figure for `speclog bench`:
+/// the seconds one transaction takes to insert `rows` into a bare STRICT
+/// table in a new file at `path`, with the ledger's durability settings (WAL,
+/// `synchronous=FULL`) and none of its indexes, hashing or signing. Kept
+/// here so that no code outside the store opens SQLite.
+pub fn raw_insert_secs(rows: &[Vec<u8>], path: &Path) -> Result<f64, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch("CREATE TABLE t (seq INTEGER PRIMARY KEY, data BLOB NOT NULL) STRICT")?;
+    let t = std::time::Instant::now();
+    conn.execute_batch("BEGIN")?;
+    {
+        let mut st = conn.prepare("INSERT INTO t (seq, data) VALUES (?1, ?2)")?;
+        for (i, e) in rows.iter().enumerate() {
+            st.execute(params![i as i64, e])?;
+        }
+    }
+    conn.execute_batch("COMMIT")?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
 #[cfg(test)]
 mod read_only_tests {
     use super::*;
@@ -1073,5 +1095,22 @@ mod read_only_tests {
             .unwrap();
         assert_eq!(app, APPLICATION_ID);
         assert!(!read_only_mount(&path));
+    }
+
+    /// The bench's raw insert figure times a real insert of every row.
+    #[test]
+    fn raw_insert_secs_inserts_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raw.db");
+        let rows: Vec<Vec<u8>> = (0..500u32).map(|i| i.to_be_bytes().repeat(64)).collect();
+        let secs = raw_insert_secs(&rows, &path).unwrap();
+        assert!(secs.is_finite() && secs > 0.0, "{secs}");
+        let c = Connection::open(&path).unwrap();
+        let (n, bytes): (i64, i64) = c
+            .query_row("SELECT count(*), sum(length(data)) FROM t", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((n, bytes), (500, 500 * 256));
     }
 }
