@@ -780,3 +780,90 @@ fn bidi_and_zero_width_characters_are_shown_not_obeyed() {
     // And the site still verifies, every file compared.
     env.ok(&["verify", "--site", "site", "--key", "keys/admin.pub"]);
 }
+
+/// Break 10: a 10 MB spec on one line made 39 MB clause pages and 19 MB diff
+/// pages that a browser cannot load. Every HTML page now inlines at most
+/// 256 KiB of text, says how much it left out and links to `spec.md`; the
+/// diff page shows the change inside the long line with its context; the
+/// signed text stays whole in `spec.md`; and `verify --site` still passes.
+#[test]
+fn a_huge_one_line_spec_gives_small_pages() {
+    let env = Env::new();
+    env.init();
+    let words = ["alpha", "beta", "gamma", "delta", "model", "must", "never"];
+    let mut line = String::with_capacity(10_100_000);
+    let mut i = 0usize;
+    while line.len() < 10_000_000 {
+        line.push_str(words[(i * 7 + i / 3) % words.len()]);
+        line.push(' ');
+        i += 1;
+    }
+    let v1 = format!("{line}\n");
+    let mid = line.len() / 2;
+    let mid = line[..mid].rfind(' ').unwrap() + 1;
+    let v2 = format!("{}SENTINELWORD {}\n", &line[..mid], &line[mid..]);
+    env.write("probe.md", &v1);
+    env.ok(&release("v1"));
+    env.write("probe.md", &v2);
+    env.ok(&release("v2"));
+    env.ok(&["site", "build", "--out", "site"]);
+    let site = files(&env.path("site"));
+    let (mut pages, mut biggest) = (0, (0usize, String::new()));
+    for (rel, b) in &site {
+        if !rel.ends_with(".html") {
+            continue;
+        }
+        pages += 1;
+        if b.len() > biggest.0 {
+            biggest = (b.len(), rel.clone());
+        }
+        let text = String::from_utf8_lossy(b);
+        check_document(&text, false).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    }
+    assert!(pages > 5, "{pages} pages");
+    assert!(
+        biggest.0 < 512 * 1024,
+        "{} is {} bytes: a page must inline at most 256 KiB of text",
+        biggest.1,
+        biggest.0
+    );
+    assert_eq!(
+        site["versions/v1/spec.md"],
+        v1.as_bytes(),
+        "spec.md keeps every byte"
+    );
+    assert_eq!(
+        site["versions/v2/spec.md"],
+        v2.as_bytes(),
+        "spec.md keeps every byte"
+    );
+    let version = String::from_utf8_lossy(&site["versions/v1/index.html"]).into_owned();
+    assert!(
+        version.contains("Truncated: "),
+        "the version page says it is cut"
+    );
+    assert!(version.contains("href=\"spec.md\""), "and links to spec.md");
+    let diff = String::from_utf8_lossy(&site["versions/v2/diff/index.html"]).into_owned();
+    assert!(
+        diff.contains("<ins class=\"word\">SENTINELWORD "),
+        "the diff page shows the change 5 MB into the line"
+    );
+    assert!(
+        diff.contains("unchanged bytes"),
+        "and says what it left out"
+    );
+    let clause = site
+        .iter()
+        .find(|(rel, b)| {
+            rel.starts_with("clauses/")
+                && rel.ends_with("/index.html")
+                && String::from_utf8_lossy(b).contains("SENTINELWORD")
+        })
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .expect("a clause page shows the change");
+    assert!(
+        clause.contains("../../versions/v1/spec.md"),
+        "the clause page links to spec.md"
+    );
+    env.ok(&["verify", "--site", "site", "--key", "keys/admin.pub"]);
+}

@@ -9,6 +9,7 @@
 //!
 //! Only this module touches templates (askama, in `templates/`).
 
+mod budget;
 mod cache;
 mod chart;
 pub mod check;

@@ -10,6 +10,7 @@ use crate::governance::diff::ClauseDiff;
 use crate::ledger::Ledger;
 use crate::ledger::view::EntryView;
 
+use super::budget::{self, Budget};
 use super::markdown::{self, ClauseLinks};
 use super::model::{self, SiteData};
 use super::plan::{Plan, page_files};
@@ -328,16 +329,41 @@ pub fn render_version_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result
                 .collect(),
         };
         let titles = markdown::titles(&r.clauses);
+        // The page inlines at most budget::PAGE_TEXT bytes of notes and spec
+        // text; spec.md beside it holds every byte.
+        let mut b = Budget::default();
+        let whole = [(
+            "spec.md".to_string(),
+            "spec.md (the exact signed text)".to_string(),
+        )];
+        let notes_html = match r.notes.as_deref() {
+            Some(n) => {
+                let (shown, left) = b.take(n, budget::PAGE_TEXT / 4);
+                let mut h = markdown::render_fragment(shown, &titles, ClauseLinks::SamePage);
+                if left > 0 {
+                    h.push_str(&budget::text_notice(
+                        left,
+                        &[(
+                            "index.json".to_string(),
+                            "the notes in index.json".to_string(),
+                        )],
+                    ));
+                }
+                h
+            }
+            None => String::new(),
+        };
+        let (shown, left) = b.take(&r.text, budget::PAGE_TEXT);
+        let mut spec_html = markdown::render_spec(shown, &r.clauses);
+        if left > 0 {
+            spec_html.push_str(&budget::text_notice(left, &whole));
+        }
         let t = VersionT {
             base: Base::new(d, &r.dir, paths::VERSIONS, format!("Version {}", r.name()))
                 .crumb("Versions", paths::VERSIONS),
             d: &data,
-            notes_html: r
-                .notes
-                .as_deref()
-                .map(|n| markdown::render_fragment(n, &titles, ClauseLinks::SamePage))
-                .unwrap_or_default(),
-            spec_html: markdown::render_spec(&r.text, &r.clauses),
+            notes_html,
+            spec_html,
         };
         page(w, &r.dir, &t, &data)?;
         w.write(&format!("{}spec.md", r.dir), r.text.as_bytes())?;
@@ -389,6 +415,25 @@ pub fn render_diff_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<()
         if !plan.diff(r.idx) {
             continue;
         }
+        // The page inlines at most budget::PAGE_TEXT bytes of changed text;
+        // past that, each clause's hunks give way to links to both texts and
+        // the whole diff.
+        let mut b = Budget::default();
+        let root = paths::root_from(&dir);
+        let whole = [
+            (
+                format!("{root}{}spec.md", old.dir),
+                format!("{} spec.md", old.name()),
+            ),
+            (
+                format!("{root}{}spec.md", r.dir),
+                format!("{} spec.md", r.name()),
+            ),
+            (
+                "index.json".to_string(),
+                "the whole diff in index.json".to_string(),
+            ),
+        ];
         let changed = cd
             .changed
             .iter()
@@ -397,7 +442,7 @@ pub fn render_diff_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<()
                 old: None,
                 old_title: c.old_title.clone(),
                 similarity: pct(c.similarity),
-                html: diffhtml::hunks(&c.hunks),
+                html: diffhtml::hunks(&c.hunks, &mut b, &whole),
             })
             .collect();
         let renamed = cd
@@ -411,7 +456,7 @@ pub fn render_diff_pages(d: &SiteData, plan: &Plan, w: &mut Writer) -> Result<()
                 )),
                 old_title: c.old_title.clone(),
                 similarity: pct(c.similarity),
-                html: diffhtml::hunks(&c.hunks),
+                html: diffhtml::hunks(&c.hunks, &mut b, &whole),
             })
             .collect();
         let data = DiffData { summary, diff: cd };
@@ -627,6 +672,9 @@ fn render_clause(
     let mut history: Vec<Stretch> = Vec::new();
     let mut prev_idx: Option<usize> = None;
     let mut prev_text: Option<String> = None;
+    // Per stretch: its first release, and the text before it with the
+    // release that had it (for the changes).
+    let mut sources: Vec<(usize, Option<(String, usize)>)> = Vec::new();
     for &(ri, c) in occ {
         let r = &d.releases[ri];
         let contiguous = prev_idx.is_some_and(|p| p + 1 == ri);
@@ -648,16 +696,14 @@ fn render_clause(
             (Some(_), false) => "returned",
             (Some(_), true) => "changed",
         };
-        let changes = match (&prev_text, how) {
-            (Some(old), "changed" | "returned") => {
-                diffhtml::hunks(&crate::governance::diff::hunks(old, &body))
-            }
-            _ => String::new(),
+        let old = match (&prev_text, prev_idx, how) {
+            (Some(old), Some(p), "changed" | "returned") => Some((old.clone(), p)),
+            _ => None,
         };
-        let titles = markdown::titles(&r.clauses);
+        sources.push((ri, old));
         history.push(Stretch {
-            body_html: markdown::render_fragment(&body, &titles, ClauseLinks::ClausePages(&root)),
-            changes_html: changes,
+            body_html: String::new(),
+            changes_html: String::new(),
             versions: vec![RelRef::of(r)],
             title: c.title.clone(),
             sha256: c.sha256.clone(),
@@ -682,6 +728,38 @@ fn render_clause(
     }
     if let (Some(p), Some(s)) = (prev_idx, history.last_mut()) {
         s.removed_in = d.releases.get(p + 1).map(RelRef::of);
+    }
+    // The page inlines at most budget::PAGE_TEXT bytes of clause text and
+    // changes, the latest stretch first and its changes before its text;
+    // each version's spec.md holds the rest.
+    let mut b = Budget::default();
+    for (s, (ri, old)) in history.iter_mut().zip(sources).rev() {
+        let r = &d.releases[ri];
+        let here = (
+            format!("{root}{}spec.md", r.dir),
+            format!("{} spec.md", r.name()),
+        );
+        if let Some((old, p)) = old {
+            let p = &d.releases[p];
+            let whole = [
+                (
+                    format!("{root}{}spec.md", p.dir),
+                    format!("{} spec.md", p.name()),
+                ),
+                here.clone(),
+            ];
+            s.changes_html = diffhtml::hunks(
+                &crate::governance::diff::hunks(&old, &s.text),
+                &mut b,
+                &whole,
+            );
+        }
+        let (shown, left) = b.take(&s.text, budget::PAGE_TEXT);
+        let titles = markdown::titles(&r.clauses);
+        s.body_html = markdown::render_fragment(shown, &titles, ClauseLinks::ClausePages(&root));
+        if left > 0 {
+            s.body_html.push_str(&budget::text_notice(left, &[here]));
+        }
     }
     let last = occ[occ.len() - 1];
     let data = ClauseData {

@@ -116,6 +116,7 @@ async function visit(ctx, base, path, opts = {}) {
 const started = Date.now();
 const demo = await serve(join(out, "demo", "site"));
 const probe = await serve(join(out, "probe", "site"));
+const huge = await serve(join(out, "huge", "site"));
 try {
   // Demo: the pages a reader lands on, on a desktop, a phone and in dark mode.
   const desktop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -207,10 +208,28 @@ try {
   await visit(probeCtx, probe.url, "versions/probe-1.0/", { shot: "probe-version", full: false, text: ["alert(\"block\")"] });
   await visit(probeCtx, probe.url, "incidents/INC-1/", { shot: "probe-incident", full: false, text: ["<script>alert('title')</script>"] });
   await probeCtx.close();
+
+  // Huge site (a 10 MB spec on one line, released twice): every page loads
+  // within a few seconds, and the diff shows the change 5 MB into the line.
+  const hugeCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const hugePages = htmlPages(join(out, "huge", "site"));
+  let slowest = [0, ""];
+  for (const p of hugePages) {
+    const t0 = Date.now();
+    await visit(hugeCtx, huge.url, p);
+    const ms = Date.now() - t0;
+    if (ms > slowest[0]) slowest = [ms, p];
+    check(ms < 5000, `huge ${p}: took ${ms} ms to load (limit 5000)`);
+  }
+  await visit(hugeCtx, huge.url, "versions/huge-2/diff/", { shot: "huge-diff", full: false, text: ["SENTINELWORD"] });
+  await visit(hugeCtx, huge.url, "versions/huge-1/", { text: ["Truncated:"] });
+  await hugeCtx.close();
+  console.log(`huge: ${hugePages.length} pages, slowest ${slowest[1]} in ${slowest[0]} ms`);
   console.log(`browser: ${demoPages.length} demo pages and ${probePages.length} probe pages in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${shots}`);
 } finally {
   demo.proc.kill();
   probe.proc.kill();
+  huge.proc.kill();
   await browser.close();
 }
 console.log(`${passed} passed, ${failed} failed`);

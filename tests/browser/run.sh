@@ -3,8 +3,8 @@
 #
 # Builds two sites with the release binary: a demo from the real OpenAI Model
 # Spec history in ../shared (or the example spec when it is missing) with
-# evaluations and incidents, and an XSS probe site whose every text field is
-# hostile. Then:
+# evaluations and incidents, an XSS probe site whose every text field is
+# hostile, and a site of a 10 MB one-line spec released twice. Then:
 #   1. browser.mjs serves each site with `speclog site serve` on 127.0.0.1 and
 #      drives Chromium (playwright-core): screenshots, no console errors, key
 #      text visible, no request leaves the site, no injected script runs;
@@ -135,8 +135,36 @@ build_probe() {
   "$bin" --ledger "$d/ledger" site build --out "$d/site" >/dev/null
 }
 
+# A 10 MB spec on one line, released twice with a word changed in the middle
+# (break 10 of #21): every page must still load in a few seconds.
+build_huge() {
+  local d="$out/huge"
+  mkdir -p "$d"
+  sl "$d" --time 2025-01-01T00:00:00Z init --origin huge.example/spec
+  sl "$d" --time 2025-01-01T00:00:00Z key generate policy-team
+  python3 - "$d" <<'PY'
+import sys
+words = ["alpha", "beta", "gamma", "delta", "model", "must", "never"]
+parts, n, i = [], 0, 0
+while n < 10_000_000:
+    w = words[(i * 7 + i // 3) % len(words)] + " "
+    parts.append(w)
+    n += len(w)
+    i += 1
+line = "".join(parts)
+mid = line.rfind(" ", 0, len(line) // 2) + 1
+open(sys.argv[1] + "/v1.md", "w").write(line + "\n")
+open(sys.argv[1] + "/v2.md", "w").write(line[:mid] + "SENTINELWORD " + line[mid:] + "\n")
+PY
+  sl "$d" --time 2025-02-01T00:00:00Z spec release "$d/v1.md" --version huge-1 --signer policy-team
+  sl "$d" --time 2025-03-01T00:00:00Z spec release "$d/v2.md" --version huge-2 --signer policy-team
+  "$bin" --ledger "$d/ledger" site build --out "$d/site" >/dev/null
+  echo "huge site: largest page $(find "$d/site" -name '*.html' -printf '%s %P\n' | sort -n | tail -1)" | tee -a "$out/summary.txt"
+}
+
 build_demo
 build_probe
+build_huge
 
 fail=0
 echo "== browser (Chromium $("$chromium_bin" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1))"
@@ -144,8 +172,8 @@ CHROMIUM="$chromium_bin" node "$here/browser.mjs" "$bin" "$out" || fail=1
 
 echo "== Nu HTML Checker"
 vnu="$here/node_modules/vnu-jar/build/dist/vnu.jar"
-pages=$(find "$out/demo/site" "$out/probe/site" -name '*.html' | wc -l)
-if java -jar "$vnu" --errors-only --skip-non-html "$out/demo/site" "$out/probe/site" 2>"$out/vnu.txt"; then
+pages=$(find "$out/demo/site" "$out/probe/site" "$out/huge/site" -name '*.html' | wc -l)
+if java -jar "$vnu" --errors-only --skip-non-html "$out/demo/site" "$out/probe/site" "$out/huge/site" 2>"$out/vnu.txt"; then
   echo "ok: $pages pages, 0 errors" | tee -a "$out/summary.txt"
 else
   echo "FAIL: Nu HTML Checker errors in $pages pages:" >&2
