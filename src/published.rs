@@ -33,9 +33,6 @@ use crate::tlog::{self, Hash, TILE_WIDTH, Tile};
 const MAX_CHECKPOINT: u64 = 1 << 20;
 /// Largest tile or bundle file read (256 entries of at most 64 KiB each).
 const MAX_BUNDLE: u64 = 256 * 65_537;
-/// Largest buffer a blob's first read asks for, whatever size its entry
-/// claims (a larger blob grows the buffer as it is read).
-const MAX_FIRST_READ: u64 = 1 << 20;
 
 /// What verifying a published log established.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -177,6 +174,14 @@ pub struct PagesReport {
 /// Blobs published as `log/blobs/<sha256>`. Each is hashed when read and must
 /// match its name. Any thread may read them: a replay reads evaluation results
 /// on its signature verifier threads (see [`Blobs::shared`]).
+///
+/// A hostile site may put anything there (break 6 of #21: a 3 GB blob was
+/// read whole), so a blob's size is checked against the size its entry
+/// states before any byte of it is read: [`Blobs::blob_size`] answers from
+/// the file's metadata alone, the replay compares that with the entry, and
+/// every read is then capped by bytes actually read at the size found
+/// (and never past [`MAX_BLOB`]). A blob sized but not read during the
+/// replay (release notes) is read and hashed by [`FileBlobs::check_sized`].
 struct FileBlobs {
     /// The `log/blobs` directory, opened once (blobs are opened relative to
     /// it, so each open looks up one name, not the whole path); `None` if
@@ -184,7 +189,13 @@ struct FileBlobs {
     dir: Option<fs::File>,
     /// The sizes of the blobs read and found to match their names.
     verified: Mutex<HashMap<Hash, u64>>,
+    /// The sizes the blobs' metadata gave [`Blobs::blob_size`], not yet read.
+    sized: Mutex<HashMap<Hash, u64>>,
 }
+
+/// Largest blob read from a published site: larger than anything speclog
+/// records (a spec is at most 32 MiB, a results file 4 MiB).
+const MAX_BLOB: u64 = 64 << 20;
 
 impl FileBlobs {
     fn open(dir: &Path) -> Result<FileBlobs, VerifyError> {
@@ -196,23 +207,74 @@ impl FileBlobs {
         Ok(FileBlobs {
             dir,
             verified: Mutex::default(),
+            sized: Mutex::default(),
         })
     }
 
-    /// Reads the blob `d`, if present, and checks it against its name. `size`
-    /// is the size expected, or 0 if unknown (see [`read_at`]).
-    fn read_checked(&self, d: &Hash, size: u64) -> Result<Option<Vec<u8>>, String> {
+    /// The blob `d`'s file opened, with its size from its metadata; `None` if
+    /// absent. Not a regular file, or larger than `max`: an error, before any
+    /// byte is read.
+    fn open_blob(
+        &self,
+        d: &Hash,
+        max: u64,
+        limit: &str,
+    ) -> Result<Option<(fs::File, u64)>, String> {
         let mut name = [0u8; 65];
         hex::encode_to_slice(d, &mut name[..64]).expect("64 hex digits");
         let shown = || String::from_utf8_lossy(&name[..64]).into_owned();
         let Some(dir) = &self.dir else {
             return Ok(None);
         };
-        let b = match read_at(dir, &name, size) {
-            Ok(b) => b,
+        let f = match open_at(dir, &name) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("log/blobs/{}: {e}", shown())),
         };
+        let m = f
+            .metadata()
+            .map_err(|e| format!("log/blobs/{}: {e}", shown()))?;
+        if !m.is_file() {
+            return Err(format!("log/blobs/{} is not a regular file", shown()));
+        }
+        if m.len() > max {
+            return Err(format!(
+                "log/blobs/{} is {} bytes, more than {limit}",
+                shown(),
+                m.len()
+            ));
+        }
+        Ok(Some((f, m.len())))
+    }
+
+    /// Reads the blob `d`, if present, and checks it against its name. `size`
+    /// is the size its entry states, or 0 if unknown: then the size
+    /// [`Blobs::blob_size`] found (which the replay compared with the entry)
+    /// or [`MAX_BLOB`]. A larger file fails before it is read, and the read
+    /// stops one byte past the file's size (a file that grows fails).
+    fn read_checked(&self, d: &Hash, size: u64) -> Result<Option<Vec<u8>>, String> {
+        let sized = match size {
+            0 => self.sized.lock().ok().and_then(|v| v.get(d).copied()),
+            n => Some(n),
+        };
+        let opened = match sized {
+            Some(n) if n <= MAX_BLOB => {
+                self.open_blob(d, n, &format!("the {n} its entry states"))?
+            }
+            _ => self.open_blob(d, MAX_BLOB, &format!("the {MAX_BLOB} a blob may hold"))?,
+        };
+        let Some((f, len)) = opened else {
+            return Ok(None);
+        };
+        let shown = || hex::encode(d);
+        // One byte past the size found, so a file that grows fails; the
+        // buffer is that size, so a blob takes one read.
+        let mut b = Vec::with_capacity(len as usize + 1);
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, len + 1), &mut b)
+            .map_err(|e| format!("log/blobs/{}: {e}", shown()))?;
+        if b.len() as u64 > len {
+            return Err(format!("log/blobs/{} grew while it was read", shown()));
+        }
         if crate::ledger::entry::sha256(&b) != *d {
             return Err(format!("log/blobs/{} does not match its digest", shown()));
         }
@@ -222,56 +284,51 @@ impl FileBlobs {
             .insert(*d, b.len() as u64);
         Ok(Some(b))
     }
+
+    /// Reads and hashes every blob that was sized but not yet read.
+    fn check_sized(&self) -> Result<(), VerifyError> {
+        let lost = || fail("log/blobs", "a blob reader failed");
+        let sized: Vec<(Hash, u64)> = {
+            let sized = self.sized.lock().map_err(|_| lost())?;
+            let verified = self.verified.lock().map_err(|_| lost())?;
+            let mut v: Vec<(Hash, u64)> = sized
+                .iter()
+                .filter(|(d, _)| !verified.contains_key(*d))
+                .map(|(d, n)| (*d, *n))
+                .collect();
+            v.sort();
+            v
+        };
+        for (d, n) in sized {
+            self.read_checked(&d, n)
+                .map_err(|e| fail("log/blobs", e))?
+                .ok_or_else(|| fail(format!("log/blobs/{}", hex::encode(d)), "vanished"))?;
+        }
+        Ok(())
+    }
 }
 
-/// Reads the file `name` (NUL-terminated) in the directory `dir`. `size` is
-/// the size expected, or 0 if unknown: the buffer starts one byte larger (or
-/// at 16 KiB), so a file of that size takes one read, and grows if the file
-/// fills it. A read that returns less than asked for ends the file: for a
-/// regular file it is the end (Linux returns short reads only there), and a
-/// file cut short anyway fails its digest, so a blob is never accepted from
-/// part of a file. Opened non-blocking, so a FIFO in its place fails rather
-/// than waits for a writer.
-fn read_at(dir: &fs::File, name: &[u8; 65], size: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
+/// Opens the file `name` (NUL-terminated) in the directory `dir`, without
+/// following a link at the name. Opened non-blocking, so a FIFO in its place
+/// fails (it is not a regular file) rather than waits for a writer.
+fn open_at(dir: &fs::File, name: &[u8; 65]) -> std::io::Result<fs::File> {
     use std::os::fd::{AsRawFd, FromRawFd};
     let name = std::ffi::CStr::from_bytes_with_nul(name)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     // SAFETY: `dir` is an open directory and `name` a NUL-terminated string,
     // both alive for the call; a non-negative result is a new descriptor that
     // nothing else owns, so the `File` may own (and close) it.
-    let mut f = unsafe {
+    unsafe {
         let fd = libc::openat(
             dir.as_raw_fd(),
             name.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOFOLLOW,
         );
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }
-        fs::File::from_raw_fd(fd)
-    };
-    let start = if size == 0 {
-        16 << 10
-    } else {
-        size.min(MAX_FIRST_READ) + 1
-    };
-    let mut buf = vec![0u8; start as usize];
-    let mut len = 0;
-    loop {
-        let n = match f.read(&mut buf[len..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        len += n;
-        if len < buf.len() {
-            break;
-        }
-        buf.resize(buf.len() * 2, 0);
+        Ok(fs::File::from_raw_fd(fd))
     }
-    buf.truncate(len);
-    Ok(buf)
 }
 
 impl SharedBlobs for FileBlobs {
@@ -281,12 +338,21 @@ impl SharedBlobs for FileBlobs {
 }
 
 impl Blobs for Arc<FileBlobs> {
+    /// From the file's metadata alone, so the replay compares it with the
+    /// entry's size before the blob is read.
     fn blob_size(&self, d: &Hash) -> Result<Option<u64>, String> {
         let known = self.verified.lock().ok().and_then(|v| v.get(d).copied());
         if known.is_some() {
             return Ok(known);
         }
-        Ok(self.read_checked(d, 0)?.map(|b| b.len() as u64))
+        let Some((_, len)) = self.open_blob(d, u64::MAX, "")? else {
+            return Ok(None);
+        };
+        self.sized
+            .lock()
+            .map_err(|_| "a blob reader failed".to_string())?
+            .insert(*d, len);
+        Ok(Some(len))
     }
     fn blob(&self, d: &Hash) -> Result<Option<Vec<u8>>, String> {
         self.read_checked(d, 0)
@@ -299,16 +365,33 @@ impl Blobs for Arc<FileBlobs> {
     }
 }
 
+/// Reads the file `path`, at most `max` bytes by bytes actually read (a file
+/// whose metadata says less, or a device, cannot make it read more).
 fn read_limited(path: &Path, max: u64, place: &str) -> Result<Vec<u8>, VerifyError> {
-    let m = fs::metadata(path)
-        .map_err(|e| fail(place, format!("cannot read {}: {e}", path.display())))?;
-    if !m.is_file() || m.len() > max {
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot = |e: std::io::Error| fail(place, format!("cannot read {}: {e}", path.display()));
+    // Non-blocking, so a FIFO in the file's place fails rather than waits.
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(cannot)?;
+    if !f.metadata().map_err(cannot)?.is_file() {
         return Err(fail(
             place,
-            format!("{} is not a file of at most {max} bytes", path.display()),
+            format!("{} is not a regular file", path.display()),
         ));
     }
-    fs::read(path).map_err(|e| fail(place, format!("cannot read {}: {e}", path.display())))
+    crate::fsx::read_capped(f, max).map_err(|e| {
+        if crate::fsx::is_too_large(&e) {
+            fail(
+                place,
+                format!("{} is larger than {max} bytes", path.display()),
+            )
+        } else {
+            fail(place, format!("cannot read {}: {e}", path.display()))
+        }
+    })
 }
 
 /// An older state of the log that the published one must extend.
@@ -457,6 +540,7 @@ pub fn verify_site(
         return Err(replay.earlier_failure().unwrap_or(e));
     }
     replay.flush()?;
+    blobs.check_sized()?;
     if replay.root() != cp.root {
         return Err(fail(
             "log/checkpoint",

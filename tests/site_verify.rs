@@ -52,6 +52,19 @@ impl Site {
         Site { env, evals }
     }
 
+    /// The first spec release: its seq and its text's digest.
+    fn spec_text(&self) -> (u64, String) {
+        let data = std::fs::read(bundle_path(&self.env, 0)).unwrap();
+        for e in tlog::parse_bundle(&data).unwrap() {
+            let e = Entry::decode_fields(e).unwrap();
+            if e.kind == "spec.release" {
+                let p: serde_json::Value = serde_json::from_slice(&e.payload).unwrap();
+                return (e.seq, p["content"]["sha256"].as_str().unwrap().to_string());
+            }
+        }
+        panic!("no spec release in the first bundle")
+    }
+
     fn blob(&self, digest: &str) -> PathBuf {
         self.env.path("site/log/blobs").join(digest)
     }
@@ -162,8 +175,9 @@ fn results_files_are_checked_and_reported_at_their_entry() {
     }
 
     // A results file with other content, one with a byte more at the end
-    // (larger than the entry says, so the read must go on past the size
-    // expected), one cut short, and a FIFO in its place (which must not block).
+    // (larger than the entry says: refused from its size before it is read,
+    // break 6 of #21), one cut short, and a FIFO in its place (which must
+    // not block).
     let ev = site.eval_in(1, 17);
     let path = site.blob(&ev.results);
     let original = std::fs::read(&path).unwrap();
@@ -171,15 +185,22 @@ fn results_files_are_checked_and_reported_at_their_entry() {
         "entry {}: log/blobs/{} does not match its digest",
         ev.seq, ev.results
     );
-    for (name, bytes) in [
-        ("replaced", b"{}".to_vec()),
-        ("extended", [original.as_slice(), b" "].concat()),
-        ("cut", original[..original.len() - 1].to_vec()),
+    let larger = format!(
+        "entry {}: log/blobs/{} is {} bytes, more than the {} its entry states",
+        ev.seq,
+        ev.results,
+        original.len() + 1,
+        original.len()
+    );
+    for (name, bytes, want) in [
+        ("replaced", b"{}".to_vec(), &digest),
+        ("extended", [original.as_slice(), b" "].concat(), &larger),
+        ("cut", original[..original.len() - 1].to_vec(), &digest),
     ] {
         let _r = keep(&path);
         std::fs::write(&path, &bytes).unwrap();
         let err = site.fails();
-        assert!(err.contains(&digest), "{name}: {err}");
+        assert!(err.contains(want.as_str()), "{name}: {err}");
     }
     {
         let _r = keep(&path);
@@ -190,7 +211,48 @@ fn results_files_are_checked_and_reported_at_their_entry() {
             .unwrap();
         assert!(st.success());
         let err = site.fails();
-        assert!(err.contains(&digest), "fifo: {err}");
+        let fifo = format!(
+            "entry {}: log/blobs/{} is not a regular file",
+            ev.seq, ev.results
+        );
+        assert!(err.contains(&fifo), "fifo: {err}");
+    }
+    // Break 6 of #21: a 3 GB (sparse) blob in place of a results file and of
+    // a spec text. Each fails from its declared size, before it is read:
+    // quickly, and without reading gigabytes.
+    {
+        let _r = keep(&path);
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(3 << 30)
+            .unwrap();
+        let t = std::time::Instant::now();
+        let err = site.fails();
+        let want = format!(
+            "entry {}: log/blobs/{} is {} bytes, more than the {} its entry states",
+            ev.seq,
+            ev.results,
+            3u64 << 30,
+            original.len()
+        );
+        assert!(err.contains(&want), "3 GB results file: {err}");
+        assert!(t.elapsed().as_secs() < 30, "took {:?}", t.elapsed());
+    }
+    {
+        let (seq, text) = site.spec_text();
+        let path = site.blob(&text);
+        let size = std::fs::metadata(&path).unwrap().len();
+        let _r = keep(&path);
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(3 << 30)
+            .unwrap();
+        let err = site.fails();
+        let want = format!(
+            "entry {seq}: content {text} is {} bytes, the entry says {size}",
+            3u64 << 30
+        );
+        assert!(err.contains(&want), "3 GB spec text: {err}");
     }
 
     // Everything put back, the site verifies again.
