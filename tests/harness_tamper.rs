@@ -512,3 +512,103 @@ fn every_tampering_is_detected() {
     );
     assert!(t.tried >= 100, "only {} cases", t.tried);
 }
+
+/// The bytes of `pristine` with page `page` (1-based) zeroed, as a disk or
+/// copy fault leaves them.
+fn zero_page(pristine: &[u8], page: i64) -> Vec<u8> {
+    let size = match u16::from_be_bytes([pristine[16], pristine[17]]) {
+        1 => 65_536,
+        n => n as usize,
+    };
+    let mut b = pristine.to_vec();
+    let at = (page as usize - 1) * size;
+    b[at..at + size].fill(0);
+    b
+}
+
+/// Writes `bytes` as the whole ledger file (no write-ahead log beside it).
+fn put_db(env: &Env, bytes: &[u8]) {
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", env.db().display()));
+    }
+    std::fs::write(env.db(), bytes).unwrap();
+}
+
+/// Break 4 of #21: a zeroed page of any table or index (the red team's were
+/// the `entries_kind_subject` index and `cosignatures`) fails `verify`, and a
+/// command that reads it (an append, `site build`) refuses with a hint that
+/// leads to a backup, never back to `verify`; a refused append leaves the
+/// file as it was.
+#[test]
+fn damaged_pages_fail_verify_and_the_commands_that_read_them() {
+    let env = base();
+    let pristine = env.db_bytes();
+    let c = Connection::open(env.db()).unwrap();
+    let roots: Vec<(String, i64)> = c
+        .prepare("SELECT name, rootpage FROM sqlite_master WHERE rootpage > 0 ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    drop(c);
+    let names: Vec<&str> = roots.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "entries_kind_subject",
+        "cosignatures",
+        "sqlite_autoindex_cosignatures_1",
+    ] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    let circle = "run `speclog verify`";
+    for (name, root) in &roots {
+        put_db(&env, &zero_page(&pristine, *root));
+        let err = env.fails(&["verify"], 1, "damaged");
+        assert!(
+            err.contains("backup") && !err.contains(circle),
+            "{name}: {err}"
+        );
+    }
+    let page = |name: &str| roots.iter().find(|(n, _)| n == name).unwrap().1;
+
+    // The index an append reads to find earlier releases.
+    let damaged = zero_page(&pristine, page("entries_kind_subject"));
+    put_db(&env, &damaged);
+    let err = env.fails(
+        &[
+            "spec",
+            "release",
+            "a.md",
+            "--version",
+            "v9",
+            "--signer",
+            "policy-team",
+        ],
+        1,
+        "the ledger file is damaged",
+    );
+    assert!(err.contains("backup") && !err.contains(circle), "{err}");
+    assert!(
+        env.db_bytes() == damaged,
+        "a refused append changed the file"
+    );
+    let err = env.fails(&["site", "build", "--out", "site-a"], 1, "damaged");
+    assert!(err.contains("backup") && !err.contains(circle), "{err}");
+
+    // The cosignatures, which the site and `checkpoint` read.
+    for name in ["cosignatures", "sqlite_autoindex_cosignatures_1"] {
+        put_db(&env, &zero_page(&pristine, page(name)));
+        let err = env.fails(&["site", "build", "--out", "site-c"], 1, "damaged");
+        assert!(
+            err.contains("backup") && !err.contains(circle),
+            "{name}: {err}"
+        );
+    }
+    // `checkpoint` reads the lines through their index.
+    let err = env.fails(&["checkpoint"], 1, "the ledger file is damaged");
+    assert!(err.contains("backup") && !err.contains(circle), "{err}");
+
+    // The restored file works again.
+    put_db(&env, &pristine);
+    env.ok(&["verify"]);
+}

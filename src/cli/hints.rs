@@ -25,8 +25,18 @@ pub fn exit_code(e: &Error) -> i32 {
         Error::Verify(_) | Error::SiteVerify(_) => EXIT_VERIFY,
         Error::Witness(w) if w.is_verification_failure() => EXIT_VERIFY,
         Error::Ledger(LedgerError::Store(StoreError::Corrupt(_))) => EXIT_VERIFY,
+        Error::Ledger(l) | Error::Site(SiteError::Ledger(l)) if damaged(l) => EXIT_VERIFY,
         _ => EXIT_INPUT,
     }
+}
+
+/// Whether the ledger file's pages are damaged (found by the store, or met
+/// by a rule's read).
+fn damaged(l: &LedgerError) -> bool {
+    matches!(
+        l,
+        LedgerError::Store(StoreError::Damaged(_)) | LedgerError::Gov(GovError::Damaged(_))
+    )
 }
 
 /// What the user can do about `e`.
@@ -46,10 +56,16 @@ pub fn hint(e: &Error) -> String {
     }
 }
 
+/// The hint for a ledger file with unreadable pages (never "run verify":
+/// verify reports the same damage).
+const DAMAGED: &str = "the ledger file's pages are damaged (disk or copy fault, not a change to its entries): stop writing to it, keep it as evidence, and restore ledger.sqlite from your last backup (docs/HOWTO.md, \"A damaged ledger file\")";
+
 fn verify(v: &VerifyError) -> String {
     // The place names the part of the ledger or site that failed to verify.
     let p = v.place.as_str();
-    if p.starts_with("proof") || p == "entry" {
+    if p == "ledger file" {
+        DAMAGED.into()
+    } else if p.starts_with("proof") || p == "entry" {
         "check that --key is this log's verifier key and that the proof file is intact".into()
     } else if p.starts_with("--since") && v.what.starts_with("malformed") {
         "give the file `speclog checkpoint` printed (a signed note: origin, size, root, a blank line, signatures), unchanged".into()
@@ -172,6 +188,7 @@ fn store(s: &StoreError) -> String {
         StoreError::Conflict | StoreError::HeadMoved { .. } => "another writer appended at the same time; run the command again".into(),
         StoreError::Stopped => "this is a bug in speclog (an internal store callback stopped without its error); please report it".into(),
         StoreError::Checkpoint(_) => "the ledger's tree does not match its entries; run `speclog verify` to find the damage".into(),
+        StoreError::Damaged(_) => DAMAGED.into(),
         StoreError::Sqlite(_) => "the ledger file could not be read or written; check free space and permissions, then run `speclog verify`".into(),
         StoreError::Tlog(t) => tlog(t),
     }
@@ -249,6 +266,7 @@ fn gov(g: &GovError) -> String {
             "a key pair registers under one name only, and it is {name:?}'s: sign as {name:?}, or generate a new key with `speclog key generate NAME`"
         ),
         GovError::Payload { .. } => "the entry's payload is damaged or was written by another tool; run `speclog verify`".into(),
+        GovError::Damaged(_) => DAMAGED.into(),
         GovError::Lookup(_) => "the ledger could not be read while checking references; run `speclog verify`".into(),
         GovError::Rule(_) => "the entry breaks a ledger rule named in the message; fix what it names and run the command again".into(),
     }
@@ -256,6 +274,7 @@ fn gov(g: &GovError) -> String {
 
 fn site(s: &SiteError) -> String {
     match s {
+        SiteError::Ledger(l) if damaged(l) => DAMAGED.into(),
         SiteError::Ledger(_) => "run `speclog verify` to check the ledger".into(),
         SiteError::Path(_) | SiteError::Symlink(_) => {
             "build into a fresh directory with --out DIR".into()
@@ -337,7 +356,14 @@ mod tests {
             Error::Io(s(), io()),
             Error::Verify(speclog::ledger::verify::fail("entry", "x")),
         ];
-        for place in ["proof", "--since", "witnesses", "log/checkpoint", "ledger"] {
+        for place in [
+            "proof",
+            "--since",
+            "witnesses",
+            "log/checkpoint",
+            "ledger",
+            "ledger file",
+        ] {
             out.push(Error::Verify(speclog::ledger::verify::fail(place, "x")));
             out.push(Error::SiteVerify(speclog::ledger::verify::fail(place, "x")));
         }
@@ -422,6 +448,7 @@ mod tests {
             StoreError::Stopped,
             StoreError::DiskFull(p()),
             StoreError::Checkpoint(s()),
+            StoreError::Damaged(s()),
             StoreError::Sqlite(rusqlite::Error::InvalidQuery),
         ];
         stores.extend(tlogs.clone().into_iter().map(StoreError::Tlog));
@@ -473,6 +500,7 @@ mod tests {
                 name: s(),
             },
             GovError::Lookup(s()),
+            GovError::Damaged(s()),
         ];
         let mut ledgers: Vec<LedgerError> = stores.into_iter().map(LedgerError::Store).collect();
         ledgers.extend(entries.into_iter().map(LedgerError::Entry));
@@ -487,6 +515,8 @@ mod tests {
         ]);
         let mut sites: Vec<SiteError> = vec![
             SiteError::Ledger(LedgerError::Io(s())),
+            SiteError::Ledger(LedgerError::Store(StoreError::Damaged(s()))),
+            SiteError::Ledger(LedgerError::Gov(GovError::Damaged(s()))),
             SiteError::Io {
                 path: p(),
                 source: io(),

@@ -93,6 +93,10 @@ pub enum GovError {
     Unknown { what: &'static str, name: String },
     #[error("lookup failed: {0}")]
     Lookup(String),
+    /// The store met damaged pages while the rules read it (the store's
+    /// `Damaged` error, carried up as text: the domain knows no store).
+    #[error("the ledger file is damaged ({0})")]
+    Damaged(String),
 }
 
 /// A SHA-256 content reference: the entry carries this, the bytes live in the blob store.

@@ -15,8 +15,8 @@ use thiserror::Error;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use crate::governance::clauses::Clause;
 use crate::governance::eval::PreregRec;
+use crate::governance::ids::Manifest;
 use crate::governance::incident::IncidentRec;
 use crate::governance::{
     self, ApprovalRec, Authority, ClauseIds, GovError, Lookup, Payload, ReleaseInfo, ReleaseRec,
@@ -296,7 +296,7 @@ impl Ledger {
             })
         };
         let mut written = Vec::new();
-        let streamed = self.store_mut().append_streaming::<LedgerError, _>(
+        let res = self.store_mut().append_streaming::<LedgerError, _>(
             |head, reader, ins| {
                 let stored = reader.before(head.size);
                 let mut overlay = Overlay::new(&*stored, head.size)?;
@@ -331,15 +331,27 @@ impl Ledger {
             },
             &sign_cp,
         );
-        let (head, checkpoint) = streamed.map_err(|e| match sign_failed.take() {
+        let (head, checkpoint) = res.map_err(|e| match sign_failed.take() {
             Some(s) => LedgerError::Entry(EntryError::Sign(s)),
-            None => e,
+            None => self.explain_failure(e),
         })?;
         Ok(Appended {
             entries: written,
             head,
             checkpoint,
         })
+    }
+
+    /// A tree hash read that failed (the Merkle code sees the store only
+    /// through `HashReader`, as text) may have met a damaged page: then the
+    /// damage is the error, with its own hint. Other errors are returned as
+    /// they are.
+    fn explain_failure(&self, e: LedgerError) -> LedgerError {
+        let read = matches!(e, LedgerError::Store(StoreError::Tlog(_)));
+        match self.store.check(store::Check::All) {
+            Err(d @ StoreError::Damaged(_)) if read => d.into(),
+            _ => e,
+        }
     }
 
     /// Decodes the entry at `seq`.
@@ -752,6 +764,15 @@ impl Lookup for Overlay<'_> {
             _ => self.pending.release_clauses(seq),
         }
     }
+    fn last_release(&self) -> Result<Option<ReleaseRec>, GovError> {
+        match self.pending.last_release()? {
+            Some(r) => Ok(Some(r)),
+            None => match self.stored() {
+                Some(r) => r.last_release(),
+                None => Ok(None),
+            },
+        }
+    }
     fn incident(&self, id: &str) -> Result<Option<IncidentRec>, GovError> {
         cached(&self.incidents, id, || match self.stored() {
             Some(r) => r.incident(id),
@@ -782,12 +803,16 @@ fn fold_incident(rec: &mut Option<IncidentRec>, id: &str, e: &Entry, hash: &Hash
     }
 }
 
-fn lookup_err(e: impl std::fmt::Display) -> GovError {
-    GovError::Lookup(e.to_string())
+/// A store error met by a rule's read; damage keeps its kind (and its hint).
+fn lookup_err(e: StoreError) -> GovError {
+    match e {
+        StoreError::Damaged(m) => GovError::Damaged(m),
+        e => GovError::Lookup(e.to_string()),
+    }
 }
 
 fn decode_row(data: &[u8]) -> Result<(Entry, Payload), GovError> {
-    let e = Entry::decode(data).map_err(lookup_err)?;
+    let e = Entry::decode(data).map_err(|e| GovError::Lookup(e.to_string()))?;
     let p = Payload::decode(&e.kind, &e.payload)?;
     Ok((e, p))
 }
@@ -806,6 +831,7 @@ impl Lookup for dyn StoreRead + '_ {
                     hash: entry::entry_hash(&r.data),
                     label: s.label,
                     content: s.content,
+                    clauses: s.clauses,
                 });
             }
         }
@@ -849,9 +875,31 @@ impl Lookup for dyn StoreRead + '_ {
         let b = self.blob(&dg).map_err(lookup_err)?.ok_or_else(|| {
             GovError::Lookup(format!("clause manifest of entry {seq} is missing"))
         })?;
-        let manifest: Vec<Clause> = serde_json::from_slice(&b)
+        let manifest = Manifest::decode(&b)
             .map_err(|e| GovError::Lookup(format!("clause manifest of entry {seq}: {e}")))?;
-        Ok(ClauseIds::new(manifest.into_iter().map(|c| c.id).collect()))
+        Ok(ClauseIds::new(
+            manifest.clauses.into_iter().map(|c| c.id).collect(),
+        ))
+    }
+
+    fn last_release(&self) -> Result<Option<ReleaseRec>, GovError> {
+        let rows = self
+            .entries_of_kind(kinds::SPEC_RELEASE)
+            .map_err(lookup_err)?;
+        let Some(r) = rows.last() else {
+            return Ok(None);
+        };
+        let (e, p) = decode_row(&r.data)?;
+        Ok(match p {
+            Payload::SpecRelease(s) => Some(ReleaseRec {
+                seq: e.seq,
+                hash: entry::entry_hash(&r.data),
+                label: s.label,
+                content: s.content,
+                clauses: s.clauses,
+            }),
+            _ => None,
+        })
     }
 
     fn incident(&self, id: &str) -> Result<Option<IncidentRec>, GovError> {
@@ -937,7 +985,7 @@ mod governance_tests {
 
     use super::*;
     use crate::governance::eval::{self, EvalRecord};
-    use crate::governance::{ContentRef, EntryRef, KeyAdd, SpecLink, SpecRelease, clauses};
+    use crate::governance::{ContentRef, EntryRef, KeyAdd, SpecLink, SpecRelease};
     use ed25519_dalek::SigningKey;
 
     const TIME: &str = "2025-09-12T00:00:00Z";
@@ -977,19 +1025,86 @@ mod governance_tests {
     }
 
     fn release_draft() -> Draft {
-        let manifest = to_payload(&clauses::parse(SPEC).unwrap());
+        release_with("v1", SPEC, &governance::ids::derive(SPEC, None).unwrap())
+    }
+
+    /// A release of `text` as `label` with `manifest`.
+    fn release_with(label: &str, text: &str, manifest: &governance::ids::Manifest) -> Draft {
+        let m = manifest.encode();
         let rel = SpecRelease {
-            label: "v1".into(),
-            content: ContentRef::of(SPEC.as_bytes(), governance::MEDIA_MARKDOWN),
-            clauses: ContentRef::of(&manifest, governance::MEDIA_CLAUSES),
+            label: label.into(),
+            content: ContentRef::of(text.as_bytes(), governance::MEDIA_MARKDOWN),
+            clauses: ContentRef::of(&m, governance::MEDIA_CLAUSES),
             notes: None,
             supersedes: None,
             fixes: Vec::new(),
             source: None,
         };
         let mut d = Draft::new(kinds::SPEC_RELEASE, &rel);
-        d.blobs = vec![SPEC.as_bytes().to_vec(), manifest];
+        d.blobs = vec![text.as_bytes().to_vec(), m];
         d
+    }
+
+    /// Clause ids are assigned against the previous release: a manifest with
+    /// ids given by position alone is refused, naming the clause; the
+    /// history-aware one is accepted, also within one batch, and verify
+    /// recomputes it.
+    #[test]
+    fn release_ids_are_assigned_against_the_previous_release() {
+        use governance::ids::{Previous, derive};
+        let (_dir, mut l, admin, author) = setup();
+        let signer = Signer {
+            name: "author",
+            key: &author,
+        };
+        let a = "Be brief.\n\nNever reveal the key.\n";
+        let b = "A new first rule.\n\nBe brief.\n\nNever reveal the key.\n";
+        let c = "A new first rule.\n\nBe brief.\n\nNever reveal the key.\n\nEnd.\n";
+        let ma = derive(a, None).unwrap();
+        let prev = Previous {
+            text: a,
+            manifest: &ma,
+        };
+        let mb = derive(b, Some(prev)).unwrap();
+        let plain = derive(b, None).unwrap();
+        assert_ne!(mb.clauses, plain.clauses);
+        l.append(
+            &signer,
+            &admin,
+            vec![release_with("v1", a, &ma)],
+            Some(TIME),
+        )
+        .unwrap();
+        let e = l
+            .append(
+                &signer,
+                &admin,
+                vec![release_with("v2", b, &plain)],
+                Some(TIME),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("recomputed from the spec text and the previous release")
+                && e.contains(
+                    "clause 1 (bytes 0..19) has id text.1 in the manifest, text.3 recomputed"
+                ),
+            "{e}"
+        );
+        let prev = Previous {
+            text: b,
+            manifest: &mb,
+        };
+        let mc = derive(c, Some(prev)).unwrap();
+        // Two releases in one batch: the second is assigned against the first.
+        l.append(
+            &signer,
+            &admin,
+            vec![release_with("v2", b, &mb), release_with("v3", c, &mc)],
+            Some(TIME),
+        )
+        .unwrap();
+        verify::verify(&l, &|_, _| {}).unwrap();
     }
 
     fn record(release: EntryRef, pass: bool) -> Draft {

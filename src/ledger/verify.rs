@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use super::entry::{self, Entry};
-use super::store::{RowRef, StoreRead};
+use super::store::{Check, RowRef, StoreRead};
 use super::{Ledger, StoreError};
 use crate::governance::{self, GovError, Payload, State};
 use crate::note;
@@ -582,6 +582,21 @@ fn decode_payload(e: &Entry) -> Result<Payload, String> {
 
 /// Verifies the whole ledger. `progress` is called with (done, total) entries.
 pub fn verify(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, VerifyError> {
+    // Damaged pages first: every index and table a later command reads must
+    // be readable, or `verify` would pass a file that `site build` fails on.
+    // The pages of the rows the replay reads in full are checked by reading
+    // them; when the replay fails, damage there explains it better than the
+    // entry it was reading.
+    let damaged = |e: StoreError| fail("ledger file", e.to_string());
+    ledger.store().check(Check::Unread).map_err(damaged)?;
+    verify_rows(ledger, progress).map_err(|e| match ledger.store().check(Check::All) {
+        Err(d) => damaged(d),
+        Ok(()) => e,
+    })
+}
+
+/// [`verify`] after the page check: the replay of every row.
+fn verify_rows(ledger: &Ledger, progress: &dyn Fn(u64, u64)) -> Result<Report, VerifyError> {
     let r = ledger.reader();
     let head = r.head()?;
     let count = r.count_entries()?;

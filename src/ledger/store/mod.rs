@@ -11,7 +11,8 @@
 //!   private rows, signed checkpoints and witness cosignatures.
 //! - [`Store`]: a [`StoreRead`] view, [`Store::append`] (one batch, applied only
 //!   if the head is still `expected`, else [`StoreError::HeadMoved`] and nothing
-//!   written), its streaming form [`Store::append_with`], and cosignatures.
+//!   written), its streaming form [`Store::append_with`], cosignatures, and
+//!   [`Store::check`] (every page a later command reads is readable).
 //!
 //! Nothing above this module opens the database file: the ledger, verify,
 //! site and app reach the rows through `dyn Store` / `dyn StoreRead`. The same
@@ -65,8 +66,12 @@ pub enum StoreError {
     Stopped,
     #[error("refusing to sign checkpoint: {0}")]
     Checkpoint(String),
+    /// The file's pages are unreadable (SQLite reports the database image as
+    /// malformed): damage below the entries, which no re-signing explains.
+    #[error("the ledger file is damaged ({0})")]
+    Damaged(String),
     #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error(transparent)]
     Tlog(#[from] TlogError),
 }
@@ -284,6 +289,16 @@ pub trait Insert {
     ) -> Result<(), StoreError>;
 }
 
+/// What [`Store::check`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Every table and index except the rows `verify`'s replay reads in full
+    /// (content blobs), whose damage the replay meets itself.
+    Unread,
+    /// Everything.
+    All,
+}
+
 /// The build step of [`Store::append_with`]: sees the head the append
 /// extends and read access inside the write transaction, and inserts rows.
 pub type BuildFn<'b> =
@@ -328,6 +343,10 @@ pub trait Store {
     /// Makes everything written durable in the store's own files (for SQLite:
     /// the WAL folded into the database file), so the store can be copied.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Checks that the stored rows and indexes in `scope` are readable (not
+    /// that the rows are right: that is `verify`'s replay). A damaged store
+    /// fails with [`StoreError::Damaged`] naming the table.
+    fn check(&self, scope: Check) -> Result<(), StoreError>;
 
     /// Appends `batch` if the head is still `expected` (compare-and-swap).
     fn append(
